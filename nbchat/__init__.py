@@ -1,0 +1,64 @@
+"""nbchat: stream LLM chat and live progress into a Jupyter notebook.
+
+>>> import nbchat
+>>> chat = nbchat.Chat()          # embedded offline demo model, no key needed
+>>> chat                          # displays the chat widget
+>>> await chat.send("Hello")      # or type in the widget
+"""
+
+from __future__ import annotations
+
+from nbchat.chat import Chat
+from nbchat.config import Endpoint, Timeouts
+from nbchat.controller import ChatController, Phase
+from nbchat.dialects import register_dialect
+from nbchat.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    ConnectionFailed,
+    HistoryError,
+    HTTPStatusError,
+    InterruptedStream,
+    NbchatError,
+    NotFoundError,
+    ProtocolError,
+    ProviderError,
+    RateLimitedError,
+    ServerError,
+    StalledError,
+    StreamFailure,
+    TurnInProgressError,
+    ValidationError,
+)
+from nbchat.message import Message
+from nbchat.turn import Turn
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuthenticationError",
+    "Chat",
+    "ChatController",
+    "ConfigurationError",
+    "ConnectionFailed",
+    "Endpoint",
+    "HTTPStatusError",
+    "HistoryError",
+    "InterruptedStream",
+    "Message",
+    "NbchatError",
+    "NotFoundError",
+    "Phase",
+    "ProtocolError",
+    "ProviderError",
+    "RateLimitedError",
+    "ServerError",
+    "StalledError",
+    "StreamFailure",
+    "Timeouts",
+    "Turn",
+    "TurnInProgressError",
+    "ValidationError",
+    "__version__",
+    "register_dialect",
+]

@@ -1,0 +1,410 @@
+"""The chat controller: conversation state, turns, history writes, change events.
+
+Lifecycle of a turn (no Jupyter imports here; the widget only listens)::
+
+    send(text) ──> user message saved to history, assistant message added (streaming)
+        phase: connecting ──first text──> streaming ──> done | stopped | error | interrupted
+        each text delta:  message.append(text), TextAppended change
+        at the end:       assistant message saved with its status and partial text
+
+``send`` never blocks: the turn runs as a task on the running event loop, so widget
+messages (the Stop button) keep flowing while it streams. Listeners registered with
+``subscribe`` get :data:`Change` values, synchronously, on the loop's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import enum
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import PurePath
+
+import httpx
+
+from nbchat.accumulate import Reply
+from nbchat.config import DEFAULT_API_KEY_ENV, DEMO_MODEL, Endpoint, Timeouts
+from nbchat.dialects import get_dialect
+from nbchat.errors import (
+    HINTS,
+    ConfigurationError,
+    HistoryError,
+    NbchatError,
+    TurnInProgressError,
+    failure_for_code,
+)
+from nbchat.events import TextDelta, Usage
+from nbchat.history import HistoryStore, open_history
+from nbchat.message import Message
+from nbchat.metrics import ReplyTimer
+from nbchat.transport import open_events
+from nbchat.turn import Turn
+from nbchat.wire import ChatMessageParam, ErrorInfo, MessageStatus
+
+log = logging.getLogger("nbchat")
+
+
+class Phase(str, enum.Enum):
+    """What the chat is doing; terminal phases name how the last turn ended."""
+
+    IDLE = "idle"
+    CONNECTING = "connecting"
+    STREAMING = "streaming"
+    DONE = "done"
+    STOPPED = "stopped"
+    ERROR = "error"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def busy(self) -> bool:
+        return self in (Phase.CONNECTING, Phase.STREAMING)
+
+
+@dataclass(frozen=True)
+class MessagesChanged:
+    """A message was added, finished or removed: the transcript's structure changed."""
+
+
+@dataclass(frozen=True)
+class TextAppended:
+    """``text`` was appended to message ``message_id``."""
+
+    message_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class PhaseChanged:
+    phase: Phase
+
+
+Change = MessagesChanged | TextAppended | PhaseChanged
+Listener = Callable[[Change], None]
+
+_DEFAULT = object()
+
+
+def default_conversation_name() -> str:
+    """The notebook's path when the kernel knows it (Jupyter Server sets it), else 'default'."""
+    path = os.environ.get("JPY_SESSION_NAME", "")
+    return PurePath(path).as_posix() if path else "default"
+
+
+class ChatController:
+    """A conversation with one model endpoint; see the module docstring.
+
+    Parameters
+    ----------
+    base_url : str, optional
+        An OpenAI-compatible base URL such as ``https://api.openai.com/v1``; requests go to
+        ``{base_url}/chat/completions``. ``None`` starts nbchat's embedded offline demo
+        server (no key, no network).
+    api_key : str, optional
+        Sent as a bearer token; defaults to ``$OPENAI_API_KEY`` when ``base_url`` is given.
+        It never leaves the kernel: not shown, not saved, not sent to the browser.
+    model : str, optional
+        Model name; required with ``base_url``; ``"demo"`` for the embedded server.
+    history : str, path, HistoryStore, None
+        Where the conversation persists: by default a SQLite file in the per-user data
+        folder; a path for another file; ``None`` to keep it in memory only.
+    name : str, optional
+        The conversation's key in the history; by default the notebook's path.
+    system : str, optional
+        A system prompt sent first on every turn.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        model: str | None = None,
+        *,
+        history: object = _DEFAULT,
+        name: str | None = None,
+        system: str | None = None,
+        dialect: str = "openai-chat",
+        headers: Mapping[str, str] | None = None,
+        timeouts: Timeouts | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.endpoint = _endpoint(base_url, api_key, model, dialect, headers, timeouts)
+        get_dialect(dialect)  # fail now, not at the first send, on an unknown name
+        self.name = name or default_conversation_name()
+        self.system = system
+        self._http_client = http_client
+        self._history: HistoryStore = open_history(
+            True if history is _DEFAULT else history  # type: ignore[arg-type]
+        )
+        self.messages: list[Message] = [
+            Message.from_record(r) for r in self._history.load(self.name)
+        ]
+        self._phase = Phase.IDLE
+        self._turn: Turn | None = None
+        self._listeners: list[Listener] = []
+
+    # -- observation -------------------------------------------------------------------
+
+    @property
+    def state(self) -> Phase:
+        """The current :class:`Phase`."""
+        return self._phase
+
+    @property
+    def history_location(self) -> str:
+        return self._history.location
+
+    @property
+    def model(self) -> str:
+        return self.endpoint.model
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(change)`` on every change; returns a function that unsubscribes."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _emit(self, change: Change) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(change)
+            except Exception:  # a broken view must not break the turn
+                log.exception("nbchat listener failed on %r", change)
+
+    def _set_phase(self, phase: Phase) -> None:
+        if phase is not self._phase:
+            self._phase = phase
+            self._emit(PhaseChanged(phase))
+
+    # -- turns -------------------------------------------------------------------------
+
+    @property
+    def turn(self) -> Turn | None:
+        """The current or last turn."""
+        return self._turn
+
+    def send(self, text: str) -> Turn:
+        """Send ``text`` and stream the reply in the background; returns a :class:`Turn`.
+
+        Must be called with a running event loop (every notebook cell has one).
+        ``await chat.send(text)`` waits for the reply and returns it.
+
+        Raises
+        ------
+        TurnInProgressError
+            A reply is still streaming (stop it with ``chat.stop()`` or await it).
+        ConfigurationError
+            ``text`` is empty, or there is no running event loop (use ``chat.ask``).
+        HistoryError
+            The user message could not be saved; nothing was sent.
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise ConfigurationError(
+                "chat.send() needs a running event loop, as in a notebook cell; "
+                "in a script use chat.ask(text)"
+            ) from None
+        if not isinstance(text, str) or not text.strip():
+            raise ConfigurationError("cannot send an empty message")
+        if self._turn is not None and not self._turn.done():
+            raise TurnInProgressError(
+                "a reply is still streaming: await it or call chat.stop() before sending again"
+            )
+        user = Message("user", text)
+        self._history.save(self.name, user.to_record(finished_at=user.created_at))
+        reply = Message("assistant", status="streaming", model=self.endpoint.model)
+        request_messages = [*self._request_messages(), user.to_param()]
+        self.messages += [user, reply]
+        turn = Turn(user, reply)
+        self._turn = turn
+        self._emit(MessagesChanged())
+        self._set_phase(Phase.CONNECTING)
+        task = loop.create_task(self._run(turn, request_messages), name=f"nbchat turn {reply.id}")
+        turn._attach(task, loop)
+        return turn
+
+    def stop(self) -> None:
+        """Stop the streaming reply, if any, keeping its partial text."""
+        if self._turn is not None:
+            self._turn.cancel()
+
+    def ask(self, text: str) -> str:
+        """Send ``text``, block until the reply ends, and return its text (for scripts).
+
+        A KeyboardInterrupt (Ctrl-C, or a kernel interrupt) stops the reply, keeps the
+        partial text in ``chat.messages`` and the history, and is raised again.
+
+        Raises
+        ------
+        StreamFailure
+            The reply failed or was interrupted: the typed error (``.code``) says why.
+        """
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="nbchat ask", daemon=True)
+        thread.start()
+        started: list[Turn] = []
+
+        async def run() -> Message:
+            turn = self.send(text)
+            started.append(turn)
+            return await turn
+
+        future = asyncio.run_coroutine_threadsafe(run(), loop)
+        try:
+            message = _wait_interruptibly(future)
+        except KeyboardInterrupt:
+            if started:
+                started[0].cancel()
+            try:
+                future.result(timeout=10)
+            except Exception:
+                log.exception("nbchat: the stopped turn did not end cleanly")
+            raise
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=10)
+            loop.close()
+        if message.error is not None and message.status in ("error", "interrupted"):
+            raise failure_for_code(message.error["code"], message.error["message"])
+        return message.content
+
+    def clear(self) -> None:
+        """Forget this conversation, here and in the history store."""
+        if self._turn is not None and not self._turn.done():
+            raise TurnInProgressError("stop the streaming reply before clearing the chat")
+        self._history.clear(self.name)
+        self.messages = []
+        self._emit(MessagesChanged())
+        self._set_phase(Phase.IDLE)
+
+    def _request_messages(self) -> list[ChatMessageParam]:
+        out: list[ChatMessageParam] = []
+        if self.system:
+            out.append({"role": "system", "content": self.system})
+        for message in self.messages:
+            if message.role in ("user", "assistant") and message.content:
+                out.append(message.to_param())
+        return out
+
+    async def _run(self, turn: Turn, request_messages: list[ChatMessageParam]) -> Message:
+        message = turn.message
+        timer = ReplyTimer()
+        reply = Reply()
+        status: MessageStatus = "error"
+        error: ErrorInfo | None = None
+        cancelled: asyncio.CancelledError | None = None
+        try:
+            dialect = get_dialect(self.endpoint.dialect)
+            request = dialect.build_request(self.endpoint, request_messages)
+            async with open_events(request, self.endpoint.timeouts, self._http_client) as events:
+                async for sse in events:
+                    for event in dialect.feed(sse):
+                        reply.apply(event)
+                        if isinstance(event, TextDelta):
+                            if timer.token():
+                                self._set_phase(Phase.STREAMING)
+                            message.append(event.text)
+                            self._emit(TextAppended(message.id, event.text))
+                        elif isinstance(event, Usage):
+                            timer.output_tokens = reply.output_tokens
+                            timer.input_tokens = reply.input_tokens
+                    if reply.error is not None:
+                        break
+            for event in dialect.end():
+                reply.apply(event)
+            status, error = _outcome(reply)
+        except asyncio.CancelledError as exc:
+            status, cancelled = "stopped", exc
+        except NbchatError as exc:
+            status = "interrupted" if exc.code == "INTERRUPTED" else "error"
+            error = _error_info(exc.code, exc.message)
+        except Exception as exc:  # a bug or an unforeseen failure: still end the turn cleanly
+            log.exception("nbchat turn failed unexpectedly")
+            error = _error_info("INTERNAL_ERROR", f"{type(exc).__name__}: {exc}")
+        timer.stop()
+        message.refusal = reply.refusal
+        message.tool_calls = [
+            {"id": c.id, "name": c.name, "arguments": c.arguments, "input": c.input}
+            for c in reply.tool_calls
+        ]
+        self._finish(message, status, error, timer)
+        if cancelled is not None and not turn.stop_requested:
+            raise cancelled
+        if cancelled is not None:
+            current = asyncio.current_task()
+            if current is not None and hasattr(current, "uncancel"):
+                current.uncancel()
+        return message
+
+    def _finish(
+        self, message: Message, status: MessageStatus, error: ErrorInfo | None, timer: ReplyTimer
+    ) -> None:
+        message.status = status
+        message.error = error
+        message.metrics = timer.info()
+        try:
+            self._history.save(self.name, message.to_record(finished_at=time.time()))
+        except HistoryError as exc:
+            # The reply stays on screen and in chat.messages; say why it is not on disk.
+            log.error("nbchat: %s", exc)
+            if message.error is None:
+                message.error = _error_info(exc.code, f"reply not saved: {exc.message}")
+        self._emit(MessagesChanged())
+        self._set_phase(Phase(status) if status != "streaming" else Phase.DONE)
+
+
+def _outcome(reply: Reply) -> tuple[MessageStatus, ErrorInfo | None]:
+    error = reply.error
+    if error is None:
+        return "done", None
+    status: MessageStatus = "interrupted" if error.code == "INTERRUPTED" else "error"
+    return status, _error_info(error.code, error.message)
+
+
+def _error_info(code: str, message: str) -> ErrorInfo:
+    return {"code": code, "message": message, "hint": HINTS.get(code, "")}
+
+
+def _wait_interruptibly(future: concurrent.futures.Future[Message]) -> Message:
+    # Waiting in short slices lets the main thread take a KeyboardInterrupt promptly.
+    while True:
+        try:
+            return future.result(timeout=0.1)
+        except concurrent.futures.TimeoutError:
+            continue
+
+
+def _endpoint(
+    base_url: str | None,
+    api_key: str | None,
+    model: str | None,
+    dialect: str,
+    headers: Mapping[str, str] | None,
+    timeouts: Timeouts | None,
+) -> Endpoint:
+    extra = tuple((headers or {}).items())
+    times = timeouts or Timeouts()
+    if base_url is None:
+        from nbchat.server.embedded import ensure_embedded_server
+
+        return Endpoint(
+            base_url=ensure_embedded_server(),
+            model=model or DEMO_MODEL,
+            api_key=api_key,
+            dialect=dialect,
+            headers=extra,
+            timeouts=times,
+            embedded=True,
+        )
+    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"base_url must start with http:// or https://, got {base_url!r}")
+    if not model:
+        raise ConfigurationError(
+            "model is required with base_url, e.g. Chat(base_url=..., model='gpt-4o-mini')"
+        )
+    key = api_key if api_key is not None else os.environ.get(DEFAULT_API_KEY_ENV)
+    return Endpoint(base_url.rstrip("/"), model, key, dialect, extra, times)

@@ -1,0 +1,156 @@
+"""OpenAI Chat Completions streams (also Ollama /v1, OpenRouter, vLLM, llama.cpp, LM Studio).
+
+Wire format: ``data:`` events holding ``chat.completion.chunk`` objects, ended by
+``data: [DONE]``. Text and refusals arrive in ``choices[0].delta``; tool calls arrive
+as fragments keyed by ``index`` (Ollama sends a whole call in one chunk); usage comes
+in a chunk with ``choices: []`` (OpenRouter attaches it to a chunk with a choice); an
+error may arrive in-band as a top-level ``error`` object (OpenRouter also sets
+``finish_reason: "error"`` and then closes without ``[DONE]``). Only choice 0 is read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from nbchat.config import Endpoint
+from nbchat.dialects.base import Dialect, HttpRequest
+from nbchat.errors import excerpt
+from nbchat.events import (
+    Finished,
+    FinishReason,
+    RefusalDelta,
+    StreamError,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+    Usage,
+)
+from nbchat.sse import ServerSentEvent
+from nbchat.wire import ChatMessageParam
+
+_FINISH: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+    "error": "error",
+}
+
+
+def error_text(error: Any) -> str:
+    """A one-line description of an OpenAI-style error object (or anything else)."""
+    if isinstance(error, dict):
+        message = str(error.get("message") or "").strip()
+        label = error.get("code") or error.get("type")
+        if message and label:
+            return f"{label}: {message}"
+        if message:
+            return message
+        return excerpt(json.dumps(error))
+    return excerpt(str(error))
+
+
+class OpenAIChatDialect(Dialect):
+    """Parser for one Chat Completions stream; see the module docstring."""
+
+    name = "openai-chat"
+    end_marker = "data: [DONE]"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._calls: dict[int, list[str]] = {}
+        self._finish: str | None = None
+
+    def build_request(
+        self, endpoint: Endpoint, messages: Sequence[ChatMessageParam]
+    ) -> HttpRequest:
+        headers = dict(endpoint.headers)
+        if endpoint.api_key:
+            headers["Authorization"] = f"Bearer {endpoint.api_key}"
+        body: dict[str, Any] = {
+            "model": endpoint.model,
+            "messages": [dict(m) for m in messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        url = endpoint.base_url.rstrip("/") + "/chat/completions"
+        return HttpRequest("POST", url, body, headers)
+
+    def feed(self, event: ServerSentEvent) -> list[StreamEvent]:
+        if self.finished or self.failed:
+            return []
+        if event.data.strip() == "[DONE]":
+            self.finished = True
+            native = self._finish
+            return [*self._finish_calls(), Finished(_FINISH.get(native or "stop"), native)]
+        chunk, problem = self.parse_json(event.data)
+        if problem is not None:
+            return [problem]
+        if not isinstance(chunk, dict):
+            self.failed = True
+            return [
+                StreamError(
+                    "PROTOCOL_ERROR", f"expected a JSON object, got {excerpt(event.data)!r}"
+                )
+            ]
+        out: list[StreamEvent] = []
+        choices = chunk.get("choices") or []
+        for choice in choices:
+            if isinstance(choice, dict) and choice.get("index", 0) == 0:
+                out.extend(self._choice(choice))
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            out.append(Usage(usage.get("prompt_tokens"), usage.get("completion_tokens")))
+        if chunk.get("error") is not None:
+            self.failed = True
+            out.append(StreamError("PROVIDER_ERROR", error_text(chunk["error"])))
+        return out
+
+    def _choice(self, choice: dict[str, Any]) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        delta = choice.get("delta") or {}
+        content = delta.get("content")
+        if isinstance(content, str) and content:
+            out.append(TextDelta(content))
+        refusal = delta.get("refusal")
+        if isinstance(refusal, str) and refusal:
+            out.append(RefusalDelta(refusal))
+        for call in delta.get("tool_calls") or []:
+            out.extend(self._tool_call(call))
+        reason = choice.get("finish_reason")
+        if reason:
+            self._finish = str(reason)
+            out.extend(self._finish_calls())
+        return out
+
+    def _tool_call(self, call: dict[str, Any]) -> list[StreamEvent]:
+        index = int(call.get("index", len(self._calls)))
+        function = call.get("function") or {}
+        out: list[StreamEvent] = []
+        if index not in self._calls:
+            self._calls[index] = []
+            out.append(
+                ToolCallStarted(index, str(call.get("id") or ""), str(function.get("name") or ""))
+            )
+        fragment = function.get("arguments")
+        if isinstance(fragment, str) and fragment:
+            self._calls[index].append(fragment)
+            out.append(ToolCallDelta(index, fragment))
+        return out
+
+    def _finish_calls(self) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        for index, parts in sorted(self._calls.items()):
+            raw = "".join(parts)
+            try:
+                parsed = json.loads(raw) if raw.strip() else {}
+            except json.JSONDecodeError:
+                parsed = None
+            out.append(ToolCallFinished(index, parsed if isinstance(parsed, dict) else {}))
+        self._calls.clear()
+        return out

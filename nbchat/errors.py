@@ -1,0 +1,206 @@
+"""nbchat's exceptions: one tree, one stable ``code`` each, a one-line ``hint``.
+
+::
+
+    NbchatError                      catch-all for anything nbchat raises on purpose
+    ├── ConfigurationError           CONFIG_ERROR: bad arguments, no event loop
+    ├── TurnInProgressError          TURN_IN_PROGRESS: send() while a reply streams
+    ├── HistoryError                 HISTORY_ERROR: the history file fails
+    └── StreamFailure                a turn could not complete; ``status`` / ``url`` when known
+        ├── ConnectionFailed         CONNECTION_ERROR: no TCP/TLS connection to the server
+        ├── StalledError             STALLED: the server sent nothing new for too long
+        ├── InterruptedStream        INTERRUPTED: the stream ended before its end marker
+        ├── ProtocolError            PROTOCOL_ERROR: wrong content type, malformed event
+        ├── ProviderError            PROVIDER_ERROR: the model reported an error in-band
+        └── HTTPStatusError          the server answered with a non-2xx status
+            ├── AuthenticationError  AUTHENTICATION_ERROR: 401 / 403
+            ├── ValidationError      VALIDATION_ERROR: 400 / 422
+            ├── NotFoundError        NOT_FOUND: 404 (wrong URL or model)
+            ├── RateLimitedError     RATE_LIMITED: 429
+            └── ServerError          SERVER_ERROR: 5xx and other statuses
+
+Catch :class:`StreamFailure` around ``chat.ask(...)`` to handle any failed turn;
+``await chat.send(...)`` never raises these: the returned ``Message`` carries
+``status`` and ``error`` instead. Only ``nbchat.transport`` turns httpx exceptions
+into these classes, keeping the original as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+HINTS: dict[str, str] = {
+    "CONFIG_ERROR": "Check the arguments given to nbchat.Chat(...).",
+    "TURN_IN_PROGRESS": "Wait for the reply (await the turn) or stop it with chat.stop().",
+    "HISTORY_ERROR": "Check that the history folder is writable and the disk is not full.",
+    "CONNECTION_ERROR": "Is the server running and the base URL right? Check host and port.",
+    "STALLED": "The server stopped sending; try again, or raise the stall timeout.",
+    "INTERRUPTED": "The connection dropped mid-reply; the partial reply is kept. Send again.",
+    "PROTOCOL_ERROR": "The URL may not be a streaming chat endpoint, or the dialect is wrong.",
+    "PROVIDER_ERROR": "The model provider reported an error; retrying later may help.",
+    "AUTHENTICATION_ERROR": "Check the API key (argument or environment variable).",
+    "VALIDATION_ERROR": "The server rejected the request; check the model name and options.",
+    "NOT_FOUND": "Check the base URL (often it ends in /v1) and the model name.",
+    "RATE_LIMITED": "Too many requests: wait a moment and retry.",
+    "SERVER_ERROR": "The server failed; retry later or check its logs.",
+}
+
+
+class NbchatError(Exception):
+    """Base of every error nbchat raises on purpose: a stable ``code`` and a ``hint``."""
+
+    code: str = "NBCHAT_ERROR"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    @property
+    def hint(self) -> str:
+        return HINTS.get(self.code, "")
+
+
+class ConfigurationError(NbchatError):
+    """Bad arguments or environment: raised before any request is made."""
+
+    code = "CONFIG_ERROR"
+
+
+class TurnInProgressError(NbchatError):
+    """``send`` was called while a reply is still streaming."""
+
+    code = "TURN_IN_PROGRESS"
+
+
+class HistoryError(NbchatError):
+    """The history store failed (unwritable folder, full disk, corrupt file)."""
+
+    code = "HISTORY_ERROR"
+
+
+class StreamFailure(NbchatError):
+    """A turn failed; ``status`` is the HTTP status when there was one."""
+
+    code = "STREAM_FAILURE"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.status = status
+        self.url = url
+
+
+class ConnectionFailed(StreamFailure):
+    """No connection could be made (refused, DNS, TLS, connect timeout)."""
+
+    code = "CONNECTION_ERROR"
+
+
+class StalledError(StreamFailure):
+    """The server sent nothing new within the stall timeout."""
+
+    code = "STALLED"
+
+
+class InterruptedStream(StreamFailure):
+    """The stream ended (or the connection dropped) before the protocol's end marker."""
+
+    code = "INTERRUPTED"
+
+
+class ProtocolError(StreamFailure):
+    """The response is not the stream the dialect expects (content type, JSON, order)."""
+
+    code = "PROTOCOL_ERROR"
+
+
+class ProviderError(StreamFailure):
+    """The provider reported an error inside the stream or in a 2xx body."""
+
+    code = "PROVIDER_ERROR"
+
+
+class HTTPStatusError(StreamFailure):
+    """The server answered with a non-2xx status; the message quotes its reason."""
+
+    code = "SERVER_ERROR"
+
+
+class AuthenticationError(HTTPStatusError):
+    """401 or 403: the key is missing, wrong or lacks permission."""
+
+    code = "AUTHENTICATION_ERROR"
+
+
+class ValidationError(HTTPStatusError):
+    """400 or 422: the request was rejected as invalid."""
+
+    code = "VALIDATION_ERROR"
+
+
+class NotFoundError(HTTPStatusError):
+    """404: wrong URL, unknown model or unknown session."""
+
+    code = "NOT_FOUND"
+
+
+class RateLimitedError(HTTPStatusError):
+    """429: too many requests."""
+
+    code = "RATE_LIMITED"
+
+
+class ServerError(HTTPStatusError):
+    """5xx (or another unexpected status)."""
+
+    code = "SERVER_ERROR"
+
+
+def excerpt(text: str, limit: int = 200) -> str:
+    """``text`` stripped and cut to ``limit`` characters with an ellipsis, for messages."""
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_BY_CODE: dict[str, type[StreamFailure]] = {
+    cls.code: cls
+    for cls in (
+        ConnectionFailed,
+        StalledError,
+        InterruptedStream,
+        ProtocolError,
+        ProviderError,
+        AuthenticationError,
+        ValidationError,
+        NotFoundError,
+        RateLimitedError,
+        ServerError,
+    )
+}
+
+
+def failure_for_code(code: str, message: str) -> StreamFailure:
+    """The exception class that stands for ``code`` (a plain StreamFailure if unknown)."""
+    cls = _BY_CODE.get(code)
+    if cls is None:
+        return StreamFailure(message, code=code)
+    return cls(message)
+
+
+def status_error_class(status: int) -> type[HTTPStatusError]:
+    """The error class for an HTTP status (non-2xx)."""
+    if status in (401, 403):
+        return AuthenticationError
+    if status in (400, 422):
+        return ValidationError
+    if status == 404:
+        return NotFoundError
+    if status == 429:
+        return RateLimitedError
+    return ServerError

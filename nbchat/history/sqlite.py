@@ -1,0 +1,175 @@
+"""SQLite history store (stdlib ``sqlite3``, WAL, migrations table).
+
+One file can hold many conversations and be shared by several kernels: WAL lets
+readers and a writer work at once and ``busy_timeout`` waits out short locks. Every
+sqlite3 failure becomes a :class:`~nbchat.errors.HistoryError` naming the file and
+the cause (full disk, read-only folder, not a database); nothing is half-written
+because each save is one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, cast
+
+from nbchat.errors import HistoryError
+from nbchat.history.migrations import MIGRATIONS
+from nbchat.history.store import HistoryStore, MessageRecord
+from nbchat.wire import MessageStatus, MetricsInfo, Role
+
+
+class SqliteHistory(HistoryStore):
+    """Conversations in a SQLite file at ``path`` (created with its folder if missing)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser()
+        self.location = str(self.path)
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.path, timeout=10.0, check_same_thread=False, isolation_level=None
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise HistoryError(f"cannot open history file {self.path}: {exc}") from exc
+        try:
+            with self._guard("open"):
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA foreign_keys=ON")
+                self._migrate()
+        except HistoryError:
+            self._db.close()
+            raise
+
+    @contextmanager
+    def _guard(self, action: str) -> Iterator[None]:
+        with self._lock:
+            try:
+                yield
+            except sqlite3.Error as exc:
+                raise HistoryError(f"cannot {action} history file {self.path}: {exc}") from exc
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        db = self._db
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)"
+        )
+        applied = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+        known = {name for name, _ in MIGRATIONS}
+        unknown = sorted(applied - known)
+        if unknown:
+            raise HistoryError(
+                f"history file {self.path} was written by a newer nbchat (migrations {unknown}); "
+                "upgrade nbchat or choose another file with Chat(history=...)"
+            )
+        for name, sql in MIGRATIONS:
+            if name in applied:
+                continue
+            with self._transaction():
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
+
+    def load(self, conversation: str) -> list[MessageRecord]:
+        with self._guard("read"):
+            rows = self._db.execute(
+                "SELECT m.id, m.role, m.content, m.status, m.created_at, m.error_code,"
+                " m.error_message, m.model, m.metrics, m.finished_at FROM messages m"
+                " JOIN conversations c ON c.id = m.conversation_id"
+                " WHERE c.name = ? ORDER BY m.position",
+                (conversation,),
+            ).fetchall()
+        return [_record(row) for row in rows]
+
+    def save(self, conversation: str, record: MessageRecord) -> None:
+        values = (
+            record.role,
+            record.content,
+            record.status,
+            record.error_code,
+            record.error_message,
+            record.model,
+            json.dumps(record.metrics),
+            record.created_at,
+            record.finished_at,
+        )
+        with self._guard("write"), self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO conversations (name, created_at) VALUES (?, ?)",
+                (conversation, time.time()),
+            )
+            (cid,) = db.execute(
+                "SELECT id FROM conversations WHERE name = ?", (conversation,)
+            ).fetchone()
+            updated = db.execute(
+                "UPDATE messages SET role=?, content=?, status=?, error_code=?, error_message=?,"
+                " model=?, metrics=?, created_at=?, finished_at=? WHERE id=? AND conversation_id=?",
+                (*values, record.id, cid),
+            ).rowcount
+            if not updated:
+                (position,) = db.execute(
+                    "SELECT COALESCE(MAX(position), -1) + 1 FROM messages WHERE conversation_id=?",
+                    (cid,),
+                ).fetchone()
+                db.execute(
+                    "INSERT INTO messages (role, content, status, error_code, error_message, model,"
+                    " metrics, created_at, finished_at, id, conversation_id, position)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*values, record.id, cid, position),
+                )
+
+    def clear(self, conversation: str) -> None:
+        with self._guard("write"), self._transaction() as db:
+            db.execute(
+                "DELETE FROM messages WHERE conversation_id ="
+                " (SELECT id FROM conversations WHERE name = ?)",
+                (conversation,),
+            )
+
+    def conversations(self) -> list[str]:
+        with self._guard("read"):
+            rows = self._db.execute(
+                "SELECT DISTINCT c.name FROM conversations c"
+                " JOIN messages m ON m.conversation_id = c.id ORDER BY c.name"
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _record(row: tuple[Any, ...]) -> MessageRecord:
+    try:
+        metrics = cast(MetricsInfo, json.loads(row[8] or "{}"))
+    except json.JSONDecodeError:
+        metrics = MetricsInfo()
+    return MessageRecord(
+        id=row[0],
+        role=cast(Role, row[1]),
+        content=row[2],
+        status=cast(MessageStatus, row[3]),
+        created_at=row[4],
+        error_code=row[5],
+        error_message=row[6],
+        model=row[7],
+        metrics=metrics,
+        finished_at=row[9],
+    )

@@ -1,0 +1,87 @@
+"""The history store interface, its record type, and the in-memory store.
+
+A store keeps conversations (keyed by name) as ordered message records. The
+controller writes the user message before the request and the assistant message when
+the turn ends, in any state; ``save`` is an upsert by message id.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field, replace
+
+from nbchat.wire import MessageStatus, MetricsInfo, Role
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """One stored message. API keys are never part of a record."""
+
+    id: str
+    role: Role
+    content: str
+    status: MessageStatus
+    created_at: float
+    error_code: str | None = None
+    error_message: str | None = None
+    model: str | None = None
+    metrics: MetricsInfo = field(default_factory=lambda: MetricsInfo())
+    finished_at: float | None = None
+
+
+class HistoryStore(ABC):
+    """Where conversations persist; see the module docstring."""
+
+    #: shown to users (a path, or "memory")
+    location: str = ""
+
+    @abstractmethod
+    def load(self, conversation: str) -> list[MessageRecord]:
+        """The messages of ``conversation`` in order (empty if it does not exist)."""
+
+    @abstractmethod
+    def save(self, conversation: str, record: MessageRecord) -> None:
+        """Insert ``record`` at the end of ``conversation``, or update it by id."""
+
+    @abstractmethod
+    def clear(self, conversation: str) -> None:
+        """Forget every message of ``conversation``."""
+
+    @abstractmethod
+    def conversations(self) -> list[str]:
+        """The names of all stored conversations."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook: most stores hold nothing
+        """Release resources (files, connections)."""
+
+
+class MemoryHistory(HistoryStore):
+    """A store that forgets everything when the kernel ends (``history=None``)."""
+
+    location = "memory"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._data: dict[str, list[MessageRecord]] = {}
+
+    def load(self, conversation: str) -> list[MessageRecord]:
+        with self._lock:
+            return list(self._data.get(conversation, []))
+
+    def save(self, conversation: str, record: MessageRecord) -> None:
+        with self._lock:
+            records = self._data.setdefault(conversation, [])
+            for i, old in enumerate(records):
+                if old.id == record.id:
+                    records[i] = replace(record)
+                    return
+            records.append(record)
+
+    def clear(self, conversation: str) -> None:
+        with self._lock:
+            self._data.pop(conversation, None)
+
+    def conversations(self) -> list[str]:
+        with self._lock:
+            return sorted(name for name, records in self._data.items() if records)

@@ -1,0 +1,109 @@
+"""TypedDicts for every JSON shape that leaves Python: the widget protocol and exports.
+
+Kernel -> browser
+-----------------
+* trait ``snapshot`` (:class:`Snapshot`): the whole transcript, authoritative. The
+  kernel replaces it whenever the conversation's structure changes (a message is
+  added or finishes, the phase changes) or a view asks with ``{"type": "sync"}``.
+  ``seq`` is the sequence number of the last batch whose text it already contains.
+* custom message :class:`Batch` ``{"type": "batch", "seq": n, "ops": [...]}``:
+  append-only text deltas, ``seq`` increasing by one per batch. A view applies a batch
+  only when ``seq == its seq + 1``; a smaller ``seq`` is already contained in its
+  snapshot (ignore); a larger one is a gap: the view sends ``{"type": "sync"}`` and
+  waits for the next snapshot.
+
+Browser -> kernel
+-----------------
+:class:`ViewRequest`: ``{"type": "send", "text": str}``, ``{"type": "stop"}``,
+``{"type": "sync"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypedDict
+
+from typing_extensions import NotRequired
+
+Phase = Literal["idle", "connecting", "streaming", "done", "stopped", "error", "interrupted"]
+MessageStatus = Literal["streaming", "done", "stopped", "error", "interrupted"]
+Role = Literal["system", "user", "assistant"]
+
+
+class ErrorInfo(TypedDict):
+    """Why a message ended badly: a stable code, a message naming the cause, a hint."""
+
+    code: str
+    message: str
+    hint: NotRequired[str]
+
+
+class MetricsInfo(TypedDict, total=False):
+    """Per-reply measurements; absent keys were not measured."""
+
+    ttft_s: float
+    tokens_per_s: float
+    duration_s: float
+    output_tokens: int
+    input_tokens: int
+
+
+class MessageInfo(TypedDict):
+    """One transcript message as the browser and exports see it."""
+
+    id: str
+    role: Role
+    content: str
+    status: MessageStatus
+    error: ErrorInfo | None
+    created_at: float
+    metrics: MetricsInfo
+
+
+class Snapshot(TypedDict):
+    """The ``snapshot`` trait of the chat widget."""
+
+    version: int
+    seq: int
+    phase: Phase
+    messages: list[MessageInfo]
+    model: str
+    endpoint: str
+
+
+class TextOp(TypedDict):
+    """Append ``text`` to the content of message ``id``."""
+
+    op: Literal["text"]
+    id: str
+    text: str
+
+
+class Batch(TypedDict):
+    """A custom message carrying the deltas flushed since the previous batch."""
+
+    type: Literal["batch"]
+    seq: int
+    ops: list[TextOp]
+
+
+class SendRequest(TypedDict):
+    type: Literal["send"]
+    text: str
+
+
+class StopRequest(TypedDict):
+    type: Literal["stop"]
+
+
+class SyncRequest(TypedDict):
+    type: Literal["sync"]
+
+
+ViewRequest = SendRequest | StopRequest | SyncRequest
+
+
+class ChatMessageParam(TypedDict):
+    """A message in an OpenAI-style ``messages`` request array."""
+
+    role: Role
+    content: str
