@@ -24,8 +24,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
-import httpx
 
 from nbchat.accumulate import Reply
 from nbchat.config import DEFAULT_API_KEY_ENV, DEMO_MODEL, Endpoint, Timeouts
@@ -45,6 +45,9 @@ from nbchat.metrics import ReplyTimer
 from nbchat.transport import open_events
 from nbchat.turn import Turn
 from nbchat.wire import ChatMessageParam, ErrorInfo, MessageStatus
+
+if TYPE_CHECKING:  # only transport imports httpx at run time
+    import httpx
 
 log = logging.getLogger("nbchat")
 
@@ -224,8 +227,17 @@ class ChatController:
         self._emit(MessagesChanged())
         self._set_phase(Phase.CONNECTING)
         task = loop.create_task(self._run(turn, request_messages), name=f"nbchat turn {reply.id}")
+        task.add_done_callback(lambda _task: self._end_unstarted(turn))
         turn._attach(task, loop)
         return turn
+
+    def _end_unstarted(self, turn: Turn) -> None:
+        # A task cancelled before its first step never runs _run's body (no except
+        # clause can see that cancellation), so its reply is finished here.
+        if turn.message.status == "streaming":
+            timer = ReplyTimer()
+            timer.stop()
+            self._finish(turn.message, "stopped", None, timer)
 
     def stop(self) -> None:
         """Stop the streaming reply, if any, keeping its partial text."""

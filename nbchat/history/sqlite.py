@@ -61,7 +61,10 @@ class SqliteHistory(HistoryStore):
         try:
             yield self._db
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # SQLite may have rolled back already (e.g. SQLITE_FULL); a second ROLLBACK
+            # would fail and hide the real cause.
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 

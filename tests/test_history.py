@@ -1,0 +1,98 @@
+"""History stores: SQLite persistence, migrations, failures named, memory store."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from nbchat.errors import HistoryError
+from nbchat.history import (
+    MemoryHistory,
+    MessageRecord,
+    SqliteHistory,
+    default_history_path,
+    open_history,
+)
+
+
+def rec(id: str, content: str = "x", status: str = "done", role: str = "user") -> MessageRecord:
+    return MessageRecord(id=id, role=role, content=content, status=status, created_at=1.0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "memory"])
+def test_save_load_upsert_clear(tmp_path: Path, kind: str) -> None:
+    store = SqliteHistory(tmp_path / "h.db") if kind == "sqlite" else MemoryHistory()
+    store.save("a", rec("1", "hello"))
+    store.save("a", rec("2", "", "streaming", "assistant"))
+    store.save("b", rec("3"))
+    store.save("a", MessageRecord("2", "assistant", "partial", "stopped", 2.0, "X", "why", "demo", {"ttft_s": 0.1}, 3.0))
+    loaded = store.load("a")
+    assert [(r.id, r.content, r.status) for r in loaded] == [("1", "hello", "done"), ("2", "partial", "stopped")]
+    assert loaded[1].metrics == {"ttft_s": 0.1} and loaded[1].error_code == "X" and loaded[1].model == "demo"
+    assert store.conversations() == ["a", "b"]
+    store.clear("a")
+    assert store.load("a") == [] and store.conversations() == ["b"]
+    store.close()
+
+
+def test_survives_reopen_and_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "folder" / "h.db"
+    store = SqliteHistory(path)
+    store.save("c", rec("1", "persisted"))
+    store.close()
+    again = SqliteHistory(path)
+    assert again.load("c")[0].content == "persisted"
+    again.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == ["0001_conversations_and_messages"]
+    db.close()
+
+
+def test_newer_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    SqliteHistory(path).close()
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO _migrations VALUES ('9999_future', 0)")
+    db.commit()
+    db.close()
+    with pytest.raises(HistoryError, match="newer nbchat"):
+        SqliteHistory(path)
+
+
+def test_not_a_database_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(HistoryError, match=str(path)):
+        SqliteHistory(path)
+
+
+def test_unusable_folder_is_named(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")  # works as root too, unlike a chmod
+    with pytest.raises(HistoryError, match=f"cannot open history file {blocker}/sub/h.db"):
+        SqliteHistory(blocker / "sub" / "h.db")
+
+
+def test_write_failure_is_a_history_error_and_keeps_saved_rows(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    store = SqliteHistory(path)
+    store.save("a", rec("1", "kept"))
+    # A disk that fills up: cap the file at its current size in pages.
+    store._db.execute(f"PRAGMA max_page_count = {store._db.execute('PRAGMA page_count').fetchone()[0]}")
+    with pytest.raises(HistoryError, match="full"):
+        store.save("a", rec("2", "y" * 200_000))
+    assert [r.content for r in store.load("a")] == ["kept"]
+    store.close()
+
+
+def test_open_history_arguments(tmp_path: Path) -> None:
+    assert isinstance(open_history(None), MemoryHistory)
+    memory = MemoryHistory()
+    assert open_history(memory) is memory
+    default = open_history(True)
+    assert isinstance(default, SqliteHistory)
+    assert default.path == default_history_path() and str(tmp_path) in str(default.path)
+    assert open_history(tmp_path / "x.db") is open_history(str(tmp_path / "x.db"))

@@ -1,0 +1,144 @@
+"""The chat widget's kernel side: snapshots, numbered batches, view requests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from nbchat import Chat, ChatController
+from nbchat.widget import ChatWidget
+from tests.conftest import DemoServer
+
+
+class RecordingWidget(ChatWidget):
+    """Records what would go to the browser, in order."""
+
+    def __init__(self, controller: ChatController, **kw: Any) -> None:
+        self.wire: list[tuple[str, Any]] = []
+        super().__init__(controller, **kw)
+        self.observe(lambda change: self.wire.append(("snapshot", change["new"])), "snapshot")
+
+    def send(self, content: Any, buffers: Any = None) -> None:
+        self.wire.append(("batch", json.loads(json.dumps(content))))
+
+
+class ReferenceView:
+    """Applies the wire protocol exactly as nbchat/wire.py specifies (the JS store does too)."""
+
+    def __init__(self, snapshot: dict[str, Any]) -> None:
+        self.gaps = 0
+        self.hydrate(snapshot)
+
+    def hydrate(self, snapshot: dict[str, Any]) -> None:
+        self.seq = snapshot["seq"]
+        self.phase = snapshot["phase"]
+        self.texts = {m["id"]: m["content"] for m in snapshot["messages"]}
+
+    def batch(self, batch: dict[str, Any]) -> None:
+        if batch["seq"] <= self.seq:
+            return
+        if batch["seq"] != self.seq + 1:
+            self.gaps += 1
+            return
+        for op in batch["ops"]:
+            self.texts[op["id"]] += op["text"]
+        self.seq = batch["seq"]
+
+
+def chat_for(server: DemoServer, tmp_path: Path) -> Chat:
+    return Chat(server.base_url, model="demo", history=tmp_path / "h.db", name="w")
+
+
+async def test_stream_reaches_a_view_in_batches(demo_server: DemoServer, tmp_path: Path) -> None:
+    chat = chat_for(demo_server, tmp_path)
+    widget = RecordingWidget(chat, interval=0.03)
+    view = ReferenceView(widget.snapshot)
+    message = await chat.send("Explain vectorization in numpy")
+    batches = [m for kind, m in widget.wire if kind == "batch"]
+    for kind, payload in widget.wire:
+        view.hydrate(payload) if kind == "snapshot" else view.batch(payload)
+    assert view.gaps == 0
+    assert view.texts[message.id] == message.content and view.phase == "done"
+    tokens = message.metrics["output_tokens"]
+    assert 1 <= len(batches) < tokens / 2, (len(batches), tokens)
+    assert [b["seq"] for b in batches] == list(range(1, len(batches) + 1))
+    sent = sum(len(op["text"]) for b in batches for op in b["ops"])
+    assert sent <= len(message.content)  # append-only: never the whole text again
+
+
+async def test_snapshot_carries_state_and_final_text(
+    demo_server: DemoServer, tmp_path: Path
+) -> None:
+    chat = Chat(
+        demo_server.base_url, api_key="sk-secret-0123456789", model="demo", history=None
+    )
+    widget = RecordingWidget(chat)
+    message = await chat.send("hi")
+    snap = widget.snapshot
+    assert snap["phase"] == "done" and snap["model"] == "demo"
+    assert snap["endpoint"] == demo_server.base_url
+    last = snap["messages"][-1]
+    assert last["content"] == message.content and last["status"] == "done"
+    assert last["metrics"]["tokens_per_s"] > 0
+    versions = [p["version"] for kind, p in widget.wire if kind == "snapshot"]
+    assert versions == sorted(versions) and len(set(versions)) == len(versions)
+    assert "sk-secret-0123456789" not in json.dumps(widget.wire)
+
+
+async def test_late_view_hydrates_mid_stream_after_sync(
+    slow_demo_server: DemoServer, tmp_path: Path
+) -> None:
+    chat = chat_for(slow_demo_server, tmp_path)
+    widget = RecordingWidget(chat, interval=0.02)
+    turn = chat.send("hello")
+    while len(turn.message.content) < 15:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    # A view created now (a reload) sees an old snapshot and then a later batch: a gap.
+    late = ReferenceView(widget.snapshot)
+    start = len(widget.wire)
+    while not any(k == "batch" for k, _ in widget.wire[start:]):
+        await asyncio.sleep(0.01)
+    for kind, payload in widget.wire[start:]:
+        if kind == "batch":
+            late.batch(payload)
+    assert late.gaps >= 1
+    widget._on_view_message(widget, {"type": "sync"}, [])
+    late.hydrate(widget.snapshot)
+    mark = len(widget.wire)
+    chat.stop()
+    message = await turn
+    for kind, payload in widget.wire[mark:]:
+        late.hydrate(payload) if kind == "snapshot" else late.batch(payload)
+    assert late.texts[message.id] == message.content
+    assert late.phase == "stopped"
+
+
+async def test_view_requests_send_and_stop(slow_demo_server: DemoServer, tmp_path: Path) -> None:
+    chat = chat_for(slow_demo_server, tmp_path)
+    widget = RecordingWidget(chat)
+    widget._on_view_message(widget, {"type": "send", "text": "from the browser"}, [])
+    turn = chat.turn
+    assert turn is not None and turn.user_message.content == "from the browser"
+    widget._on_view_message(widget, {"type": "send", "text": "again"}, [])  # refused, logged
+    widget._on_view_message(widget, {"type": "stop"}, [])
+    message = await turn
+    assert message.status == "stopped"
+    assert [m.content for m in chat.messages if m.role == "user"] == ["from the browser"]
+    widget._on_view_message(widget, {"type": "bogus"}, [])
+    widget._on_view_message(widget, "not a dict", [])
+
+
+def test_chat_display_bundle_is_stable_and_safe(demo_server: DemoServer, tmp_path: Path) -> None:
+    chat = chat_for(demo_server, tmp_path)
+    data, _meta = chat._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert data["text/plain"] == (
+        f"Chat(model='demo', endpoint='{demo_server.base_url}', conversation='w', "
+        "messages=0, state='idle')"
+    )
+    assert "0x" not in data["text/plain"] and "0x" not in repr(chat.widget)
+    chat.messages.append(__import__("nbchat").Message("user", "<script>alert(1)</script>"))
+    assert "<script>" not in chat.to_markdown() and "&lt;script&gt;" in chat.to_markdown()
