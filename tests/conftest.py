@@ -10,7 +10,7 @@ import pytest
 from nbchat.server import ServerThread, create_app
 from tests.faults import FaultLog, create_fault_app
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "llm-streams"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "llm-streams"
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,70 @@
+# nbchat — two commands for a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+DEMO_PORT ?= 8888
+# Tests never touch the user's real history.
+TEST_DATA := $(CURDIR)/.test-data
+
+.PHONY: demo test check env bundle js-deps chromium lint typecheck pytest vitest nbval browser bench watch clean
+
+demo: env bundle ## install everything and open the quickstart on the embedded backend
+	@echo "Starting JupyterLab on http://127.0.0.1:$(DEMO_PORT) (Ctrl-C to stop)"
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(DEMO_PORT) --no-browser \
+	  --ServerApp.allow_root=True notebooks/01-quickstart.ipynb
+
+test: env chromium bundle ## install everything and run the whole suite
+	$(MAKE) check
+
+check: lint typecheck vitest pytest nbval ## everything CI runs (needs `make env bundle`)
+
+env: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+js-deps: node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+bundle: js-deps ## build nbchat/static/widget.js with esbuild
+	npm run --silent build
+
+watch: js-deps ## rebuild the bundle on change (use with ANYWIDGET_HMR=1)
+	npm run watch
+
+chromium: ## Debian's Chromium for the browser tests (never a downloaded browser)
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+	@/usr/bin/chromium --version
+
+lint:
+	$(BIN)/ruff format --check nbchat tests bench
+	$(BIN)/ruff check nbchat tests bench
+
+typecheck:
+	$(BIN)/mypy
+	npm run --silent typecheck
+
+vitest: js-deps
+	npm test --silent
+
+pytest:
+	rm -rf $(TEST_DATA)
+	NBCHAT_DATA_DIR=$(TEST_DATA) $(BIN)/pytest $(PYTEST_ARGS)
+
+nbval:
+	rm -rf $(TEST_DATA)
+	NBCHAT_DATA_DIR=$(TEST_DATA) $(BIN)/pytest --nbval-lax -p no:cacheprovider notebooks -o testpaths=notebooks
+
+bench: env bundle ## print the benchmark figures
+	$(BIN)/python bench/pipeline.py
+
+clean:
+	rm -rf $(VENV) node_modules nbchat/static/widget.js nbchat/static/widget.css $(TEST_DATA) test-artifacts
