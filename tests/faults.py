@@ -72,7 +72,10 @@ def create_fault_app() -> tuple[Starlette, FaultLog]:
             body = {"error": {"message": "Incorrect API key provided", "code": "invalid_api_key"}}
             return JSONResponse(body, status_code=401)
         if case == "404-spec":
-            body = {"success": False, "error": {"message": "Session not found", "code": "NOT_FOUND"}}
+            body = {
+                "success": False,
+                "error": {"message": "Session not found", "code": "NOT_FOUND"},
+            }
             return JSONResponse(body, status_code=404)
         if case == "429":
             return JSONResponse({"error": {"message": "Rate limit reached"}}, status_code=429)

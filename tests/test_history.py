@@ -27,10 +27,22 @@ def test_save_load_upsert_clear(tmp_path: Path, kind: str) -> None:
     store.save("a", rec("1", "hello"))
     store.save("a", rec("2", "", "streaming", "assistant"))
     store.save("b", rec("3"))
-    store.save("a", MessageRecord("2", "assistant", "partial", "stopped", 2.0, "X", "why", "demo", {"ttft_s": 0.1}, 3.0))
+    store.save(
+        "a",
+        MessageRecord(
+            "2", "assistant", "partial", "stopped", 2.0, "X", "why", "demo", {"ttft_s": 0.1}, 3.0
+        ),
+    )
     loaded = store.load("a")
-    assert [(r.id, r.content, r.status) for r in loaded] == [("1", "hello", "done"), ("2", "partial", "stopped")]
-    assert loaded[1].metrics == {"ttft_s": 0.1} and loaded[1].error_code == "X" and loaded[1].model == "demo"
+    assert [(r.id, r.content, r.status) for r in loaded] == [
+        ("1", "hello", "done"),
+        ("2", "partial", "stopped"),
+    ]
+    assert (
+        loaded[1].metrics == {"ttft_s": 0.1}
+        and loaded[1].error_code == "X"
+        and loaded[1].model == "demo"
+    )
     assert store.conversations() == ["a", "b"]
     store.clear("a")
     assert store.load("a") == [] and store.conversations() == ["b"]
@@ -47,7 +59,9 @@ def test_survives_reopen_and_uses_wal(tmp_path: Path) -> None:
     again.close()
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == ["0001_conversations_and_messages"]
+    assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == [
+        "0001_conversations_and_messages"
+    ]
     db.close()
 
 
@@ -81,7 +95,9 @@ def test_write_failure_is_a_history_error_and_keeps_saved_rows(tmp_path: Path) -
     store = SqliteHistory(path)
     store.save("a", rec("1", "kept"))
     # A disk that fills up: cap the file at its current size in pages.
-    store._db.execute(f"PRAGMA max_page_count = {store._db.execute('PRAGMA page_count').fetchone()[0]}")
+    store._db.execute(
+        f"PRAGMA max_page_count = {store._db.execute('PRAGMA page_count').fetchone()[0]}"
+    )
     with pytest.raises(HistoryError, match="full"):
         store.save("a", rec("2", "y" * 200_000))
     assert [r.content for r in store.load("a")] == ["kept"]

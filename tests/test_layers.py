@@ -86,7 +86,6 @@ def test_every_module_uses_future_annotations() -> None:
     missing = [
         str(p.relative_to(PACKAGE))
         for p in modules()
-        if p.read_text().strip()
-        and "from __future__ import annotations" not in p.read_text()
+        if p.read_text().strip() and "from __future__ import annotations" not in p.read_text()
     ]
     assert missing == []

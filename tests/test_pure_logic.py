@@ -90,18 +90,26 @@ def test_reply_first_error_wins_and_finish_after_error_keeps_error() -> None:
 
 
 def test_error_bodies() -> None:
-    assert summarize_body(b'{"error": {"message": "m", "type": "t", "code": "c"}}', "application/json") == ("c", "m")
+    assert summarize_body(
+        b'{"error": {"message": "m", "type": "t", "code": "c"}}', "application/json"
+    ) == ("c", "m")
     assert summarize_body(
         b'{"success": false, "error": {"message": "Session not found", "code": "NOT_FOUND"}}', None
     ) == ("NOT_FOUND", "Session not found")
-    assert summarize_body(b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}', None) == (
+    assert summarize_body(
+        b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}', None
+    ) == (
         "overloaded_error",
         "Overloaded",
     )
-    assert summarize_body(b'{"error": "model not found"}', "application/json") == (None, "model not found")
+    assert summarize_body(b'{"error": "model not found"}', "application/json") == (
+        None,
+        "model not found",
+    )
     assert summarize_body(b'{"detail": [{"loc": ["body"], "msg": "x"}]}', None)[1].startswith("[{")
     assert summarize_body(b"", None) == (None, "(empty body)")
-    page = b"<html><head><script>evil()</script></head><body><h1>Oops</h1> <p>it broke</p></body></html>"
+    page = b"<html><head><script>evil()</script></head>"
+    page += b"<body><h1>Oops</h1> <p>it broke</p></body></html>"
     assert summarize_body(page, "text/html") == (None, "HTML page: Oops it broke")
     long = summarize_body(b"x" * 5000, "text/plain")[1]
     assert len(long) == 200 and long.endswith("…")

@@ -20,7 +20,9 @@ def check(body: bytes, expected: list[ServerSentEvent]) -> None:
         assert decode(chunks) == expected, chunks
 
 
-def ev(data: str, event: str = "message", id: str = "", retry: int | None = None) -> ServerSentEvent:
+def ev(
+    data: str, event: str = "message", id: str = "", retry: int | None = None
+) -> ServerSentEvent:
     return ServerSentEvent(event=event, data=data, id=id, retry=retry)
 
 
@@ -74,7 +76,9 @@ def test_id_with_nul_is_ignored() -> None:
     check(b"id: 1\ndata: a\n\nid: 2\x003\ndata: b\n\n", [ev("a", id="1"), ev("b", id="1")])
 
 
-@pytest.mark.parametrize("value", [b"+10", b"1_0", b"-1", b"1.5", b"  10", b"10 ", b"", b"\xd9\xa1"])
+@pytest.mark.parametrize(
+    "value", [b"+10", b"1_0", b"-1", b"1.5", b"  10", b"10 ", b"", b"\xd9\xa1"]
+)
 def test_bogus_retry_ignored(value: bytes) -> None:
     decoder = SSEDecoder()
     events = decoder.feed(b"retry:" + value + b"\ndata: x\n\n")

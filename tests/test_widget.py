@@ -71,9 +71,7 @@ async def test_stream_reaches_a_view_in_batches(demo_server: DemoServer, tmp_pat
 async def test_snapshot_carries_state_and_final_text(
     demo_server: DemoServer, tmp_path: Path
 ) -> None:
-    chat = Chat(
-        demo_server.base_url, api_key="sk-secret-0123456789", model="demo", history=None
-    )
+    chat = Chat(demo_server.base_url, api_key="sk-secret-0123456789", model="demo", history=None)
     widget = RecordingWidget(chat)
     message = await chat.send("hi")
     snap = widget.snapshot

@@ -1,0 +1,32 @@
+// Bundle js/widget.js (and the CSS it imports) into nbchat/static/widget.{js,css}.
+//
+//   node esbuild.config.mjs           one build
+//   node esbuild.config.mjs --watch   rebuild on change (with ANYWIDGET_HMR=1 the
+//                                     running widget reloads the new files)
+//
+// One ES module with everything inlined: anywidget loads the file from a string, so
+// relative imports cannot resolve, and nothing may come from a CDN at run time.
+import * as esbuild from "esbuild";
+
+const watch = process.argv.includes("--watch");
+
+/** @type {import("esbuild").BuildOptions} */
+const options = {
+  entryPoints: { widget: "js/widget.js" },
+  outdir: "nbchat/static",
+  bundle: true,
+  format: "esm",
+  target: "es2020",
+  platform: "browser",
+  minify: !watch,
+  sourcemap: false,
+  legalComments: "none",
+  logLevel: "info",
+};
+
+if (watch) {
+  const context = await esbuild.context(options);
+  await context.watch();
+} else {
+  await esbuild.build(options);
+}

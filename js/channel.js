@@ -1,0 +1,134 @@
+// @ts-check
+/**
+ * One widget model's connection: its store, its listeners, its requests to the kernel.
+ *
+ * A channel lives as long as the model (it is made in anywidget's `initialize`), not
+ * as long as a view, so every view of one model renders the same store, a view
+ * created later hydrates from it, and the draft in the input box survives the output
+ * being re-rendered.
+ *
+ * Sync policy (see `nbchat/wire.py`):
+ * - a batch gap sends `{"type": "sync"}` once; further gaps are quiet until a snapshot
+ *   arrives (or, should that request have been lost, until `syncRetryMs` has passed);
+ * - the first view of a channel whose phase is connecting/streaming asks for a sync
+ *   too: custom messages are not replayed, so after a reload mid-stream the batches
+ *   sent before the model existed here are gone.
+ *
+ * @module
+ */
+
+import { createStore, isLive } from "./store.js";
+
+/** @typedef {import("./types.js").ChatModel} ChatModel */
+/** @typedef {import("./store.js").Store} Store */
+
+/**
+ * Per-model UI state that outlives views.
+ *
+ * @typedef {object} UiState
+ * @property {string} draft Text typed in the input and not sent yet.
+ * @property {boolean} focused Whether the input had focus when its view went away.
+ */
+
+/**
+ * @typedef {object} Channel
+ * @property {ChatModel} model The model object the channel listens on.
+ * @property {Store} store
+ * @property {UiState} ui
+ * @property {() => void} connect Hydrate from the snapshot trait and start listening.
+ * @property {() => void} disconnect Stop listening (idempotent).
+ * @property {() => boolean} connected
+ * @property {(text: string) => boolean} send
+ *   Ask the kernel to send `text` (trimmed); false when it is blank, a turn is running,
+ *   or a send is still waiting for the kernel's answer.
+ * @property {() => void} stop Ask the kernel to stop the running turn.
+ * @property {() => void} viewOpened Call when a view is created (may request a sync).
+ * @property {() => boolean} syncPending
+ */
+
+/**
+ * @typedef {object} ChannelOptions
+ * @property {() => number} [now] Clock in ms (injected for tests).
+ * @property {number} [syncRetryMs] After this long, a new gap may ask again.
+ * @property {number} [sendLatchMs] How long a send blocks another one while no
+ *   snapshot has arrived (guards against a double Enter starting two turns).
+ */
+
+/**
+ * @param {ChatModel} model
+ * @param {ChannelOptions} [options]
+ * @returns {Channel}
+ */
+export function createChannel(model, options = {}) {
+  const now = options.now ?? (() => Date.now());
+  const syncRetryMs = options.syncRetryMs ?? 5000;
+  const sendLatchMs = options.sendLatchMs ?? 5000;
+  const store = createStore();
+  /** @type {UiState} */
+  const ui = { draft: "", focused: false };
+  let isConnected = false;
+  /** @type {number | null} */
+  let syncRequestedAt = null;
+  /** @type {number | null} */
+  let sendRequestedAt = null;
+  let openedOnce = false;
+
+  function onSnapshot() {
+    syncRequestedAt = null;
+    sendRequestedAt = null;
+    store.applySnapshot(model.get("snapshot"));
+  }
+
+  /** @param {unknown} msg */
+  function onCustom(msg) {
+    if (typeof msg !== "object" || msg === null) return;
+    if (/** @type {{type?: unknown}} */ (msg).type !== "batch") return;
+    if (store.applyBatch(msg) === "gap") requestSync();
+  }
+
+  function requestSync() {
+    const t = now();
+    if (syncRequestedAt !== null && t - syncRequestedAt < syncRetryMs) return;
+    syncRequestedAt = t;
+    model.send({ type: "sync" });
+  }
+
+  return {
+    model,
+    store,
+    ui,
+    connect() {
+      if (isConnected) return;
+      isConnected = true;
+      // Batches sent while nobody listened are gone: the next view checks the phase.
+      openedOnce = false;
+      model.on("change:snapshot", onSnapshot);
+      model.on("msg:custom", onCustom);
+      store.applySnapshot(model.get("snapshot"));
+    },
+    disconnect() {
+      if (!isConnected) return;
+      isConnected = false;
+      model.off("change:snapshot", onSnapshot);
+      model.off("msg:custom", onCustom);
+    },
+    connected: () => isConnected,
+    send(text) {
+      const trimmed = text.trim();
+      if (!trimmed || isLive(store.getState().phase)) return false;
+      if (sendRequestedAt !== null && now() - sendRequestedAt < sendLatchMs) return false;
+      sendRequestedAt = now();
+      model.send({ type: "send", text: trimmed });
+      return true;
+    },
+    stop() {
+      model.send({ type: "stop" });
+    },
+    viewOpened() {
+      if (openedOnce) return;
+      openedOnce = true;
+      if (isLive(store.getState().phase)) requestSync();
+    },
+    syncPending: () => syncRequestedAt !== null,
+  };
+}

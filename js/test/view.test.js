@@ -1,0 +1,404 @@
+// @ts-check
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createChannel } from "../channel.js";
+import { TEXT_CHUNK, createView } from "../view.js";
+import { batch, createFakeModel, message, snapshot } from "./fakes.js";
+
+/** @typedef {import("./fakes.js").FakeModel} FakeModel */
+
+/** @type {HTMLElement} */
+let el;
+/** @type {Array<() => void>} */
+let cleanups = [];
+
+beforeEach(() => {
+  el = document.createElement("div");
+  document.body.append(el);
+});
+
+afterEach(() => {
+  for (const cleanup of cleanups.splice(0)) cleanup();
+  document.body.textContent = "";
+});
+
+/**
+ * A channel on a fake model, hydrated from `snap`, and a view of it in `el`.
+ *
+ * @param {import("../types.js").Snapshot} snap
+ */
+function mount(snap) {
+  const model = createFakeModel({ snapshot: structuredClone(snap) });
+  const channel = createChannel(model);
+  channel.connect();
+  const destroy = createView(el, channel, { schedule: (fn) => fn() });
+  cleanups.push(destroy, () => channel.disconnect());
+  return { model, channel, destroy };
+}
+
+/** @param {string} selector */
+function $(selector) {
+  const found = el.querySelector(selector);
+  if (!(found instanceof HTMLElement)) throw new Error(`no ${selector}`);
+  return found;
+}
+
+/** @param {string} id */
+function msgEl(id) {
+  return $(`.nbchat-message[data-id="${id}"]`);
+}
+
+function input() {
+  return /** @type {HTMLTextAreaElement} */ ($("textarea.nbchat-input"));
+}
+
+function button() {
+  return /** @type {HTMLButtonElement} */ ($("button.nbchat-send"));
+}
+
+/**
+ * @param {string} key
+ * @param {KeyboardEventInit} [init]
+ */
+function press(key, init = {}) {
+  const event = new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true, ...init });
+  input().dispatchEvent(event);
+  return event;
+}
+
+/** @param {string} text */
+function type(text) {
+  input().value = text;
+  input().dispatchEvent(new Event("input", { bubbles: true }));
+}
+
+const HOSTILE = '<img src=x onerror=alert(1)><script>alert(2)</script><b>bold</b>';
+
+describe("rendering", () => {
+  it("shows header, roles and content", () => {
+    mount(
+      snapshot({
+        phase: "done",
+        messages: [message("u1", "user", "Hi there"), message("a1", "assistant", "Hello!\n  indented")],
+      }),
+    );
+    expect($(".nbchat").getAttribute("data-phase")).toBe("done");
+    expect($(".nbchat-header .nbchat-model").textContent).toBe("demo-model");
+    expect($(".nbchat-header .nbchat-endpoint").textContent).toBe("http://127.0.0.1:8000/v1");
+    expect($(".nbchat-phase").textContent).toBe("done");
+    const items = [...el.querySelectorAll(".nbchat-messages > .nbchat-message")];
+    expect(items.map((m) => [m.getAttribute("data-id"), m.getAttribute("data-role"), m.getAttribute("data-status")])).toEqual([
+      ["u1", "user", "done"],
+      ["a1", "assistant", "done"],
+    ]);
+    expect(msgEl("a1").querySelector(".nbchat-content")?.textContent).toBe("Hello!\n  indented");
+    const log = $(".nbchat-messages");
+    expect(log.getAttribute("role")).toBe("log");
+    expect(log.getAttribute("aria-live")).toBe("polite");
+    expect(input().getAttribute("aria-label")).toBe("Message");
+    expect(button().getAttribute("aria-label")).toBe("Send message");
+    expect($(".nbchat-empty").hidden).toBe(true);
+  });
+
+  it("shows phase words", () => {
+    const { model } = mount(snapshot({ phase: "connecting" }));
+    expect($(".nbchat-phase").textContent).toBe("connecting…");
+    model.setSnapshot(snapshot({ phase: "streaming" }));
+    expect($(".nbchat-phase").textContent).toBe("streaming");
+    model.setSnapshot(snapshot({ phase: "stopped" }));
+    expect($(".nbchat-phase").textContent).toBe("stopped");
+    expect($(".nbchat-empty").hidden).toBe(false);
+  });
+
+  it("inserts model text as text only, from snapshots and from deltas", () => {
+    const { model } = mount(
+      snapshot({
+        seq: 0,
+        phase: "streaming",
+        messages: [
+          message("u1", "user", HOSTILE),
+          message("a1", "assistant", HOSTILE, { status: "streaming" }),
+        ],
+      }),
+    );
+    model.custom(batch(1, [["a1", "<svg onload=alert(3)>"]]));
+    expect(el.querySelectorAll("img, script, b, svg").length).toBe(0);
+    expect(msgEl("u1").querySelector(".nbchat-content")?.textContent).toBe(HOSTILE);
+    expect(msgEl("a1").querySelector(".nbchat-content")?.textContent).toBe(`${HOSTILE}<svg onload=alert(3)>`);
+  });
+
+  it("marks stopped, interrupted and error messages", () => {
+    mount(
+      snapshot({
+        phase: "error",
+        messages: [
+          message("a1", "assistant", "partial", { status: "stopped" }),
+          message("a2", "assistant", "half", { status: "interrupted" }),
+          message("a3", "assistant", "", {
+            status: "error",
+            error: { code: "http_401", message: "Unauthorized <b>", hint: "Set OPENAI_API_KEY." },
+          }),
+          message("a4", "assistant", "fine"),
+        ],
+      }),
+    );
+    expect(msgEl("a1").querySelector(".nbchat-marker")?.textContent).toBe("Stopped");
+    expect(msgEl("a2").querySelector(".nbchat-marker")?.textContent).toBe("Interrupted");
+    expect(msgEl("a3").querySelector(".nbchat-marker")?.textContent).toBe("Error");
+    expect(msgEl("a3").getAttribute("data-status")).toBe("error");
+    const error = msgEl("a3").querySelector(".nbchat-error");
+    expect(error?.firstChild?.textContent).toBe("http_401: Unauthorized <b>");
+    expect(error?.querySelector(".nbchat-error-hint")?.textContent).toBe("Set OPENAI_API_KEY.");
+    expect(error?.querySelector("b")).toBeNull();
+    expect(msgEl("a4").querySelector(".nbchat-marker")).toBeNull();
+    expect(msgEl("a4").querySelector(".nbchat-error")).toBeNull();
+  });
+
+  it("shows metrics on assistant messages, leaving out what was not measured", () => {
+    mount(
+      snapshot({
+        messages: [
+          message("u1", "user", "q", { metrics: { duration_s: 1 } }),
+          message("a1", "assistant", "x", {
+            metrics: { ttft_s: 0.213, tokens_per_s: 45.27, duration_s: 3.14, output_tokens: 120, input_tokens: 9 },
+          }),
+          message("a2", "assistant", "y", { metrics: { tokens_per_s: 12, output_tokens: 1 } }),
+          message("a3", "assistant", "z"),
+        ],
+      }),
+    );
+    expect(msgEl("a1").querySelector(".nbchat-metrics")?.textContent).toBe(
+      "TTFT 0.21 s · 45.3 tok/s · 3.1 s · 120 tokens",
+    );
+    expect(msgEl("a2").querySelector(".nbchat-metrics")?.textContent).toBe("12.0 tok/s · 1 token");
+    expect(msgEl("a3").querySelector(".nbchat-metrics")).toBeNull();
+    expect(msgEl("u1").querySelector(".nbchat-metrics")).toBeNull();
+  });
+
+  it("shows a cursor while streaming only", () => {
+    const { model } = mount(
+      snapshot({ phase: "streaming", messages: [message("a1", "assistant", "Hel", { status: "streaming" })] }),
+    );
+    expect(msgEl("a1").querySelectorAll(".nbchat-cursor").length).toBe(1);
+    model.custom(batch(1, [["a1", "lo"]]));
+    const content = msgEl("a1").querySelector(".nbchat-content");
+    expect(content?.lastChild).toBe(msgEl("a1").querySelector(".nbchat-cursor"));
+    expect(content?.textContent).toBe("Hello");
+    model.setSnapshot(snapshot({ seq: 1, phase: "done", messages: [message("a1", "assistant", "Hello")] }));
+    expect(msgEl("a1").querySelector(".nbchat-cursor")).toBeNull();
+    expect(msgEl("a1").getAttribute("data-status")).toBe("done");
+  });
+});
+
+describe("incremental updates", () => {
+  it("appends a delta to one text node, touching nothing else", () => {
+    const { model } = mount(
+      snapshot({
+        phase: "streaming",
+        messages: [message("u1", "user", "Hi"), message("a1", "assistant", "Hel", { status: "streaming" })],
+      }),
+    );
+    const userEl = msgEl("u1");
+    const userText = userEl.querySelector(".nbchat-content")?.firstChild;
+    const content = msgEl("a1").querySelector(".nbchat-content");
+    const textNode = content?.firstChild;
+    model.custom(batch(1, [["a1", "lo"]]));
+    expect(msgEl("u1")).toBe(userEl);
+    expect(userEl.querySelector(".nbchat-content")?.firstChild).toBe(userText);
+    expect(content?.firstChild).toBe(textNode);
+    expect(textNode?.textContent).toBe("Hello");
+  });
+
+  it("keeps elements of unchanged messages across snapshots", () => {
+    const { model } = mount(snapshot({ messages: [message("u1", "user", "Hi"), message("a1", "assistant", "Hello")] }));
+    const u1 = msgEl("u1");
+    const a1Text = msgEl("a1").querySelector(".nbchat-content")?.firstChild;
+    model.setSnapshot(
+      snapshot({
+        phase: "connecting",
+        messages: [message("u1", "user", "Hi"), message("a1", "assistant", "Hello"), message("u2", "user", "More")],
+      }),
+    );
+    expect(msgEl("u1")).toBe(u1);
+    expect(msgEl("a1").querySelector(".nbchat-content")?.firstChild).toBe(a1Text);
+    expect([...el.querySelectorAll(".nbchat-message")].map((m) => m.getAttribute("data-id"))).toEqual(["u1", "a1", "u2"]);
+    model.setSnapshot(snapshot({ messages: [message("u2", "user", "More"), message("u1", "user", "Changed")] }));
+    expect([...el.querySelectorAll(".nbchat-message")].map((m) => m.getAttribute("data-id"))).toEqual(["u2", "u1"]);
+    expect(msgEl("u1").querySelector(".nbchat-content")?.textContent).toBe("Changed");
+  });
+
+  it("bounds text nodes over 10k deltas and keeps the text exact", () => {
+    const { model } = mount(
+      snapshot({ phase: "streaming", messages: [message("a1", "assistant", "", { status: "streaming" })] }),
+    );
+    let expected = "";
+    for (let seq = 1; seq <= 10_000; seq++) {
+      const text = `tok${seq} `;
+      expected += text;
+      model.custom(batch(seq, [["a1", text]]));
+    }
+    const content = msgEl("a1").querySelector(".nbchat-content");
+    expect(content?.textContent).toBe(expected);
+    const textNodes = [...(content?.childNodes ?? [])].filter((n) => n.nodeType === 3);
+    expect(textNodes.length).toBeLessThanOrEqual(Math.ceil(expected.length / TEXT_CHUNK) + 1);
+    expect(textNodes.length).toBeGreaterThan(1);
+  });
+});
+
+describe("input", () => {
+  it("flips the button between Send and Stop with the phase", () => {
+    const { model } = mount(snapshot({ phase: "idle" }));
+    expect(button().textContent).toBe("Send");
+    expect(button().getAttribute("data-action")).toBe("send");
+    expect(button().classList.contains("nbchat-stop")).toBe(false);
+    for (const phase of /** @type {const} */ (["connecting", "streaming"])) {
+      model.setSnapshot(snapshot({ phase }));
+      expect(button().textContent).toBe("Stop");
+      expect(button().getAttribute("data-action")).toBe("stop");
+      expect(button().classList.contains("nbchat-stop")).toBe(true);
+    }
+    for (const phase of /** @type {const} */ (["done", "stopped", "error", "interrupted", "idle"])) {
+      model.setSnapshot(snapshot({ phase }));
+      expect(button().textContent).toBe("Send");
+      expect(button().classList.contains("nbchat-stop")).toBe(false);
+    }
+  });
+
+  it("sends on Enter and clears the input", () => {
+    const { model } = mount(snapshot());
+    type("Hello model");
+    const event = press("Enter");
+    expect(event.defaultPrevented).toBe(true);
+    expect(model.sent).toEqual([{ type: "send", text: "Hello model" }]);
+    expect(input().value).toBe("");
+  });
+
+  it("does not send on Shift+Enter or during IME composition", () => {
+    const { model } = mount(snapshot());
+    type("line one");
+    expect(press("Enter", { shiftKey: true }).defaultPrevented).toBe(false);
+    expect(press("Enter", { isComposing: true }).defaultPrevented).toBe(false);
+    expect(press("Enter", { keyCode: 229 }).defaultPrevented).toBe(false);
+    expect(model.sent).toEqual([]);
+    expect(input().value).toBe("line one");
+  });
+
+  it("ignores blank input", () => {
+    const { model } = mount(snapshot());
+    type("  \n\t ");
+    press("Enter");
+    button().click();
+    expect(model.sent).toEqual([]);
+  });
+
+  it("sends with the button, and Stop sends stop", () => {
+    const { model } = mount(snapshot());
+    type("via button");
+    button().click();
+    expect(model.sent).toEqual([{ type: "send", text: "via button" }]);
+    model.setSnapshot(snapshot({ phase: "streaming" }));
+    button().click();
+    expect(model.sent).toEqual([{ type: "send", text: "via button" }, { type: "stop" }]);
+  });
+
+  it("cannot send while a turn is running", () => {
+    const { model } = mount(snapshot({ phase: "streaming" }));
+    type("next question");
+    const event = press("Enter");
+    expect(event.defaultPrevented).toBe(true); // no newline either
+    expect(model.sent).toEqual([]);
+    expect(input().value).toBe("next question");
+  });
+
+  it("does not send twice before the kernel answers", () => {
+    const { model } = mount(snapshot());
+    type("once");
+    press("Enter");
+    type("twice");
+    press("Enter");
+    expect(model.sent).toEqual([{ type: "send", text: "once" }]);
+    expect(input().value).toBe("twice");
+    model.setSnapshot(snapshot({ phase: "done", messages: [message("u1", "user", "once")] }));
+    press("Enter");
+    expect(model.sent).toEqual([{ type: "send", text: "once" }, { type: "send", text: "twice" }]);
+  });
+
+  it("keeps keystrokes from reaching notebook shortcuts", () => {
+    mount(snapshot());
+    /** @type {string[]} */
+    const seen = [];
+    /** @param {KeyboardEvent} e */
+    const spy = (e) => seen.push(e.key);
+    document.addEventListener("keydown", spy);
+    try {
+      for (const key of ["a", "b", "d", "d", "Enter"]) press(key);
+      $(".nbchat-messages").dispatchEvent(new KeyboardEvent("keydown", { key: "a", bubbles: true }));
+      expect(seen).toEqual([]);
+      press("Escape");
+      expect(seen).toEqual(["Escape"]);
+    } finally {
+      document.removeEventListener("keydown", spy);
+    }
+    expect($(".nbchat").hasAttribute("data-lm-suppress-shortcuts")).toBe(true);
+  });
+});
+
+describe("auto-scroll", () => {
+  /**
+   * Give the transcript a fake layout: `height` px of content in a 100 px window.
+   *
+   * @param {HTMLElement} list
+   */
+  function fakeLayout(list) {
+    const layout = { height: 1000, top: 0 };
+    Object.defineProperty(list, "scrollHeight", { get: () => layout.height, configurable: true });
+    Object.defineProperty(list, "clientHeight", { get: () => 100, configurable: true });
+    Object.defineProperty(list, "scrollTop", {
+      get: () => layout.top,
+      set: (v) => {
+        layout.top = Math.max(0, Math.min(v, layout.height - 100));
+      },
+      configurable: true,
+    });
+    return layout;
+  }
+
+  it("follows new text at the bottom, and offers a jump when scrolled up", () => {
+    const { model } = mount(
+      snapshot({ phase: "streaming", messages: [message("a1", "assistant", "", { status: "streaming" })] }),
+    );
+    const list = $(".nbchat-messages");
+    const jump = $(".nbchat-jump");
+    const layout = fakeLayout(list);
+    model.custom(batch(1, [["a1", "a"]]));
+    expect(layout.top).toBe(900);
+    expect(jump.hidden).toBe(true);
+
+    layout.top = 200; // the user scrolls up
+    list.dispatchEvent(new Event("scroll"));
+    layout.height = 1200;
+    model.custom(batch(2, [["a1", "b"]]));
+    expect(layout.top).toBe(200);
+    expect(jump.hidden).toBe(false);
+    expect(jump.textContent).toBe("↓ new messages");
+
+    jump.click();
+    expect(layout.top).toBe(1100);
+    expect(jump.hidden).toBe(true);
+    layout.height = 1500;
+    model.custom(batch(3, [["a1", "c"]]));
+    expect(layout.top).toBe(1400);
+  });
+});
+
+describe("cleanup", () => {
+  it("removes the DOM and stops listening to the store", () => {
+    const { model, destroy } = mount(
+      snapshot({ phase: "streaming", messages: [message("a1", "assistant", "", { status: "streaming" })] }),
+    );
+    destroy();
+    expect(el.querySelector(".nbchat")).toBeNull();
+    model.custom(batch(1, [["a1", "after"]]));
+    model.setSnapshot(snapshot({ phase: "done" }));
+    expect(el.childNodes.length).toBe(0);
+  });
+});
