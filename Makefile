@@ -29,7 +29,8 @@ $(VENV)/.installed: pyproject.toml
 
 js-deps: node_modules/.installed
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	@# `npm ci` trips over lockfiles written with omit-lockfile-registry-resolved; install keeps the pins
+	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 bundle: js-deps ## build nbchat/static/widget.js with esbuild
@@ -48,7 +49,7 @@ lint:
 	$(BIN)/ruff format --check nbchat tests bench
 	$(BIN)/ruff check nbchat tests bench
 
-typecheck:
+typecheck: js-deps
 	$(BIN)/mypy
 	npm run --silent typecheck
 

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
-
 from nbchat.accumulate import Reply
 from nbchat.config import DEFAULT_API_KEY_ENV, DEMO_MODEL, Endpoint, Timeouts
 from nbchat.dialects import get_dialect

@@ -15,7 +15,27 @@ def test_all_is_sorted_and_importable() -> None:
 
 def test_public_names_live_in_nbchat() -> None:
     public = {name for name in dir(nbchat) if not name.startswith("_")}
-    modules = {"accumulate", "batching", "chat", "config", "controller", "dialects", "error_body",
-               "errors", "events", "history", "message", "metrics", "server", "sse", "transport",
-               "turn", "widget", "wire"}  # fmt: skip
+    modules = set(
+        [
+            "accumulate",
+            "batching",
+            "chat",
+            "cli",
+            "config",
+            "controller",
+            "dialects",
+            "error_body",
+            "errors",
+            "events",
+            "history",
+            "message",
+            "metrics",
+            "server",
+            "sse",
+            "transport",
+            "turn",
+            "widget",
+            "wire",
+        ]
+    )
     assert public - modules - {"annotations"} == set(nbchat.__all__) - {"__version__"}
