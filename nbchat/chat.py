@@ -3,11 +3,37 @@
 from __future__ import annotations
 
 import html
+import logging
 import os
+import re
+import sys
 from typing import Any
 
 from nbchat.controller import ChatController, default_conversation_name
 from nbchat.widget import ChatWidget
+
+log = logging.getLogger("nbchat")
+_warned_kernel = False
+
+
+def warn_if_old_ipykernel() -> bool:
+    """Warn once per process when the running ipykernel is older than 7.4.
+
+    Measured: with ipykernel < 7.4 a cell that awaits a turn receives no widget message,
+    so the Stop button cannot reach it (``chat.send`` without ``await`` still works).
+    """
+    global _warned_kernel
+    version = str(getattr(sys.modules.get("ipykernel"), "__version__", ""))
+    numbers = tuple(int(n) for n in re.findall(r"\d+", version)[:2])
+    if _warned_kernel or not numbers or numbers >= (7, 4):
+        return False
+    _warned_kernel = True
+    log.warning(
+        "nbchat: ipykernel %s cannot deliver Stop to a cell that is awaiting a reply; "
+        "use chat.send(...) without await, or upgrade: pip install 'ipykernel>=7.4'",
+        version,
+    )
+    return True
 
 
 def notebook_conversation_name() -> str:
@@ -49,6 +75,7 @@ class Chat(ChatController):
     def widget(self) -> ChatWidget:
         """The chat's widget (created on first use; every display shows the same one)."""
         if self._widget is None:
+            warn_if_old_ipykernel()
             self._widget = ChatWidget(self)
         return self._widget
 

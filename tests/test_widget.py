@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from nbchat import Chat, ChatController
 from nbchat.widget import ChatWidget
@@ -140,3 +143,20 @@ def test_chat_display_bundle_is_stable_and_safe(demo_server: DemoServer, tmp_pat
     assert "0x" not in data["text/plain"] and "0x" not in repr(chat.widget)
     chat.messages.append(__import__("nbchat").Message("user", "<script>alert(1)</script>"))
     assert "<script>" not in chat.to_markdown() and "&lt;script&gt;" in chat.to_markdown()
+
+
+def test_old_ipykernel_is_warned_about_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import types
+
+    from nbchat import chat as chat_module
+
+    monkeypatch.setattr(chat_module, "_warned_kernel", False)
+    monkeypatch.setitem(sys.modules, "ipykernel", types.SimpleNamespace(__version__="7.4.0"))
+    assert chat_module.warn_if_old_ipykernel() is False
+    monkeypatch.setitem(sys.modules, "ipykernel", types.SimpleNamespace(__version__="6.29.5"))
+    with caplog.at_level("WARNING", logger="nbchat"):
+        assert chat_module.warn_if_old_ipykernel() is True
+        assert chat_module.warn_if_old_ipykernel() is False
+    assert "ipykernel 6.29.5 cannot deliver Stop" in caplog.text
