@@ -314,13 +314,16 @@ class ChatController:
             async with open_events(request, self.endpoint.timeouts, self._http_client) as events:
                 async for sse in events:
                     for event in dialect.feed(sse):
-                        reply.apply(event)
                         if isinstance(event, TextDelta):
+                            # The message is the one store of the reply's text; the
+                            # Reply keeps everything else (errors, usage, tool calls).
                             if timer.token():
                                 self._set_phase(Phase.STREAMING)
                             message.append(event.text)
                             self._emit(TextAppended(message.id, event.text))
-                        elif isinstance(event, Usage):
+                            continue
+                        reply.apply(event)
+                        if isinstance(event, Usage):
                             timer.output_tokens = reply.output_tokens
                             timer.input_tokens = reply.input_tokens
                     if reply.error is not None:
