@@ -18,22 +18,16 @@ import pytest
 import nbchat
 from nbchat.cli import is_loopback, main
 from nbchat.server import DemoModel
+from tests.net import free_port
 
 PROMPT = [{"role": "user", "content": "Say hello from the command line"}]
 # The folder that holds the nbchat package, so the subprocess imports this checkout.
 SOURCE_ROOT = Path(nbchat.__file__).parent.parent
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def serve_process() -> Iterator[tuple[subprocess.Popen[str], int]]:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SOURCE_ROOT), *sys.path])}
     env.pop("NBCHAT_DEMO_TPS", None)
     proc = subprocess.Popen(
