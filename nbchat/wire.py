@@ -7,7 +7,8 @@ Kernel -> browser
   added or finishes, the phase changes) or a view asks with ``{"type": "sync"}``.
   ``seq`` is the sequence number of the last batch whose text it already contains.
 * custom message :class:`Batch` ``{"type": "batch", "seq": n, "ops": [...]}``:
-  append-only text deltas, ``seq`` increasing by one per batch. A view applies a batch
+  append-only text deltas (``op: "text"`` to the reply, ``op: "reasoning"`` to its
+  reasoning), ``seq`` increasing by one per batch. A view applies a batch
   only when ``seq == its seq + 1``; a smaller ``seq`` is already contained in its
   snapshot (ignore); a larger one is a gap: the view sends ``{"type": "sync"}`` and
   waits for the next snapshot.
@@ -15,16 +16,19 @@ Kernel -> browser
 Browser -> kernel
 -----------------
 :class:`ViewRequest`: ``{"type": "send", "text": str}``, ``{"type": "stop"}``,
-``{"type": "sync"}``.
+``{"type": "sync"}``, ``{"type": "retry"}`` (answer the last user message again,
+replacing a reply that ended ``interrupted``, ``error`` or ``stopped``).
 """
 
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 from typing_extensions import NotRequired
 
-Phase = Literal["idle", "connecting", "streaming", "done", "stopped", "error", "interrupted"]
+Phase = Literal[
+    "idle", "connecting", "reconnecting", "streaming", "done", "stopped", "error", "interrupted"
+]
 MessageStatus = Literal["streaming", "done", "stopped", "error", "interrupted"]
 Role = Literal["system", "user", "assistant"]
 
@@ -45,6 +49,30 @@ class MetricsInfo(TypedDict, total=False):
     duration_s: float
     output_tokens: int
     input_tokens: int
+    #: times the stream was re-opened with Last-Event-ID after a drop
+    reconnects: int
+    #: times the request was re-sent before any byte arrived (429/503/502/504/408...)
+    retries: int
+
+
+ToolCallStatus = Literal["running", "done"]
+
+
+class ToolCallInfo(TypedDict):
+    """One tool call of an assistant message.
+
+    ``arguments`` is the raw JSON text as streamed; ``input`` the parsed object once the
+    call is complete (``None`` before, or when the text is not valid JSON).
+    ``result`` is the tool's output when the stream reports it (spec 002, AI SDK).
+    """
+
+    id: str
+    name: str
+    arguments: str
+    input: dict[str, Any] | None
+    status: ToolCallStatus
+    result: NotRequired[Any]
+    duration_s: NotRequired[float]
 
 
 class MessageInfo(TypedDict):
@@ -57,6 +85,11 @@ class MessageInfo(TypedDict):
     error: ErrorInfo | None
     created_at: float
     metrics: MetricsInfo
+    #: the model's reasoning ("thinking") text, shown apart from the reply
+    reasoning: NotRequired[str]
+    #: a refusal streamed instead of an answer
+    refusal: NotRequired[str]
+    tool_calls: NotRequired[list[ToolCallInfo]]
 
 
 class Snapshot(TypedDict):
@@ -68,12 +101,14 @@ class Snapshot(TypedDict):
     messages: list[MessageInfo]
     model: str
     endpoint: str
+    #: a transient line about the running turn ("rate limited: retrying in 3 s"), or ""
+    notice: NotRequired[str]
 
 
 class TextOp(TypedDict):
-    """Append ``text`` to the content of message ``id``."""
+    """Append ``text`` to the content (``"text"``) or reasoning of message ``id``."""
 
-    op: Literal["text"]
+    op: Literal["text", "reasoning"]
     id: str
     text: str
 
@@ -99,7 +134,11 @@ class SyncRequest(TypedDict):
     type: Literal["sync"]
 
 
-ViewRequest = SendRequest | StopRequest | SyncRequest
+class RetryRequest(TypedDict):
+    type: Literal["retry"]
+
+
+ViewRequest = SendRequest | StopRequest | SyncRequest | RetryRequest
 
 
 class ChatMessageParam(TypedDict):
