@@ -17,7 +17,7 @@
  * @module
  */
 
-import { createStore, isLive } from "./store.js";
+import { createStore, isLive, retryTarget } from "./store.js";
 
 /** @typedef {import("./types.js").ChatModel} ChatModel */
 /** @typedef {import("./store.js").Store} Store */
@@ -42,6 +42,9 @@ import { createStore, isLive } from "./store.js";
  *   Ask the kernel to send `text` (trimmed); false when it is blank, a turn is running,
  *   or a send is still waiting for the kernel's answer.
  * @property {() => void} stop Ask the kernel to stop the running turn.
+ * @property {() => boolean} retry
+ *   Ask the kernel to answer the last user message again; false when there is no
+ *   reply to retry (see `retryTarget`) or a send/retry still waits for its answer.
  * @property {() => void} viewOpened Call when a view is created (may request a sync).
  * @property {() => boolean} syncPending
  */
@@ -50,8 +53,8 @@ import { createStore, isLive } from "./store.js";
  * @typedef {object} ChannelOptions
  * @property {() => number} [now] Clock in ms (injected for tests).
  * @property {number} [syncRetryMs] After this long, a new gap may ask again.
- * @property {number} [sendLatchMs] How long a send blocks another one while no
- *   snapshot has arrived (guards against a double Enter starting two turns).
+ * @property {number} [sendLatchMs] How long a send or retry blocks another one while
+ *   no snapshot has arrived (guards against a double Enter starting two turns).
  */
 
 /**
@@ -77,6 +80,11 @@ export function createChannel(model, options = {}) {
     syncRequestedAt = null;
     sendRequestedAt = null;
     store.applySnapshot(model.get("snapshot"));
+  }
+
+  /** Whether a send or retry was requested and no snapshot has answered it yet. */
+  function turnRequested() {
+    return sendRequestedAt !== null && now() - sendRequestedAt < sendLatchMs;
   }
 
   /** @param {unknown} msg */
@@ -116,9 +124,15 @@ export function createChannel(model, options = {}) {
     send(text) {
       const trimmed = text.trim();
       if (!trimmed || isLive(store.getState().phase)) return false;
-      if (sendRequestedAt !== null && now() - sendRequestedAt < sendLatchMs) return false;
+      if (turnRequested()) return false;
       sendRequestedAt = now();
       model.send({ type: "send", text: trimmed });
+      return true;
+    },
+    retry() {
+      if (!retryTarget(store.getState()) || turnRequested()) return false;
+      sendRequestedAt = now();
+      model.send({ type: "retry" });
       return true;
     },
     stop() {

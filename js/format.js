@@ -10,11 +10,13 @@
 /** @typedef {import("./types.js").Role} Role */
 /** @typedef {import("./types.js").MetricsInfo} MetricsInfo */
 /** @typedef {import("./types.js").ErrorInfo} ErrorInfo */
+/** @typedef {import("./types.js").ToolCallInfo} ToolCallInfo */
 
 /** @type {Record<Phase, string>} */
 const PHASE_LABELS = {
   idle: "ready",
   connecting: "connecting…",
+  reconnecting: "reconnecting…",
   streaming: "streaming",
   done: "done",
   stopped: "stopped",
@@ -57,7 +59,18 @@ export function errorText(error) {
 }
 
 /**
- * "TTFT 0.21 s · 45.3 tok/s · 3.1 s · 120 tokens"; values not measured are left out.
+ * @param {number} n
+ * @param {string} one
+ * @param {string} many
+ */
+function count(n, one, many) {
+  const k = Math.round(n);
+  return `${k} ${k === 1 ? one : many}`;
+}
+
+/**
+ * "TTFT 0.21 s · 45.3 tok/s · 3.1 s · 120 tokens · 1 reconnect · 2 retries"; values
+ * not measured (and zero reconnects / retries) are left out.
  *
  * @param {MetricsInfo} metrics
  * @returns {string} "" when nothing was measured.
@@ -68,10 +81,9 @@ export function metricsText(metrics) {
   if (metrics.ttft_s !== undefined) parts.push(`TTFT ${metrics.ttft_s.toFixed(2)} s`);
   if (metrics.tokens_per_s !== undefined) parts.push(`${metrics.tokens_per_s.toFixed(1)} tok/s`);
   if (metrics.duration_s !== undefined) parts.push(`${metrics.duration_s.toFixed(1)} s`);
-  if (metrics.output_tokens !== undefined) {
-    const n = Math.round(metrics.output_tokens);
-    parts.push(`${n} ${n === 1 ? "token" : "tokens"}`);
-  }
+  if (metrics.output_tokens !== undefined) parts.push(count(metrics.output_tokens, "token", "tokens"));
+  if (metrics.reconnects) parts.push(count(metrics.reconnects, "reconnect", "reconnects"));
+  if (metrics.retries) parts.push(count(metrics.retries, "retry", "retries"));
   return parts.join(" · ");
 }
 
@@ -88,5 +100,43 @@ export function metricsTitle(metrics) {
   if (metrics.duration_s !== undefined) parts.push(`total ${metrics.duration_s.toFixed(2)} s`);
   if (metrics.output_tokens !== undefined) parts.push(`${metrics.output_tokens} output tokens`);
   if (metrics.input_tokens !== undefined) parts.push(`${metrics.input_tokens} input tokens`);
+  if (metrics.reconnects) {
+    parts.push(`stream resumed ${count(metrics.reconnects, "time", "times")} after a drop`);
+  }
+  if (metrics.retries) parts.push(`request re-sent ${count(metrics.retries, "time", "times")}`);
   return parts.join(", ");
+}
+
+/**
+ * What the header of a tool call says about its progress: "running…", "0.42 s", "done".
+ *
+ * @param {ToolCallInfo} call
+ */
+export function toolStateText(call) {
+  if (call.status === "running") return "running…";
+  return call.duration_s !== undefined ? `${call.duration_s.toFixed(2)} s` : "done";
+}
+
+/**
+ * A tool call's arguments for reading: pretty JSON of the parsed `input`, else the raw
+ * text as streamed (partial, or not valid JSON).
+ *
+ * @param {ToolCallInfo} call
+ */
+export function toolArgumentsText(call) {
+  return call.input !== null ? prettyJson(call.input) : call.arguments;
+}
+
+/**
+ * A tool result for reading: text as is, anything else as pretty JSON.
+ *
+ * @param {unknown} value
+ */
+export function prettyJson(value) {
+  if (typeof value === "string") return value;
+  try {
+    return JSON.stringify(value, null, 2) ?? String(value);
+  } catch {
+    return String(value);
+  }
 }

@@ -8,7 +8,8 @@
  *   the state. It is never older than the batches seen before it, because trait
  *   changes and custom messages travel in order on one channel.
  * - {@link Store.applyBatch}: a `{"type": "batch", seq, ops}` custom message of
- *   append-only text deltas. Applied only when `seq === state.seq + 1`; a smaller `seq`
+ *   append-only text deltas (`op: "text"` to a message's content, `op: "reasoning"`
+ *   to its reasoning; other ops are ignored). Applied only when `seq === state.seq + 1`; a smaller `seq`
  *   is already contained in the state ("stale"); a larger one, or an op naming a
  *   message the state does not have, is a "gap": the caller asks the kernel for a
  *   new snapshot and the state stays as it was until one arrives.
@@ -25,6 +26,7 @@
 /** @typedef {import("./types.js").MessageStatus} MessageStatus */
 /** @typedef {import("./types.js").ErrorInfo} ErrorInfo */
 /** @typedef {import("./types.js").MetricsInfo} MetricsInfo */
+/** @typedef {import("./types.js").ToolCallInfo} ToolCallInfo */
 
 /**
  * A message as the store keeps it: a private copy, never the trait's own object
@@ -38,6 +40,9 @@
  * @property {ErrorInfo | null} error
  * @property {number} created_at
  * @property {MetricsInfo} metrics
+ * @property {string} reasoning "" when the message has none.
+ * @property {string} refusal "" when the message has none.
+ * @property {ToolCallInfo[]} tool_calls
  */
 
 /**
@@ -48,9 +53,16 @@
  * @property {StoreMessage[]} messages
  * @property {string} model
  * @property {string} endpoint
+ * @property {string} notice A transient line about the running turn, or "".
  */
 
-/** @typedef {{id: string, text: string}} TextDelta */
+/**
+ * Text appended to one part of one message.
+ *
+ * @typedef {{id: string, part: TextPart, text: string}} TextDelta
+ */
+
+/** @typedef {"content" | "reasoning"} TextPart */
 
 /**
  * What changed: the whole state (a snapshot), or text appended to some messages.
@@ -70,7 +82,16 @@
  *   Returns the unsubscribe function.
  */
 
-const PHASES = new Set(["idle", "connecting", "streaming", "done", "stopped", "error", "interrupted"]);
+const PHASES = new Set([
+  "idle",
+  "connecting",
+  "reconnecting",
+  "streaming",
+  "done",
+  "stopped",
+  "error",
+  "interrupted",
+]);
 const STATUSES = new Set(["streaming", "done", "stopped", "error", "interrupted"]);
 const ROLES = new Set(["system", "user", "assistant"]);
 
@@ -81,6 +102,13 @@ const ROLES = new Set(["system", "user", "assistant"]);
 function isObject(value) {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
+
+/** Batch ops the store applies, and the message field each one appends to. */
+/** @type {Map<unknown, TextPart>} */
+const OP_PARTS = new Map([
+  ["text", "content"],
+  ["reasoning", "reasoning"],
+]);
 
 /**
  * @param {unknown} value
@@ -116,11 +144,34 @@ function copyMetrics(value) {
     "duration_s",
     "output_tokens",
     "input_tokens",
+    "reconnects",
+    "retries",
   ])) {
     const v = value[key];
     if (typeof v === "number" && Number.isFinite(v)) metrics[key] = v;
   }
   return metrics;
+}
+
+/**
+ * @param {unknown} value
+ * @param {number} index
+ * @returns {ToolCallInfo}
+ */
+function copyToolCall(value, index) {
+  const c = isObject(value) ? value : {};
+  /** @type {ToolCallInfo} */
+  const call = {
+    id: typeof c.id === "string" && c.id ? c.id : `#${index}`,
+    name: typeof c.name === "string" ? c.name : "",
+    arguments: typeof c.arguments === "string" ? c.arguments : "",
+    // Never mutated here or in the view, so sharing the trait's object is safe.
+    input: isObject(c.input) ? c.input : null,
+    status: c.status === "running" ? "running" : "done",
+  };
+  if ("result" in c && c.result !== undefined) call.result = c.result;
+  if (typeof c.duration_s === "number" && Number.isFinite(c.duration_s)) call.duration_s = c.duration_s;
+  return call;
 }
 
 /**
@@ -138,12 +189,15 @@ function copyMessage(value, index) {
     error: copyError(m.error),
     created_at: int(m.created_at, 0),
     metrics: copyMetrics(m.metrics),
+    reasoning: typeof m.reasoning === "string" ? m.reasoning : "",
+    refusal: typeof m.refusal === "string" ? m.refusal : "",
+    tool_calls: Array.isArray(m.tool_calls) ? m.tool_calls.map(copyToolCall) : [],
   };
 }
 
 /** @returns {State} */
 function emptyState() {
-  return { seq: 0, version: 0, phase: "idle", messages: [], model: "", endpoint: "" };
+  return { seq: 0, version: 0, phase: "idle", messages: [], model: "", endpoint: "", notice: "" };
 }
 
 /**
@@ -174,6 +228,7 @@ export function createStore() {
       messages,
       model: typeof s.model === "string" ? s.model : "",
       endpoint: typeof s.endpoint === "string" ? s.endpoint : "",
+      notice: typeof s.notice === "string" ? s.notice : "",
     };
     byId = new Map(messages.map((m) => [m.id, m]));
     emit({ kind: "snapshot" });
@@ -193,24 +248,25 @@ export function createStore() {
     if (batch.seq !== state.seq + 1) return "gap";
     const ops = Array.isArray(batch.ops) ? batch.ops : [];
     // Check every op before touching anything, so a gap leaves the state unchanged.
-    /** @type {{message: StoreMessage, text: string}[]} */
+    /** @type {{message: StoreMessage, part: TextPart, text: string}[]} */
     const appends = [];
     for (const op of ops) {
-      if (!isObject(op) || op.op !== "text") continue; // unknown kinds: ignore safely
+      const part = isObject(op) ? OP_PARTS.get(op.op) : undefined;
+      if (!part) continue; // unknown kinds (from a newer kernel): ignore safely
       if (typeof op.text !== "string") continue;
       const message = typeof op.id === "string" ? byId.get(op.id) : undefined;
       if (!message) return "gap";
-      if (op.text) appends.push({ message, text: op.text });
+      if (op.text) appends.push({ message, part, text: op.text });
     }
     state.seq = batch.seq;
     /** @type {TextDelta[]} */
     const deltas = [];
-    for (const { message, text } of appends) {
-      message.content += text;
+    for (const { message, part, text } of appends) {
+      message[part] += text;
       const last = deltas[deltas.length - 1];
-      // Coalesce consecutive deltas of one message: one DOM append instead of many.
-      if (last && last.id === message.id) last.text += text;
-      else deltas.push({ id: message.id, text });
+      // Coalesce consecutive deltas of one part: one DOM append instead of many.
+      if (last && last.id === message.id && last.part === part) last.text += text;
+      else deltas.push({ id: message.id, part, text });
     }
     if (deltas.length) emit({ kind: "text", deltas });
     return "applied";
@@ -236,5 +292,27 @@ export function createStore() {
  * @param {Phase} phase
  */
 export function isLive(phase) {
-  return phase === "connecting" || phase === "streaming";
+  return phase === "connecting" || phase === "reconnecting" || phase === "streaming";
+}
+
+/** Message statuses a Retry can replace. */
+const RETRYABLE = new Set(["interrupted", "error", "stopped"]);
+
+/**
+ * The message a Retry would replace, if any: the transcript's last message (system
+ * messages aside) when it is an assistant reply that ended interrupted, error or
+ * stopped, and no turn is running. A reply followed by a newer user message is not
+ * offered: the kernel retries the last user message.
+ *
+ * @param {Readonly<State>} state
+ * @returns {StoreMessage | undefined}
+ */
+export function retryTarget(state) {
+  if (isLive(state.phase)) return undefined;
+  for (let i = state.messages.length - 1; i >= 0; i--) {
+    const message = state.messages[i];
+    if (message.role === "system") continue;
+    return message.role === "assistant" && RETRYABLE.has(message.status) ? message : undefined;
+  }
+  return undefined;
 }

@@ -8,7 +8,13 @@
  * @module
  */
 
-/** @typedef {"idle" | "connecting" | "streaming" | "done" | "stopped" | "error" | "interrupted"} Phase */
+/**
+ * `reconnecting`: the kernel is re-opening a dropped stream (Last-Event-ID) or waiting
+ * to re-send a request before any byte arrived (e.g. 429 Retry-After). Busy, like
+ * `connecting` and `streaming`.
+ *
+ * @typedef {"idle" | "connecting" | "reconnecting" | "streaming" | "done" | "stopped" | "error" | "interrupted"} Phase
+ */
 /** @typedef {"streaming" | "done" | "stopped" | "error" | "interrupted"} MessageStatus */
 /** @typedef {"system" | "user" | "assistant"} Role */
 
@@ -26,6 +32,24 @@
  * @property {number} [duration_s]
  * @property {number} [output_tokens]
  * @property {number} [input_tokens]
+ * @property {number} [reconnects] Times the stream was re-opened with Last-Event-ID.
+ * @property {number} [retries] Times the request was re-sent before any byte arrived.
+ */
+
+/** @typedef {"running" | "done"} ToolCallStatus */
+
+/**
+ * One tool call of an assistant message.
+ *
+ * @typedef {object} ToolCallInfo
+ * @property {string} id
+ * @property {string} name
+ * @property {string} arguments The raw JSON text as streamed.
+ * @property {Record<string, any> | null} input The parsed arguments once complete (null
+ *   before, or when the text is not valid JSON).
+ * @property {ToolCallStatus} status
+ * @property {any} [result] The tool's output, when the stream reports it.
+ * @property {number} [duration_s]
  */
 
 /**
@@ -37,6 +61,9 @@
  * @property {ErrorInfo | null} error
  * @property {number} created_at
  * @property {MetricsInfo} metrics
+ * @property {string} [reasoning] The model's reasoning ("thinking"), shown apart.
+ * @property {string} [refusal] A refusal streamed instead of an answer.
+ * @property {ToolCallInfo[]} [tool_calls]
  */
 
 /**
@@ -47,11 +74,15 @@
  * @property {MessageInfo[]} messages
  * @property {string} model
  * @property {string} endpoint
+ * @property {string} [notice] A transient line about the running turn, or "".
  */
 
 /**
+ * Append `text` to the content (`"text"`) or the reasoning (`"reasoning"`) of message
+ * `id`. Other `op` values may appear in later versions: a view ignores them.
+ *
  * @typedef {object} TextOp
- * @property {"text"} op
+ * @property {"text" | "reasoning"} op
  * @property {string} id
  * @property {string} text
  */
@@ -63,7 +94,12 @@
  * @property {TextOp[]} ops
  */
 
-/** @typedef {{type: "send", text: string} | {type: "stop"} | {type: "sync"}} ViewRequest */
+/**
+ * `retry` answers the last user message again, replacing a reply that ended
+ * `interrupted`, `error` or `stopped`.
+ *
+ * @typedef {{type: "send", text: string} | {type: "stop"} | {type: "sync"} | {type: "retry"}} ViewRequest
+ */
 
 /**
  * The part of anywidget's `AnyModel` that nbchat uses (see `@anywidget/types`).

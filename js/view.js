@@ -1,27 +1,39 @@
 // @ts-check
 /**
- * DOM rendering of one store: header, transcript, input. No widget model here.
+ * DOM rendering of one store: header, notice, transcript, input. No widget model here.
  *
  * Model output is untrusted: it only ever enters the page as text nodes, never as
  * HTML. A snapshot reconciles the transcript by message id (elements of unchanged
- * messages are kept); a text delta appends to one text node of one message, so the
- * cost of a delta does not grow with the transcript. Text nodes are capped at
- * {@link TEXT_CHUNK} characters because `appendData` copies the whole node.
+ * messages are kept; see `message.js` for one message's DOM); a text delta appends to
+ * one text node of one message, so the cost of a delta does not grow with the
+ * transcript.
+ *
+ * ```
+ * div.nbchat[data-phase]
+ *   div.nbchat-header > span.nbchat-model, span.nbchat-endpoint, span.nbchat-phase[data-phase]
+ *   div.nbchat-body > div.nbchat-messages > div.nbchat-message…, div.nbchat-empty, button.nbchat-jump
+ *   div.nbchat-notice                 (a transient line about the running turn)
+ *   div.nbchat-composer > textarea.nbchat-input, button.nbchat-send[data-action=send|stop]
+ * ```
+ *
+ * The last assistant reply, when it ended interrupted / error / stopped and no turn
+ * runs, ends with `button.nbchat-retry` ("Retry"); it is disabled from a click until
+ * the next snapshot.
  *
  * @module
  */
 
 import { createAutoScroll } from "./autoscroll.js";
-import { errorText, markerLabel, metricsText, metricsTitle, phaseLabel, roleLabel } from "./format.js";
-import { isLive } from "./store.js";
+import { phaseLabel } from "./format.js";
+import { appendDelta, createMessage, h, updateMessage } from "./message.js";
+import { isLive, retryTarget } from "./store.js";
 
 /** @typedef {import("./store.js").Store} Store */
-/** @typedef {import("./store.js").StoreMessage} StoreMessage */
 /** @typedef {import("./store.js").Change} Change */
 /** @typedef {import("./channel.js").UiState} UiState */
+/** @typedef {import("./message.js").MessageRecord} MessageRecord */
 
-/** Longest text node a delta is appended to before a new one is started. */
-export const TEXT_CHUNK = 8192;
+export { TEXT_CHUNK } from "./message.js";
 
 /**
  * What a view needs from its channel.
@@ -31,41 +43,13 @@ export const TEXT_CHUNK = 8192;
  * @property {UiState} ui
  * @property {(text: string) => boolean} send
  * @property {() => void} stop
+ * @property {() => boolean} retry
  */
 
 /**
  * @typedef {object} ViewOptions
  * @property {(callback: () => void) => void} [schedule] Frame scheduler for auto-scroll.
  */
-
-/**
- * The rendered form of one message.
- *
- * @typedef {object} MessageRecord
- * @property {HTMLElement} el
- * @property {HTMLElement} content
- * @property {HTMLElement} footer
- * @property {HTMLElement | null} cursor
- * @property {Text | null} tail Last text node, where deltas are appended.
- * @property {string} text The text currently in `content`.
- * @property {string} role
- * @property {string} footerKey What the footer shows, to skip unchanged rebuilds.
- */
-
-/**
- * @template {keyof HTMLElementTagNameMap} K
- * @param {Document} doc
- * @param {K} tag
- * @param {string} className
- * @param {string} [text]
- * @returns {HTMLElementTagNameMap[K]}
- */
-function h(doc, tag, className, text) {
-  const el = doc.createElement(tag);
-  el.className = className;
-  if (text !== undefined) el.textContent = text;
-  return el;
-}
 
 /**
  * Render the chat into `el` and keep it in step with `host.store`.
@@ -102,6 +86,14 @@ export function createView(el, host, options = {}) {
   jump.hidden = true;
   body.append(list, empty, jump);
 
+  const notice = h(doc, "div", "nbchat-notice");
+  notice.setAttribute("role", "status");
+  notice.hidden = true;
+
+  const retry = h(doc, "button", "nbchat-retry", "Retry");
+  retry.type = "button";
+  retry.title = "Ask for this reply again";
+
   const composer = h(doc, "div", "nbchat-composer");
   const input = h(doc, "textarea", "nbchat-input");
   input.rows = 2;
@@ -112,136 +104,13 @@ export function createView(el, host, options = {}) {
   button.type = "button";
   composer.append(input, button);
 
-  root.append(header, body, composer);
+  root.append(header, body, notice, composer);
   el.append(root);
 
   const scroller = createAutoScroll(list, jump, { schedule: options.schedule });
 
   /** @type {Map<string, MessageRecord>} */
   const records = new Map();
-
-  // ---- messages -------------------------------------------------------------------
-
-  /**
-   * @param {MessageRecord} record
-   * @param {string} text
-   */
-  function appendText(record, text) {
-    const tail = record.tail;
-    if (tail && tail.length + text.length <= TEXT_CHUNK) {
-      tail.appendData(text);
-    } else {
-      const node = doc.createTextNode(text);
-      record.content.insertBefore(node, record.cursor);
-      record.tail = node;
-    }
-    record.text += text;
-  }
-
-  /**
-   * @param {MessageRecord} record
-   * @param {string} text
-   */
-  function replaceText(record, text) {
-    record.content.textContent = "";
-    record.tail = null;
-    record.text = "";
-    if (record.cursor) record.content.append(record.cursor);
-    if (text) appendText(record, text);
-  }
-
-  /**
-   * @param {MessageRecord} record
-   * @param {StoreMessage} message
-   */
-  function updateFooter(record, message) {
-    const marker = markerLabel(message.status);
-    const metrics = message.role === "assistant" ? metricsText(message.metrics) : "";
-    const key = JSON.stringify([marker, message.error, metrics]);
-    if (key === record.footerKey) return;
-    record.footerKey = key;
-    const footer = record.footer;
-    footer.textContent = "";
-    if (marker) {
-      const badge = h(doc, "span", "nbchat-marker", marker);
-      badge.setAttribute("data-kind", message.status);
-      footer.append(badge);
-    }
-    if (message.error) {
-      const error = h(doc, "div", "nbchat-error", errorText(message.error));
-      if (message.error.hint) error.append(h(doc, "div", "nbchat-error-hint", message.error.hint));
-      footer.append(error);
-    }
-    if (metrics) {
-      const m = h(doc, "div", "nbchat-metrics", metrics);
-      m.title = metricsTitle(message.metrics);
-      footer.append(m);
-    }
-    footer.hidden = !footer.firstChild;
-  }
-
-  /**
-   * @param {MessageRecord} record
-   * @param {StoreMessage} message
-   */
-  function updateMessage(record, message) {
-    if (record.el.getAttribute("data-status") !== message.status) {
-      record.el.setAttribute("data-status", message.status);
-    }
-    if (record.role !== message.role) {
-      record.role = message.role;
-      record.el.setAttribute("data-role", message.role);
-      const label = record.el.querySelector(".nbchat-role");
-      if (label) label.textContent = roleLabel(message.role);
-    }
-    const streaming = message.status === "streaming";
-    if (streaming && !record.cursor) {
-      record.cursor = h(doc, "span", "nbchat-cursor");
-      record.cursor.setAttribute("aria-hidden", "true");
-      record.content.append(record.cursor);
-    } else if (!streaming && record.cursor) {
-      record.cursor.remove();
-      record.cursor = null;
-    }
-    const text = message.content;
-    if (text !== record.text) {
-      if (text.length > record.text.length && text.startsWith(record.text)) {
-        appendText(record, text.slice(record.text.length));
-      } else {
-        replaceText(record, text);
-      }
-    }
-    updateFooter(record, message);
-  }
-
-  /**
-   * @param {StoreMessage} message
-   * @returns {MessageRecord}
-   */
-  function createRecord(message) {
-    const item = h(doc, "div", "nbchat-message");
-    item.setAttribute("data-id", message.id);
-    item.setAttribute("data-role", message.role);
-    const label = h(doc, "div", "nbchat-role", roleLabel(message.role));
-    label.setAttribute("aria-hidden", "true");
-    const content = h(doc, "div", "nbchat-content");
-    const footer = h(doc, "div", "nbchat-footer");
-    footer.hidden = true;
-    item.append(label, content, footer);
-    /** @type {MessageRecord} */
-    const record = {
-      el: item,
-      content,
-      footer,
-      cursor: null,
-      tail: null,
-      text: "",
-      role: message.role,
-      footerKey: "",
-    };
-    updateMessage(record, message);
-    return record;
-  }
 
   function renderSnapshot() {
     const state = store.getState();
@@ -262,7 +131,7 @@ export function createView(el, host, options = {}) {
       let record = records.get(message.id);
       if (record) updateMessage(record, message);
       else {
-        record = createRecord(message);
+        record = createMessage(doc, message);
         records.set(message.id, record);
       }
       if (record.el === next) next = next.nextSibling;
@@ -275,15 +144,18 @@ export function createView(el, host, options = {}) {
       }
     }
     empty.hidden = state.messages.length > 0;
+    notice.textContent = state.notice;
+    notice.hidden = !state.notice;
+    renderRetry();
     renderButton();
     scroller.contentChanged();
   }
 
   /** @param {import("./store.js").TextDelta[]} deltas */
   function renderDeltas(deltas) {
-    for (const { id, text } of deltas) {
+    for (const { id, part, text } of deltas) {
       const record = records.get(id);
-      if (record) appendText(record, text);
+      if (record) appendDelta(record, part, text);
     }
     scroller.contentChanged();
   }
@@ -295,6 +167,22 @@ export function createView(el, host, options = {}) {
   }
 
   // ---- input ------------------------------------------------------------------------
+
+  /** Put the Retry button on the reply it would replace, or take it away. */
+  function renderRetry() {
+    const target = retryTarget(store.getState());
+    const record = target && records.get(target.id);
+    // A snapshot answers the previous retry (or shows it was not taken): enable again.
+    retry.disabled = false;
+    if (!record) retry.remove();
+    else if (record.el.lastChild !== retry) record.el.append(retry);
+  }
+
+  function onRetry() {
+    // Refused only while a send or retry waits for the kernel: disabled either way.
+    host.retry();
+    retry.disabled = true;
+  }
 
   function renderButton() {
     if (isLive(store.getState().phase)) {
@@ -358,6 +246,7 @@ export function createView(el, host, options = {}) {
   input.addEventListener("focus", onFocus);
   input.addEventListener("blur", onBlur);
   button.addEventListener("click", onButton);
+  retry.addEventListener("click", onRetry);
 
   // ---- start --------------------------------------------------------------------------
 
@@ -383,6 +272,7 @@ export function createView(el, host, options = {}) {
     input.removeEventListener("focus", onFocus);
     input.removeEventListener("blur", onBlur);
     button.removeEventListener("click", onButton);
+    retry.removeEventListener("click", onRetry);
     root.remove();
   };
 }

@@ -31,6 +31,7 @@ from nbchat.errors import (
     ValidationError,
 )
 from nbchat.message import Message
+from nbchat.retry import RetryPolicy
 from nbchat.turn import Turn
 
 __version__ = "0.1.0"
@@ -52,6 +53,7 @@ __all__ = [
     "ProtocolError",
     "ProviderError",
     "RateLimitedError",
+    "RetryPolicy",
     "ServerError",
     "StalledError",
     "StreamFailure",

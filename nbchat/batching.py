@@ -8,7 +8,11 @@ into one op, so bytes on the wire grow with the text, not with the token count.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from nbchat.wire import Batch, TextOp
+
+TextKind = Literal["text", "reasoning"]
 
 DEFAULT_INTERVAL_S = 0.03
 
@@ -18,22 +22,23 @@ class DeltaBatcher:
 
     def __init__(self) -> None:
         self.seq = 0
-        self._ids: list[str] = []
+        self._ids: list[tuple[str, TextKind]] = []
         self._parts: list[list[str]] = []
 
     @property
     def pending(self) -> bool:
         return bool(self._ids)
 
-    def add(self, message_id: str, text: str) -> bool:
-        """Queue ``text`` for ``message_id``; True when this starts a new batch."""
+    def add(self, message_id: str, text: str, kind: TextKind = "text") -> bool:
+        """Queue ``text`` for ``message_id``'s reply or reasoning; True when a batch starts."""
         if not text:
             return False
         first = not self._ids
-        if self._ids and self._ids[-1] == message_id:
+        key = (message_id, kind)
+        if self._ids and self._ids[-1] == key:
             self._parts[-1].append(text)
         else:
-            self._ids.append(message_id)
+            self._ids.append(key)
             self._parts.append([text])
         return first
 
@@ -42,8 +47,8 @@ class DeltaBatcher:
         if not self._ids:
             return None
         ops: list[TextOp] = [
-            {"op": "text", "id": mid, "text": "".join(parts)}
-            for mid, parts in zip(self._ids, self._parts, strict=True)
+            {"op": kind, "id": mid, "text": "".join(parts)}
+            for (mid, kind), parts in zip(self._ids, self._parts, strict=True)
         ]
         self.discard()
         self.seq += 1

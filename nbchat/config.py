@@ -15,14 +15,16 @@ DEMO_MODEL = "demo"
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds to wait: for a connection, and for the next bytes of a response.
+    """Seconds to wait: for a connection, and for the stream to make progress.
 
-    ``read`` bounds silence between bytes on the wire; a stream that stays silent
-    longer ends with a ``STALLED`` error naming the wait.
+    ``stall`` is the watchdog: the longest wait for the response headers, and then
+    for each next event. Keep-alive comments (``: ping``) do not count as progress,
+    so a server that only sends heartbeats still ends with a ``STALLED`` error naming
+    the wait (or, when its events carry ids, is re-opened with ``Last-Event-ID``).
     """
 
     connect: float = 10.0
-    read: float = 120.0
+    stall: float = 120.0
 
 
 @dataclass(frozen=True)

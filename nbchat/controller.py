@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import dataclasses
 import enum
 import logging
 import os
@@ -24,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from nbchat.accumulate import Reply
 from nbchat.config import DEFAULT_API_KEY_ENV, DEMO_MODEL, Endpoint, Timeouts
@@ -37,13 +39,20 @@ from nbchat.errors import (
     TurnInProgressError,
     failure_for_code,
 )
-from nbchat.events import TextDelta, Usage
+from nbchat.events import (
+    ReasoningDelta,
+    TextDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+    Usage,
+)
 from nbchat.history import HistoryStore, open_history
 from nbchat.message import Message
 from nbchat.metrics import ReplyTimer
-from nbchat.transport import open_events
+from nbchat.reply_stream import ReplyStream, TokenRefresh
+from nbchat.retry import RetryPolicy
 from nbchat.turn import Turn
-from nbchat.wire import ChatMessageParam, ErrorInfo, MessageStatus
+from nbchat.wire import ChatMessageParam, ErrorInfo, MessageStatus, ToolCallInfo
 
 if TYPE_CHECKING:  # only transport imports httpx at run time
     import httpx
@@ -56,6 +65,7 @@ class Phase(str, enum.Enum):
 
     IDLE = "idle"
     CONNECTING = "connecting"
+    RECONNECTING = "reconnecting"
     STREAMING = "streaming"
     DONE = "done"
     STOPPED = "stopped"
@@ -64,7 +74,7 @@ class Phase(str, enum.Enum):
 
     @property
     def busy(self) -> bool:
-        return self in (Phase.CONNECTING, Phase.STREAMING)
+        return self in (Phase.CONNECTING, Phase.RECONNECTING, Phase.STREAMING)
 
 
 @dataclass(frozen=True)
@@ -74,10 +84,11 @@ class MessagesChanged:
 
 @dataclass(frozen=True)
 class TextAppended:
-    """``text`` was appended to message ``message_id``."""
+    """``text`` was appended to message ``message_id``'s reply (or its reasoning)."""
 
     message_id: str
     text: str
+    kind: Literal["text", "reasoning"] = "text"
 
 
 @dataclass(frozen=True)
@@ -85,7 +96,14 @@ class PhaseChanged:
     phase: Phase
 
 
-Change = MessagesChanged | TextAppended | PhaseChanged
+@dataclass(frozen=True)
+class NoticeChanged:
+    """A transient line about the running turn ("rate limited: retrying in 2 s"), or ""."""
+
+    notice: str
+
+
+Change = MessagesChanged | TextAppended | PhaseChanged | NoticeChanged
 Listener = Callable[[Change], None]
 
 _DEFAULT = object()
@@ -118,6 +136,20 @@ class ChatController:
         The conversation's key in the history; by default the notebook's path.
     system : str, optional
         A system prompt sent first on every turn.
+    dialect : str
+        The wire format of the endpoint (``"openai-chat"`` by default).
+    headers : mapping, optional
+        Extra HTTP headers sent with every request.
+    timeouts : Timeouts, optional
+        ``connect`` and ``stall`` (the watchdog: no headers, or no new event, for this
+        long ends the stream; keep-alive comments do not count).
+    retry : RetryPolicy, optional
+        Retries before any byte (429/503 Retry-After, 408/502/504, connection errors)
+        and resumes of streams that carry ids. A reply is never re-sent once bytes of
+        it arrived: it ends ``interrupted`` and ``chat.retry()`` asks again.
+    token_refresh : callable, optional
+        Called (sync or async) when the server answers 401; returns a new key, which
+        is used for the request, sent once more, and every later one.
     """
 
     def __init__(
@@ -132,12 +164,17 @@ class ChatController:
         dialect: str = "openai-chat",
         headers: Mapping[str, str] | None = None,
         timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        token_refresh: TokenRefresh | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         self.endpoint = _endpoint(base_url, api_key, model, dialect, headers, timeouts)
         get_dialect(dialect)  # fail now, not at the first send, on an unknown name
         self.name = name or default_conversation_name()
         self.system = system
+        self.retry_policy = retry or RetryPolicy()
+        self.token_refresh = token_refresh
+        self.notice = ""
         self._http_client = http_client
         self._history: HistoryStore = open_history(
             True if history is _DEFAULT else history  # type: ignore[arg-type]
@@ -162,7 +199,15 @@ class ChatController:
 
     @property
     def model(self) -> str:
+        """The model that answers the next turn; assign to switch models between turns."""
         return self.endpoint.model
+
+    @model.setter
+    def model(self, name: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError("model must be a non-empty string")
+        self.endpoint = dataclasses.replace(self.endpoint, model=name)
+        self._emit(MessagesChanged())
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(change)`` on every change; returns a function that unsubscribes."""
@@ -180,6 +225,14 @@ class ChatController:
         if phase is not self._phase:
             self._phase = phase
             self._emit(PhaseChanged(phase))
+
+    def _set_notice(self, notice: str) -> None:
+        if notice == self.notice:
+            return
+        self.notice = notice
+        if notice:
+            self._set_phase(Phase.RECONNECTING)
+        self._emit(NoticeChanged(notice))
 
     # -- turns -------------------------------------------------------------------------
 
@@ -203,26 +256,56 @@ class ChatController:
         HistoryError
             The user message could not be saved; nothing was sent.
         """
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            raise ConfigurationError(
-                "chat.send() needs a running event loop, as in a notebook cell; "
-                "in a script use chat.ask(text)"
-            ) from None
+        loop = _running_loop("chat.send()")
         if not isinstance(text, str) or not text.strip():
             raise ConfigurationError("cannot send an empty message")
+        self._refuse_if_busy()
+        user = Message("user", text)
+        self._history.save(self.name, user.to_record(finished_at=user.created_at))
+        self.messages.append(user)
+        return self._start(loop, user)
+
+    def retry(self) -> Turn:
+        """Answer the last user message again, replacing the reply that followed it.
+
+        For a reply that ended ``interrupted``, ``error`` or ``stopped`` (the Retry
+        button does the same). The replaced reply is removed from the transcript and
+        the history; the new one streams like any other (``await chat.retry()``).
+
+        Raises
+        ------
+        TurnInProgressError
+            A reply is still streaming.
+        ConfigurationError
+            There is no user message to answer, or no running event loop.
+        """
+        loop = _running_loop("chat.retry()")
+        self._refuse_if_busy()
+        last_user = next(
+            (i for i in range(len(self.messages) - 1, -1, -1) if self.messages[i].role == "user"),
+            None,
+        )
+        if last_user is None:
+            raise ConfigurationError("nothing to retry: the conversation has no user message")
+        for message in self.messages[last_user + 1 :]:
+            self._history.delete(self.name, message.id)
+        user = self.messages[last_user]
+        del self.messages[last_user + 1 :]
+        return self._start(loop, user)
+
+    def _refuse_if_busy(self) -> None:
         if self._turn is not None and not self._turn.done():
             raise TurnInProgressError(
                 "a reply is still streaming: await it or call chat.stop() before sending again"
             )
-        user = Message("user", text)
-        self._history.save(self.name, user.to_record(finished_at=user.created_at))
+
+    def _start(self, loop: asyncio.AbstractEventLoop, user: Message) -> Turn:
         reply = Message("assistant", status="streaming", model=self.endpoint.model)
-        request_messages = [*self._request_messages(), user.to_param()]
-        self.messages += [user, reply]
+        request_messages = self._request_messages()
+        self.messages.append(reply)
         turn = Turn(user, reply)
         self._turn = turn
+        self.notice = ""
         self._emit(MessagesChanged())
         self._set_phase(Phase.CONNECTING)
         task = loop.create_task(self._run(turn, request_messages), name=f"nbchat turn {reply.id}")
@@ -293,6 +376,9 @@ class ChatController:
         self._set_phase(Phase.IDLE)
 
     def _request_messages(self) -> list[ChatMessageParam]:
+        # The same context whichever model answers: the system prompt, then every
+        # user message and every assistant reply that has text (a stopped or
+        # interrupted partial included: the user saw it).
         out: list[ChatMessageParam] = []
         if self.system:
             out.append({"role": "system", "content": self.system})
@@ -308,28 +394,40 @@ class ChatController:
         status: MessageStatus = "error"
         error: ErrorInfo | None = None
         cancelled: asyncio.CancelledError | None = None
+        stream: ReplyStream | None = None
+        tools = _ToolClock()
         try:
-            dialect = get_dialect(self.endpoint.dialect)
-            request = dialect.build_request(self.endpoint, request_messages)
-            async with open_events(request, self.endpoint.timeouts, self._http_client) as events:
-                async for sse in events:
-                    for event in dialect.feed(sse):
-                        if isinstance(event, TextDelta):
-                            # The message is the one store of the reply's text; the
-                            # Reply keeps everything else (errors, usage, tool calls).
-                            if timer.token():
-                                self._set_phase(Phase.STREAMING)
-                            message.append(event.text)
-                            self._emit(TextAppended(message.id, event.text))
-                            continue
-                        reply.apply(event)
-                        if isinstance(event, Usage):
-                            timer.output_tokens = reply.output_tokens
-                            timer.input_tokens = reply.input_tokens
-                    if reply.error is not None:
-                        break
-            for event in dialect.end():
-                reply.apply(event)
+            stream = ReplyStream(
+                self.endpoint,
+                request_messages,
+                policy=self.retry_policy,
+                client=self._http_client,
+                token_refresh=self.token_refresh,
+                on_notice=self._set_notice,
+            )
+            async with contextlib.aclosing(stream.events()) as events:
+                async for event in events:
+                    if isinstance(event, TextDelta):
+                        # The message is the one store of the reply's text; the
+                        # Reply keeps everything else (errors, usage, tool calls).
+                        if timer.token() or self._phase is not Phase.STREAMING:
+                            self._set_phase(Phase.STREAMING)
+                        message.append(event.text)
+                        self._emit(TextAppended(message.id, event.text))
+                        continue
+                    if isinstance(event, ReasoningDelta):
+                        self._set_phase(Phase.STREAMING)
+                        message.append_reasoning(event.text)
+                        self._emit(TextAppended(message.id, event.text, "reasoning"))
+                        continue
+                    reply.apply(event)
+                    if isinstance(event, (ToolCallStarted, ToolCallFinished)):
+                        self._set_phase(Phase.STREAMING)
+                        message.tool_calls = tools.infos(reply, event)
+                        self._emit(MessagesChanged())
+                    elif isinstance(event, Usage):
+                        timer.output_tokens = reply.output_tokens
+                        timer.input_tokens = reply.input_tokens
             status, error = _outcome(reply)
         except asyncio.CancelledError as exc:
             status, cancelled = "stopped", exc
@@ -340,12 +438,12 @@ class ChatController:
             log.exception("nbchat turn failed unexpectedly")
             error = _error_info("INTERNAL_ERROR", f"{type(exc).__name__}: {exc}")
         timer.stop()
+        if stream is not None:
+            self.endpoint = stream.endpoint  # keeps a key renewed by token_refresh
         message.refusal = reply.refusal
-        message.tool_calls = [
-            {"id": c.id, "name": c.name, "arguments": c.arguments, "input": c.input}
-            for c in reply.tool_calls
-        ]
-        self._finish(message, status, error, timer)
+        message.tool_calls = tools.infos(reply, None)
+        self.notice = ""
+        self._finish(message, status, error, timer, stream)
         if cancelled is not None and not turn.stop_requested:
             raise cancelled
         if cancelled is not None:
@@ -355,11 +453,20 @@ class ChatController:
         return message
 
     def _finish(
-        self, message: Message, status: MessageStatus, error: ErrorInfo | None, timer: ReplyTimer
+        self,
+        message: Message,
+        status: MessageStatus,
+        error: ErrorInfo | None,
+        timer: ReplyTimer,
+        stream: ReplyStream | None = None,
     ) -> None:
         message.status = status
         message.error = error
         message.metrics = timer.info()
+        if stream is not None and stream.retries:
+            message.metrics["retries"] = stream.retries
+        if stream is not None and stream.reconnects:
+            message.metrics["reconnects"] = stream.reconnects
         try:
             self._history.save(self.name, message.to_record(finished_at=time.time()))
         except HistoryError as exc:
@@ -381,6 +488,51 @@ def _outcome(reply: Reply) -> tuple[MessageStatus, ErrorInfo | None]:
 
 def _error_info(code: str, message: str) -> ErrorInfo:
     return {"code": code, "message": message, "hint": HINTS.get(code, "")}
+
+
+class _ToolClock:
+    """Start times of tool calls, so each shows a duration even if the stream has none."""
+
+    def __init__(self) -> None:
+        self._started: dict[int, float] = {}
+        self._durations: dict[int, float] = {}
+
+    def infos(
+        self, reply: Reply, event: ToolCallStarted | ToolCallFinished | None
+    ) -> list[ToolCallInfo]:
+        now = time.monotonic()
+        if isinstance(event, ToolCallStarted):
+            self._started[event.index] = now
+        elif isinstance(event, ToolCallFinished) and event.index in self._started:
+            self._durations[event.index] = now - self._started[event.index]
+        out: list[ToolCallInfo] = []
+        for call in reply.tool_calls:
+            info: ToolCallInfo = {
+                "id": call.id,
+                "name": call.name,
+                "arguments": call.arguments,
+                "input": call.input if call.finished else None,
+                "status": "done" if call.finished else "running",
+            }
+            if call.result is not None:
+                info["result"] = call.result
+            duration = (
+                call.duration_s if call.duration_s is not None else self._durations.get(call.index)
+            )
+            if duration is not None:
+                info["duration_s"] = round(duration, 3)
+            out.append(info)
+        return out
+
+
+def _running_loop(what: str) -> asyncio.AbstractEventLoop:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        raise ConfigurationError(
+            f"{what} needs a running event loop, as in a notebook cell; "
+            "in a script use chat.ask(text)"
+        ) from None
 
 
 def _wait_interruptibly(future: concurrent.futures.Future[Message]) -> Message:

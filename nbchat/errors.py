@@ -32,14 +32,15 @@ HINTS: dict[str, str] = {
     "TURN_IN_PROGRESS": "Wait for the reply (await the turn) or stop it with chat.stop().",
     "HISTORY_ERROR": "Check that the history folder is writable and the disk is not full.",
     "CONNECTION_ERROR": "Is the server running and the base URL right? Check host and port.",
-    "STALLED": "The server stopped sending; try again, or raise the stall timeout.",
-    "INTERRUPTED": "The connection dropped mid-reply; the partial reply is kept. Send again.",
+    "STALLED": "The server stopped sending; press Retry, or raise Timeouts(stall=...).",
+    "INTERRUPTED": "The stream broke off mid-reply; the partial reply is kept. "
+    "Press Retry (or call chat.retry()) to ask again.",
     "PROTOCOL_ERROR": "The URL may not be a streaming chat endpoint, or the dialect is wrong.",
     "PROVIDER_ERROR": "The model provider reported an error; retrying later may help.",
     "AUTHENTICATION_ERROR": "Check the API key (argument or environment variable).",
     "VALIDATION_ERROR": "The server rejected the request; check the model name and options.",
     "NOT_FOUND": "Check the base URL (often it ends in /v1) and the model name.",
-    "RATE_LIMITED": "Too many requests: wait a moment and retry.",
+    "RATE_LIMITED": "Too many requests: wait the time the server names, then press Retry.",
     "SERVER_ERROR": "The server failed; retry later or check its logs.",
 }
 
@@ -79,7 +80,10 @@ class HistoryError(NbchatError):
 
 
 class StreamFailure(NbchatError):
-    """A turn failed; ``status`` is the HTTP status when there was one."""
+    """A turn failed; ``status`` is the HTTP status when there was one.
+
+    ``retry_after`` holds the wait a 429/503 asked for (seconds), when it said.
+    """
 
     code = "STREAM_FAILURE"
 
@@ -90,10 +94,13 @@ class StreamFailure(NbchatError):
         code: str | None = None,
         status: int | None = None,
         url: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message, code=code)
         self.status = status
         self.url = url
+        #: seconds the server asked to wait before trying again (Retry-After), if any
+        self.retry_after = retry_after
 
 
 class ConnectionFailed(StreamFailure):

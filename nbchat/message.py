@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from nbchat.errors import HINTS
 from nbchat.history.store import MessageRecord
-from nbchat.wire import ChatMessageParam, ErrorInfo, MessageInfo, MessageStatus, MetricsInfo, Role
+from nbchat.wire import (
+    ChatMessageParam,
+    ErrorInfo,
+    MessageInfo,
+    MessageStatus,
+    MetricsInfo,
+    Role,
+    ToolCallInfo,
+)
 
 
 def new_id() -> str:
@@ -41,6 +49,7 @@ class Message:
 
     __slots__ = (
         "_parts",
+        "_reasoning",
         "_text",
         "created_at",
         "error",
@@ -74,8 +83,9 @@ class Message:
         self.created_at = time.time() if created_at is None else created_at
         self.metrics: MetricsInfo = metrics if metrics is not None else MetricsInfo()
         self.model = model
+        self._reasoning: list[str] = []
         self.refusal = ""
-        self.tool_calls: list[dict[str, Any]] = []
+        self.tool_calls: list[ToolCallInfo] = []
 
     @property
     def content(self) -> str:
@@ -89,6 +99,26 @@ class Message:
         self._parts.append(text)
         self._text = None
 
+    @property
+    def reasoning(self) -> str:
+        """The model's reasoning ("thinking") text, apart from the reply."""
+        if len(self._reasoning) > 1:
+            self._reasoning = ["".join(self._reasoning)]
+        return self._reasoning[0] if self._reasoning else ""
+
+    def append_reasoning(self, text: str) -> None:
+        self._reasoning.append(text)
+
+    def _extra(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.reasoning:
+            extra["reasoning"] = self.reasoning
+        if self.refusal:
+            extra["refusal"] = self.refusal
+        if self.tool_calls:
+            extra["tool_calls"] = [dict(call) for call in self.tool_calls]
+        return extra
+
     def __repr__(self) -> str:
         text = self.content
         shown = text if len(text) <= 60 else text[:57] + "..."
@@ -96,7 +126,7 @@ class Message:
 
     def to_info(self) -> MessageInfo:
         """The message as the widget and exports see it (JSON-safe)."""
-        return {
+        info: MessageInfo = {
             "id": self.id,
             "role": self.role,
             "content": self.content,
@@ -105,6 +135,13 @@ class Message:
             "created_at": self.created_at,
             "metrics": self.metrics,
         }
+        if self.reasoning:
+            info["reasoning"] = self.reasoning
+        if self.refusal:
+            info["refusal"] = self.refusal
+        if self.tool_calls:
+            info["tool_calls"] = [cast(ToolCallInfo, dict(call)) for call in self.tool_calls]
+        return info
 
     def to_param(self) -> ChatMessageParam:
         """The message as it goes to the model in a request."""
@@ -123,6 +160,7 @@ class Message:
             model=self.model,
             metrics=self.metrics,
             finished_at=finished_at,
+            extra=self._extra(),
         )
 
     @classmethod
@@ -134,7 +172,7 @@ class Message:
                 "message": record.error_message or "",
                 "hint": HINTS.get(record.error_code, ""),
             }
-        return cls(
+        message = cls(
             record.role,
             record.content,
             status=record.status,
@@ -144,3 +182,12 @@ class Message:
             id=record.id,
             model=record.model,
         )
+        extra = record.extra
+        if isinstance(extra.get("reasoning"), str):
+            message._reasoning = [extra["reasoning"]]
+        if isinstance(extra.get("refusal"), str):
+            message.refusal = extra["refusal"]
+        calls = extra.get("tool_calls")
+        if isinstance(calls, list):
+            message.tool_calls = [cast(ToolCallInfo, c) for c in calls if isinstance(c, dict)]
+        return message

@@ -1,4 +1,4 @@
-"""The chat widget: mirrors a controller into the browser, relays Send and Stop.
+"""The chat widget: mirrors a controller into the browser, relays Send, Stop and Retry.
 
 Protocol (see :mod:`nbchat.wire`): the ``snapshot`` trait holds the whole transcript
 and is replaced on every structural change; text deltas travel as numbered batches
@@ -54,7 +54,7 @@ class ChatWidget(anywidget.AnyWidget):
 
     def _on_change(self, change: Change) -> None:
         if isinstance(change, TextAppended):
-            if self._batcher.add(change.message_id, change.text):
+            if self._batcher.add(change.message_id, change.text, change.kind):
                 self._schedule_flush()
         else:
             self._push_snapshot()
@@ -91,6 +91,7 @@ class ChatWidget(anywidget.AnyWidget):
             "endpoint": "embedded demo server"
             if controller.endpoint.embedded
             else controller.endpoint.display_url,
+            "notice": controller.notice,
         }
         self.snapshot = dict(snapshot)
 
@@ -107,6 +108,8 @@ class ChatWidget(anywidget.AnyWidget):
                     self._controller.send(text)
             elif kind == "stop":
                 self._controller.stop()
+            elif kind == "retry":
+                self._controller.retry()
             elif kind == "sync":
                 self._push_snapshot()
         except NbchatError as exc:

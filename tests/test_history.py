@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from nbchat.history import (
     default_history_path,
     open_history,
 )
+from nbchat.history.migrations import MIGRATIONS
 
 
 def rec(id: str, content: str = "x", status: str = "done", role: str = "user") -> MessageRecord:
@@ -60,9 +62,34 @@ def test_survives_reopen_and_uses_wal(tmp_path: Path) -> None:
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == [
-        "0001_conversations_and_messages"
+        "0001_conversations_and_messages",
+        "0002_message_extra",
     ]
     db.close()
+
+
+def test_a_version_1_database_is_migrated_keeping_its_messages(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+    db.executescript(MIGRATIONS[0][1])
+    db.execute("INSERT INTO _migrations VALUES (?, 0)", (MIGRATIONS[0][0],))
+    db.execute("INSERT INTO conversations VALUES (1, 'c', 0)")
+    db.execute(
+        "INSERT INTO messages (id, conversation_id, position, role, content, status, created_at)"
+        " VALUES ('m1', 1, 0, 'user', 'kept', 'done', 0)"
+    )
+    db.commit()
+    db.close()
+    store = SqliteHistory(path)
+    (record,) = store.load("c")
+    assert record.content == "kept" and record.extra == {}
+    calls = [{"id": "t", "name": "f", "arguments": "{}", "input": {}, "status": "done"}]
+    store.save("c", replace(record, extra={"reasoning": "hm", "tool_calls": calls}))
+    assert store.load("c")[0].extra == {"reasoning": "hm", "tool_calls": calls}
+    store.delete("c", "m1")
+    assert store.load("c") == []
+    store.close()
 
 
 def test_newer_database_is_refused(tmp_path: Path) -> None:

@@ -11,9 +11,10 @@ PACKAGE = Path(nbchat.__file__).parent
 
 LAYERS: dict[str, int] = {
     "errors": 0, "events": 0, "config": 0, "wire": 0,
-    "sse": 1, "dialects": 1, "accumulate": 1, "metrics": 1, "batching": 1, "error_body": 1,
+    "sse": 1, "lines": 1, "parse": 1, "dialects": 1, "accumulate": 1, "metrics": 1, "batching": 1,
+    "error_body": 1, "retry": 1,
     "transport": 2, "history": 2, "server": 2,
-    "message": 3, "turn": 3, "controller": 3,
+    "message": 3, "turn": 3, "controller": 3, "reply_stream": 3,
     "widget": 4, "chat": 4,
     "__init__": 5, "__main__": 5, "cli": 5, "testing": 5,
 }  # fmt: skip
@@ -22,7 +23,7 @@ LAYERS: dict[str, int] = {
 OWNERS: dict[str, set[str]] = {
     "httpx": {"transport"},
     "httpx_sse": {"transport"},
-    "sqlite3": {"history"},
+    "sqlite3": {"history", "server"},
     "anywidget": {"widget"},
     "traitlets": {"widget"},
     "IPython": {"chat"},

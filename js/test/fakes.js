@@ -165,3 +165,23 @@ export function snapshot(fields = {}) {
 export function batch(seq, texts) {
   return { type: "batch", seq, ops: texts.map(([id, text]) => ({ op: "text", id, text })) };
 }
+
+/**
+ * A batch of arbitrary ops, e.g. `ops(3, [["reasoning", "a1", "hmm"], ["text", "a1", "Hi"]])`.
+ *
+ * @param {number} seq
+ * @param {Array<[string, string, string]>} list `[op, id, text]` triples
+ */
+export function ops(seq, list) {
+  return { type: "batch", seq, ops: list.map(([op, id, text]) => ({ op, id, text })) };
+}
+
+/**
+ * @param {string} id
+ * @param {string} name
+ * @param {Partial<import("../types.js").ToolCallInfo>} [extra]
+ * @returns {import("../types.js").ToolCallInfo}
+ */
+export function toolCall(id, name, extra = {}) {
+  return { id, name, arguments: "", input: null, status: "running", ...extra };
+}

@@ -1,7 +1,7 @@
 // @ts-check
 import { describe, expect, it } from "vitest";
-import { createStore } from "../store.js";
-import { batch, message, snapshot } from "./fakes.js";
+import { createStore, isLive, retryTarget } from "../store.js";
+import { batch, message, ops, snapshot, toolCall } from "./fakes.js";
 
 /** @param {import("../store.js").Store} store */
 function record(store) {
@@ -103,8 +103,8 @@ describe("applyBatch", () => {
     expect(store.getMessage("u1")?.content).toBe("Hi");
     expect(store.getState().seq).toBe(5);
     expect(changes).toEqual([
-      { kind: "text", deltas: [{ id: "a1", text: "lo" }] },
-      { kind: "text", deltas: [{ id: "a1", text: ", world" }] },
+      { kind: "text", deltas: [{ id: "a1", part: "content", text: "lo" }] },
+      { kind: "text", deltas: [{ id: "a1", part: "content", text: ", world" }] },
     ]);
   });
 
@@ -144,7 +144,14 @@ describe("applyBatch", () => {
     const result = store.applyBatch({
       type: "batch",
       seq: 4,
-      ops: [{ op: "reasoning", id: "nope", text: "?" }, { op: "text", id: "a1", text: "lo" }, null, 42],
+      ops: [
+        { op: "tool_progress", id: "nope", text: "?" },
+        { op: "text", id: "a1", text: "lo" },
+        { op: "toString", id: "a1", text: "?" },
+        { id: "a1", text: "?" },
+        null,
+        42,
+      ],
     });
     expect(result).toBe("applied");
     expect(store.getMessage("a1")?.content).toBe("Hello");
@@ -211,5 +218,139 @@ describe("cost", () => {
     // Linear is ~4x; copying the transcript per batch would be ~16x and seconds long.
     expect(large).toBeLessThan(small * 10 + 25);
     expect(large).toBeLessThan(2000);
+  });
+});
+
+describe("reasoning, refusal, tool calls, notice", () => {
+  it("hydrates the new fields and defaults them when absent", () => {
+    const store = createStore();
+    store.applySnapshot(
+      snapshot({
+        phase: "reconnecting",
+        notice: "connection dropped: resuming (1 of 5)",
+        messages: [
+          message("u1", "user", "Hi"),
+          message("a1", "assistant", "", {
+            status: "streaming",
+            reasoning: "Let me think.",
+            refusal: "I can't help with that.",
+            tool_calls: [
+              toolCall("t1", "search", { arguments: '{"q":"x"}', input: { q: "x" }, status: "done", result: [1], duration_s: 0.42 }),
+              toolCall("t2", "fetch", { arguments: '{"url":' }),
+            ],
+            metrics: { reconnects: 1, retries: 2 },
+          }),
+        ],
+      }),
+    );
+    const state = store.getState();
+    expect(state.phase).toBe("reconnecting");
+    expect(state.notice).toBe("connection dropped: resuming (1 of 5)");
+    const a1 = store.getMessage("a1");
+    expect(a1?.reasoning).toBe("Let me think.");
+    expect(a1?.refusal).toBe("I can't help with that.");
+    expect(a1?.metrics).toEqual({ reconnects: 1, retries: 2 });
+    expect(a1?.tool_calls).toEqual([
+      { id: "t1", name: "search", arguments: '{"q":"x"}', input: { q: "x" }, status: "done", result: [1], duration_s: 0.42 },
+      { id: "t2", name: "fetch", arguments: '{"url":', input: null, status: "running" },
+    ]);
+    const u1 = store.getMessage("u1");
+    expect([u1?.reasoning, u1?.refusal, u1?.tool_calls]).toEqual(["", "", []]);
+
+    store.applySnapshot(snapshot());
+    expect(store.getState().notice).toBe("");
+  });
+
+  it("tolerates malformed tool calls", () => {
+    const store = createStore();
+    store.applySnapshot({
+      messages: [{ id: "a1", role: "assistant", tool_calls: [null, { name: 5, input: [1], status: "bogus", duration_s: "x" }] }],
+    });
+    expect(store.getMessage("a1")?.tool_calls).toEqual([
+      { id: "#0", name: "", arguments: "", input: null, status: "done" },
+      { id: "#1", name: "", arguments: "", input: null, status: "done" },
+    ]);
+  });
+
+  it("appends reasoning ops to the reasoning, text ops to the content", () => {
+    const store = streamingStore();
+    const changes = record(store);
+    const result = store.applyBatch(
+      ops(4, [
+        ["reasoning", "a1", "Think"],
+        ["reasoning", "a1", "ing."],
+        ["text", "a1", "lo"],
+        ["reasoning", "a1", " More."],
+      ]),
+    );
+    expect(result).toBe("applied");
+    expect(store.getMessage("a1")?.reasoning).toBe("Thinking. More.");
+    expect(store.getMessage("a1")?.content).toBe("Hello");
+    expect(changes).toEqual([
+      {
+        kind: "text",
+        deltas: [
+          { id: "a1", part: "reasoning", text: "Thinking." },
+          { id: "a1", part: "content", text: "lo" },
+          { id: "a1", part: "reasoning", text: " More." },
+        ],
+      },
+    ]);
+  });
+
+  it("sequences reasoning ops like text ops: stale, gap, unknown message", () => {
+    const store = streamingStore();
+    const changes = record(store);
+    expect(store.applyBatch(ops(3, [["reasoning", "a1", "old"]]))).toBe("stale");
+    expect(store.applyBatch(ops(5, [["reasoning", "a1", "ahead"]]))).toBe("gap");
+    expect(store.applyBatch(ops(4, [["text", "a1", "lo"], ["reasoning", "zz", "?"]]))).toBe("gap");
+    expect(store.getMessage("a1")).toMatchObject({ content: "Hel", reasoning: "" });
+    expect(store.getState().seq).toBe(3);
+    expect(changes).toEqual([]);
+    expect(store.applyBatch(ops(4, [["reasoning", "a1", "ok"]]))).toBe("applied");
+    expect(store.getMessage("a1")?.reasoning).toBe("ok");
+  });
+
+  it("ignores a batch of only unknown ops but advances", () => {
+    const store = streamingStore();
+    const changes = record(store);
+    expect(store.applyBatch(ops(4, [["tool_delta", "a1", "{}"]]))).toBe("applied");
+    expect(store.getState().seq).toBe(4);
+    expect(changes).toEqual([]);
+  });
+});
+
+describe("isLive and retryTarget", () => {
+  it("counts reconnecting as a running turn", () => {
+    expect(["connecting", "reconnecting", "streaming"].every((p) => isLive(/** @type {any} */ (p)))).toBe(true);
+    expect(["idle", "done", "stopped", "error", "interrupted"].some((p) => isLive(/** @type {any} */ (p)))).toBe(false);
+  });
+
+  /**
+   * @param {string} phase
+   * @param {import("../types.js").MessageInfo[]} messages
+   */
+  function target(phase, messages) {
+    const store = createStore();
+    store.applySnapshot(snapshot({ phase: /** @type {any} */ (phase), messages }));
+    return retryTarget(store.getState())?.id;
+  }
+
+  it("offers the last assistant reply that ended badly, when no turn runs", () => {
+    for (const status of /** @type {const} */ (["interrupted", "error", "stopped"])) {
+      expect(target(status, [message("u1", "user", "q"), message("a1", "assistant", "x", { status })])).toBe("a1");
+    }
+    const bad = message("a1", "assistant", "x", { status: "interrupted" });
+    expect(target("done", [message("u1", "user", "q"), message("a1", "assistant", "x")])).toBeUndefined();
+    for (const phase of ["connecting", "reconnecting", "streaming"]) {
+      expect(target(phase, [message("u1", "user", "q"), bad])).toBeUndefined();
+    }
+    // Only the last reply; a newer user message means there is nothing to replace.
+    expect(
+      target("done", [message("u1", "user", "q"), bad, message("u2", "user", "r"), message("a2", "assistant", "y")]),
+    ).toBeUndefined();
+    expect(target("error", [message("u1", "user", "q"), bad, message("u2", "user", "r")])).toBeUndefined();
+    expect(target("stopped", [message("u1", "user", "q"), bad, message("s1", "system", "note")])).toBe("a1");
+    expect(target("idle", [])).toBeUndefined();
   });
 });

@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createChannel } from "../channel.js";
 import { TEXT_CHUNK, createView } from "../view.js";
-import { batch, createFakeModel, message, snapshot } from "./fakes.js";
+import { batch, createFakeModel, message, ops, snapshot, toolCall } from "./fakes.js";
 
 /** @typedef {import("./fakes.js").FakeModel} FakeModel */
 
@@ -400,5 +400,382 @@ describe("cleanup", () => {
     model.custom(batch(1, [["a1", "after"]]));
     model.setSnapshot(snapshot({ phase: "done" }));
     expect(el.childNodes.length).toBe(0);
+  });
+});
+
+/** @param {string} id */
+function reasoningEl(id) {
+  return /** @type {HTMLDetailsElement | null} */ (msgEl(id).querySelector("details.nbchat-reasoning"));
+}
+
+/**
+ * @param {string} messageId
+ * @param {string} toolId
+ */
+function toolEl(messageId, toolId) {
+  const found = msgEl(messageId).querySelector(`.nbchat-tools > details.nbchat-tool[data-id="${toolId}"]`);
+  if (!(found instanceof HTMLDetailsElement)) throw new Error(`no tool ${toolId}`);
+  return found;
+}
+
+/** @param {Element} tool */
+function toolParts(tool) {
+  const part = (/** @type {string} */ kind) => /** @type {HTMLElement} */ (tool.querySelector(`.nbchat-tool-part[data-part="${kind}"]`));
+  return {
+    name: tool.querySelector("summary .nbchat-tool-name")?.textContent,
+    state: tool.querySelector("summary .nbchat-tool-state")?.textContent,
+    args: tool.querySelector("pre.nbchat-tool-args")?.textContent,
+    argsHidden: part("args").hidden,
+    result: tool.querySelector("pre.nbchat-tool-result")?.textContent,
+    resultHidden: part("result").hidden,
+  };
+}
+
+describe("reasoning", () => {
+  it("shows reasoning collapsed, apart from the reply, and streams it live", () => {
+    const { model } = mount(
+      snapshot({
+        phase: "streaming",
+        messages: [message("u1", "user", "q"), message("a1", "assistant", "", { status: "streaming", reasoning: "First," })],
+      }),
+    );
+    const details = reasoningEl("a1");
+    expect(details).not.toBeNull();
+    expect(details?.open).toBe(false);
+    expect(details?.querySelector("summary.nbchat-reasoning-summary")?.textContent).toBe("Reasoning");
+    const text = () => details?.querySelector(".nbchat-reasoning-text")?.textContent;
+    expect(text()).toBe("First,");
+    model.custom(ops(1, [["reasoning", "a1", " second."], ["text", "a1", "Answer"]]));
+    expect(text()).toBe("First, second.");
+    expect(msgEl("a1").querySelector(".nbchat-content")?.textContent).toBe("Answer");
+    // Reasoning comes before the reply and is not part of it.
+    const children = [...msgEl("a1").children].map((c) => c.className);
+    expect(children.indexOf("nbchat-reasoning")).toBeLessThan(children.indexOf("nbchat-content"));
+    expect(reasoningEl("u1")).toBeNull();
+  });
+
+  it("creates the block on the first reasoning delta", () => {
+    const { model } = mount(
+      snapshot({ phase: "streaming", messages: [message("a1", "assistant", "", { status: "streaming" })] }),
+    );
+    expect(reasoningEl("a1")).toBeNull();
+    model.custom(ops(1, [["reasoning", "a1", "hmm"]]));
+    expect(reasoningEl("a1")?.querySelector(".nbchat-reasoning-text")?.textContent).toBe("hmm");
+    expect(reasoningEl("a1")?.hidden).toBe(false);
+  });
+
+  it("keeps the element, its text node and the user's open state across snapshots", () => {
+    const streaming = (/** @type {string} */ reasoning, /** @type {any} */ extra = {}) =>
+      snapshot({
+        phase: "streaming",
+        messages: [message("a1", "assistant", "", { status: "streaming", reasoning, ...extra })],
+      });
+    const { model } = mount(streaming("abc"));
+    const details = reasoningEl("a1");
+    const node = details?.querySelector(".nbchat-reasoning-text")?.firstChild;
+    if (details) details.open = true; // the user expands it
+    model.setSnapshot(streaming("abcdef"));
+    model.setSnapshot(snapshot({ phase: "done", messages: [message("a1", "assistant", "Done.", { reasoning: "abcdef" })] }));
+    expect(reasoningEl("a1")).toBe(details);
+    expect(details?.open).toBe(true);
+    expect(details?.querySelector(".nbchat-reasoning-text")?.firstChild).toBe(node);
+    expect(node?.textContent).toBe("abcdef");
+    model.setSnapshot(snapshot({ phase: "done", messages: [message("a1", "assistant", "Done.")] }));
+    expect(details?.hidden).toBe(true);
+  });
+
+  it("ignores unknown ops without crashing", () => {
+    const { model } = mount(
+      snapshot({ phase: "streaming", messages: [message("a1", "assistant", "Hel", { status: "streaming" })] }),
+    );
+    model.custom(ops(1, [["sparkles", "a1", "<b>x</b>"], ["text", "a1", "lo"]]));
+    model.custom(ops(2, [["sparkles", "nobody", "?"]]));
+    model.custom(batch(3, [["a1", "!"]]));
+    expect(msgEl("a1").querySelector(".nbchat-content")?.textContent).toBe("Hello!");
+    expect(model.sent).toEqual([]);
+  });
+
+  it("asks for a snapshot on a reasoning gap and renders it", () => {
+    const { model } = mount(
+      snapshot({ seq: 1, phase: "streaming", messages: [message("a1", "assistant", "", { status: "streaming" })] }),
+    );
+    model.custom(ops(3, [["reasoning", "a1", "lost"]]));
+    expect(model.sent).toEqual([{ type: "sync" }]);
+    expect(reasoningEl("a1")).toBeNull();
+    model.setSnapshot(
+      snapshot({
+        seq: 3,
+        phase: "streaming",
+        messages: [message("a1", "assistant", "", { status: "streaming", reasoning: "xy lost" })],
+      }),
+    );
+    model.custom(ops(4, [["reasoning", "a1", "!"]]));
+    expect(reasoningEl("a1")?.querySelector(".nbchat-reasoning-text")?.textContent).toBe("xy lost!");
+  });
+
+  it("bounds reasoning text nodes over many deltas", () => {
+    const { model } = mount(
+      snapshot({ phase: "streaming", messages: [message("a1", "assistant", "", { status: "streaming" })] }),
+    );
+    let expected = "";
+    for (let seq = 1; seq <= 5000; seq++) {
+      const text = `thought${seq} `;
+      expected += text;
+      model.custom(ops(seq, [["reasoning", "a1", text]]));
+    }
+    const box = reasoningEl("a1")?.querySelector(".nbchat-reasoning-text");
+    expect(box?.textContent).toBe(expected);
+    expect(box?.childNodes.length).toBeLessThanOrEqual(Math.ceil(expected.length / TEXT_CHUNK) + 1);
+  });
+});
+
+describe("refusal", () => {
+  it("shows a refusal as its own block, text only", () => {
+    const { model } = mount(
+      snapshot({ phase: "done", messages: [message("a1", "assistant", "", { refusal: `No. ${HOSTILE}` })] }),
+    );
+    const refusal = msgEl("a1").querySelector(".nbchat-refusal");
+    expect(refusal?.textContent).toBe(`No. ${HOSTILE}`);
+    expect(el.querySelectorAll("img, script, b").length).toBe(0);
+    model.setSnapshot(snapshot({ phase: "done", messages: [message("a1", "assistant", "ok")] }));
+    expect(/** @type {HTMLElement} */ (msgEl("a1").querySelector(".nbchat-refusal")).hidden).toBe(true);
+    mount(snapshot({ messages: [message("a2", "assistant", "fine")] }));
+    expect(msgEl("a2").querySelector(".nbchat-refusal")).toBeNull();
+  });
+});
+
+describe("tool calls", () => {
+  it("renders a call from running to done, with duration and result", () => {
+    const running = toolCall("t1", "get_weather", { arguments: '{"city": "Par' });
+    const { model } = mount(
+      snapshot({
+        phase: "streaming",
+        messages: [message("a1", "assistant", "", { status: "streaming", tool_calls: [running] })],
+      }),
+    );
+    const tool = toolEl("a1", "t1");
+    expect(tool.getAttribute("data-status")).toBe("running");
+    expect(tool.open).toBe(false);
+    expect(toolParts(tool)).toMatchObject({
+      name: "get_weather",
+      state: "running…",
+      args: '{"city": "Par',
+      argsHidden: false,
+      resultHidden: true,
+    });
+    tool.open = true; // the user expands it while it runs
+
+    const done = toolCall("t1", "get_weather", {
+      arguments: '{"city": "Paris"}',
+      input: { city: "Paris" },
+      status: "done",
+      duration_s: 0.4249,
+      result: { temp_c: 21, sky: "clear" },
+    });
+    model.setSnapshot(
+      snapshot({
+        phase: "streaming",
+        messages: [message("a1", "assistant", "It is sunny.", { status: "streaming", tool_calls: [done] })],
+      }),
+    );
+    expect(toolEl("a1", "t1")).toBe(tool);
+    expect(tool.open).toBe(true);
+    expect(tool.getAttribute("data-status")).toBe("done");
+    expect(toolParts(tool)).toMatchObject({
+      state: "0.42 s",
+      args: '{\n  "city": "Paris"\n}',
+      result: '{\n  "temp_c": 21,\n  "sky": "clear"\n}',
+      resultHidden: false,
+    });
+    // Tool calls come before the reply text.
+    const children = [...msgEl("a1").children].map((c) => c.className);
+    expect(children.indexOf("nbchat-tools")).toBeLessThan(children.indexOf("nbchat-content"));
+  });
+
+  it("shows raw arguments that are not JSON, text results as is, and done without a duration", () => {
+    mount(
+      snapshot({
+        messages: [
+          message("a1", "assistant", "", {
+            tool_calls: [
+              toolCall("t1", "run", { arguments: "not json", status: "done", result: "line 1\nline 2" }),
+              toolCall("t2", "", { arguments: "", status: "done", result: null }),
+            ],
+          }),
+        ],
+      }),
+    );
+    expect(toolParts(toolEl("a1", "t1"))).toMatchObject({
+      state: "done",
+      args: "not json",
+      result: "line 1\nline 2",
+      resultHidden: false,
+    });
+    expect(toolParts(toolEl("a1", "t2"))).toMatchObject({ name: "tool", argsHidden: true, result: "null", resultHidden: false });
+  });
+
+  it("reconciles calls by id: order, additions, removals", () => {
+    const { model } = mount(snapshot({ messages: [message("a1", "assistant", "", { tool_calls: [toolCall("t1", "a")] })] }));
+    const t1 = toolEl("a1", "t1");
+    model.setSnapshot(
+      snapshot({ messages: [message("a1", "assistant", "", { tool_calls: [toolCall("t2", "b"), toolCall("t1", "a")] })] }),
+    );
+    expect(toolEl("a1", "t1")).toBe(t1);
+    const ids = () => [...msgEl("a1").querySelectorAll(".nbchat-tool")].map((t) => t.getAttribute("data-id"));
+    expect(ids()).toEqual(["t2", "t1"]);
+    model.setSnapshot(snapshot({ messages: [message("a1", "assistant", "")] }));
+    expect(ids()).toEqual([]);
+    expect(/** @type {HTMLElement} */ (msgEl("a1").querySelector(".nbchat-tools")).hidden).toBe(true);
+  });
+
+  it("never turns tool names, arguments, results, reasoning or notices into HTML", () => {
+    const { model } = mount(
+      snapshot({
+        phase: "streaming",
+        notice: HOSTILE,
+        messages: [
+          message("a1", "assistant", "", {
+            status: "streaming",
+            reasoning: HOSTILE,
+            tool_calls: [
+              toolCall("t1", HOSTILE, { arguments: HOSTILE, status: "done", result: HOSTILE }),
+              toolCall("t2", "x", { arguments: "{}", input: { html: HOSTILE }, status: "done", result: { html: HOSTILE } }),
+            ],
+          }),
+        ],
+      }),
+    );
+    model.custom(ops(1, [["reasoning", "a1", "<svg onload=alert(3)>"]]));
+    expect(el.querySelectorAll("img, script, b, svg").length).toBe(0);
+    expect(toolParts(toolEl("a1", "t1"))).toMatchObject({ name: HOSTILE, args: HOSTILE, result: HOSTILE });
+    expect(toolParts(toolEl("a1", "t2")).result).toContain(JSON.stringify(HOSTILE));
+    expect(reasoningEl("a1")?.querySelector(".nbchat-reasoning-text")?.textContent).toBe(`${HOSTILE}<svg onload=alert(3)>`);
+    expect($(".nbchat-notice").textContent).toBe(HOSTILE);
+  });
+});
+
+describe("reconnecting, notice, metrics", () => {
+  it("shows Stop while reconnecting and blocks sending", () => {
+    const { model } = mount(snapshot({ phase: "reconnecting" }));
+    expect($(".nbchat").getAttribute("data-phase")).toBe("reconnecting");
+    expect($(".nbchat-phase").textContent).toBe("reconnecting…");
+    expect(button().textContent).toBe("Stop");
+    expect(button().getAttribute("data-action")).toBe("stop");
+    type("next");
+    press("Enter");
+    expect(model.sent).toEqual([]);
+    button().click();
+    expect(model.sent).toEqual([{ type: "stop" }]);
+  });
+
+  it("shows the notice while there is one", () => {
+    const { model } = mount(snapshot({ phase: "idle" }));
+    const notice = $(".nbchat-notice");
+    expect(notice.hidden).toBe(true);
+    const text = "rate limited by the server: retrying in 3 s (attempt 2 of 4)";
+    model.setSnapshot(snapshot({ phase: "reconnecting", notice: text }));
+    expect(notice.hidden).toBe(false);
+    expect(notice.textContent).toBe(text);
+    expect(notice.getAttribute("role")).toBe("status");
+    model.setSnapshot(snapshot({ phase: "streaming", notice: "" }));
+    expect(notice.hidden).toBe(true);
+    model.setSnapshot(snapshot({ phase: "streaming", notice: "x" }));
+    model.setSnapshot(snapshot({ phase: "done" }));
+    expect(notice.hidden).toBe(true);
+  });
+
+  it("shows reconnects and retries in the metrics when there were any", () => {
+    mount(
+      snapshot({
+        messages: [
+          message("a1", "assistant", "x", { metrics: { duration_s: 2, reconnects: 1, retries: 2 } }),
+          message("a2", "assistant", "y", { metrics: { reconnects: 3, retries: 1 } }),
+          message("a3", "assistant", "z", { metrics: { output_tokens: 5, reconnects: 0, retries: 0 } }),
+        ],
+      }),
+    );
+    expect(msgEl("a1").querySelector(".nbchat-metrics")?.textContent).toBe("2.0 s · 1 reconnect · 2 retries");
+    expect(msgEl("a2").querySelector(".nbchat-metrics")?.textContent).toBe("3 reconnects · 1 retry");
+    expect(msgEl("a3").querySelector(".nbchat-metrics")?.textContent).toBe("5 tokens");
+    expect(/** @type {HTMLElement} */ (msgEl("a1").querySelector(".nbchat-metrics")).title).toContain("resumed 1 time");
+  });
+});
+
+describe("retry", () => {
+  const retryButtons = () => /** @type {HTMLButtonElement[]} */ ([...el.querySelectorAll("button.nbchat-retry")]);
+
+  /**
+   * @param {import("../types.js").Phase} phase
+   * @param {import("../types.js").MessageStatus} status
+   */
+  const ended = (phase, status) =>
+    snapshot({
+      phase,
+      messages: [
+        message("u0", "user", "first"),
+        message("a0", "assistant", "old", { status: "error" }),
+        message("u1", "user", "q"),
+        message("a1", "assistant", "partial", { status }),
+      ],
+    });
+
+  it("appears on the last reply when it ended interrupted, error or stopped", () => {
+    for (const status of /** @type {const} */ (["interrupted", "error", "stopped"])) {
+      const { destroy } = mount(ended(status, status));
+      expect(retryButtons().length).toBe(1);
+      const retry = retryButtons()[0];
+      expect(retry.textContent).toBe("Retry");
+      expect(retry.closest(".nbchat-message")?.getAttribute("data-id")).toBe("a1");
+      expect(retry.disabled).toBe(false);
+      destroy();
+    }
+  });
+
+  it("is absent for a done reply, while a turn runs, and after a newer user message", () => {
+    const { model } = mount(ended("done", "done"));
+    expect(retryButtons()).toEqual([]);
+    for (const phase of /** @type {const} */ (["connecting", "reconnecting", "streaming"])) {
+      model.setSnapshot(ended(phase, "interrupted"));
+      expect(retryButtons()).toEqual([]);
+    }
+    model.setSnapshot(
+      snapshot({
+        phase: "error",
+        messages: [message("u1", "user", "q"), message("a1", "assistant", "x", { status: "error" }), message("u2", "user", "r")],
+      }),
+    );
+    expect(retryButtons()).toEqual([]);
+  });
+
+  it("sends retry once and stays disabled until the next snapshot", () => {
+    const { model } = mount(ended("interrupted", "interrupted"));
+    const retry = retryButtons()[0];
+    retry.click();
+    expect(model.sent).toEqual([{ type: "retry" }]);
+    expect(retry.disabled).toBe(true);
+    retry.dispatchEvent(new MouseEvent("click", { bubbles: true })); // even if a click gets through
+    type("a new question");
+    press("Enter");
+    expect(model.sent).toEqual([{ type: "retry" }]);
+
+    // The kernel replaces the reply with a new streaming one: no Retry while it runs.
+    model.setSnapshot(
+      snapshot({
+        phase: "streaming",
+        messages: [message("u1", "user", "q"), message("a2", "assistant", "", { status: "streaming" })],
+      }),
+    );
+    expect(retryButtons()).toEqual([]);
+    model.setSnapshot(
+      snapshot({
+        phase: "stopped",
+        messages: [message("u1", "user", "q"), message("a2", "assistant", "new", { status: "stopped" })],
+      }),
+    );
+    expect(retryButtons().length).toBe(1);
+    expect(retryButtons()[0].disabled).toBe(false);
+    expect(retryButtons()[0].closest(".nbchat-message")?.getAttribute("data-id")).toBe("a2");
+    retryButtons()[0].click();
+    expect(model.sent).toEqual([{ type: "retry" }, { type: "retry" }]);
   });
 });

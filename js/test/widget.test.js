@@ -153,6 +153,12 @@ describe("sync requests", () => {
     expect(idle.model.sent).toEqual([]);
   });
 
+  it("asks when the first view opens while the kernel reconnects", () => {
+    const { model } = start({ ...streaming(), phase: "reconnecting" });
+    open(model);
+    expect(model.sent).toEqual([{ type: "sync" }]);
+  });
+
   it("ignores custom messages that are not batches", () => {
     const { model } = start(streaming());
     const view = open(model);
@@ -184,5 +190,32 @@ describe("cleanup", () => {
     view.close();
     model.custom(batch(3, [["a1", "lo"]]));
     expect(content?.textContent).toBe("Hel");
+  });
+});
+
+describe("retry", () => {
+  it("one retry per model until the kernel answers, whichever view is clicked", () => {
+    const { model } = start(
+      snapshot({
+        phase: "interrupted",
+        messages: [message("u1", "user", "Hi"), message("a1", "assistant", "Hel", { status: "interrupted" })],
+      }),
+    );
+    const one = open(model);
+    const two = open(model);
+    const retryIn = (/** @type {HTMLElement} */ root) => /** @type {HTMLButtonElement} */ (root.querySelector("button.nbchat-retry"));
+    retryIn(one.el).click();
+    retryIn(two.el).click();
+    expect(model.sent).toEqual([{ type: "retry" }]);
+    expect(retryIn(one.el).disabled).toBe(true);
+    expect(retryIn(two.el).disabled).toBe(true); // refused by the shared latch, disabled too
+    model.setSnapshot(
+      snapshot({
+        phase: "error",
+        messages: [message("u1", "user", "Hi"), message("a2", "assistant", "", { status: "error" })],
+      }),
+    );
+    expect(retryIn(one.el).disabled).toBe(false);
+    expect(retryIn(two.el).disabled).toBe(false);
   });
 });

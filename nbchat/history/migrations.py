@@ -33,4 +33,9 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX messages_by_conversation ON messages(conversation_id, position);
         """,
     ),
+    (
+        "0002_message_extra",
+        # Reasoning, refusal and tool calls of an assistant message, as one JSON object.
+        "ALTER TABLE messages ADD COLUMN extra TEXT NOT NULL DEFAULT '{}';",
+    ),
 ]

@@ -94,7 +94,7 @@ class SqliteHistory(HistoryStore):
         with self._guard("read"):
             rows = self._db.execute(
                 "SELECT m.id, m.role, m.content, m.status, m.created_at, m.error_code,"
-                " m.error_message, m.model, m.metrics, m.finished_at FROM messages m"
+                " m.error_message, m.model, m.metrics, m.finished_at, m.extra FROM messages m"
                 " JOIN conversations c ON c.id = m.conversation_id"
                 " WHERE c.name = ? ORDER BY m.position",
                 (conversation,),
@@ -112,6 +112,7 @@ class SqliteHistory(HistoryStore):
             json.dumps(record.metrics),
             record.created_at,
             record.finished_at,
+            json.dumps(record.extra),
         )
         with self._guard("write"), self._transaction() as db:
             db.execute(
@@ -123,7 +124,8 @@ class SqliteHistory(HistoryStore):
             ).fetchone()
             updated = db.execute(
                 "UPDATE messages SET role=?, content=?, status=?, error_code=?, error_message=?,"
-                " model=?, metrics=?, created_at=?, finished_at=? WHERE id=? AND conversation_id=?",
+                " model=?, metrics=?, created_at=?, finished_at=?, extra=?"
+                " WHERE id=? AND conversation_id=?",
                 (*values, record.id, cid),
             ).rowcount
             if not updated:
@@ -133,8 +135,8 @@ class SqliteHistory(HistoryStore):
                 ).fetchone()
                 db.execute(
                     "INSERT INTO messages (role, content, status, error_code, error_message, model,"
-                    " metrics, created_at, finished_at, id, conversation_id, position)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " metrics, created_at, finished_at, extra, id, conversation_id, position)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (*values, record.id, cid, position),
                 )
 
@@ -144,6 +146,14 @@ class SqliteHistory(HistoryStore):
                 "DELETE FROM messages WHERE conversation_id ="
                 " (SELECT id FROM conversations WHERE name = ?)",
                 (conversation,),
+            )
+
+    def delete(self, conversation: str, message_id: str) -> None:
+        with self._guard("write"), self._transaction() as db:
+            db.execute(
+                "DELETE FROM messages WHERE id = ? AND conversation_id ="
+                " (SELECT id FROM conversations WHERE name = ?)",
+                (message_id, conversation),
             )
 
     def conversations(self) -> list[str]:
@@ -164,6 +174,10 @@ def _record(row: tuple[Any, ...]) -> MessageRecord:
         metrics = cast(MetricsInfo, json.loads(row[8] or "{}"))
     except json.JSONDecodeError:
         metrics = MetricsInfo()
+    try:
+        extra = json.loads(row[10] or "{}")
+    except json.JSONDecodeError:
+        extra = {}
     return MessageRecord(
         id=row[0],
         role=cast(Role, row[1]),
@@ -175,4 +189,5 @@ def _record(row: tuple[Any, ...]) -> MessageRecord:
         model=row[7],
         metrics=metrics,
         finished_at=row[9],
+        extra=extra if isinstance(extra, dict) else {},
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from nbchat.wire import MessageStatus, MetricsInfo, Role
 
@@ -28,6 +29,8 @@ class MessageRecord:
     model: str | None = None
     metrics: MetricsInfo = field(default_factory=lambda: MetricsInfo())
     finished_at: float | None = None
+    #: what else the message holds: ``reasoning``, ``refusal``, ``tool_calls``
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class HistoryStore(ABC):
@@ -47,6 +50,10 @@ class HistoryStore(ABC):
     @abstractmethod
     def clear(self, conversation: str) -> None:
         """Forget every message of ``conversation``."""
+
+    @abstractmethod
+    def delete(self, conversation: str, message_id: str) -> None:
+        """Forget one message (a reply replaced by ``chat.retry()``); no-op if absent."""
 
     @abstractmethod
     def conversations(self) -> list[str]:
@@ -81,6 +88,11 @@ class MemoryHistory(HistoryStore):
     def clear(self, conversation: str) -> None:
         with self._lock:
             self._data.pop(conversation, None)
+
+    def delete(self, conversation: str, message_id: str) -> None:
+        with self._lock:
+            records = self._data.get(conversation, [])
+            records[:] = [r for r in records if r.id != message_id]
 
     def conversations(self) -> list[str]:
         with self._lock:

@@ -1,0 +1,401 @@
+// @ts-check
+/**
+ * DOM of one transcript message: role, reasoning, tool calls, content, refusal, footer.
+ *
+ * Model output is untrusted: it only ever enters the page as text nodes. An update
+ * from a snapshot touches only what changed (the elements, and the open/closed state
+ * of every `<details>` the user toggled, are kept); a text delta appends to one text
+ * node, so its cost does not grow with the transcript. Text nodes are capped at
+ * {@link TEXT_CHUNK} characters because `appendData` copies the whole node.
+ *
+ * ```
+ * div.nbchat-message[data-id][data-role][data-status]
+ *   div.nbchat-role
+ *   details.nbchat-reasoning            (when there is reasoning; closed by default)
+ *     summary.nbchat-reasoning-summary  "Reasoning"
+ *     div.nbchat-reasoning-text
+ *   div.nbchat-tools                    (when there are tool calls)
+ *     details.nbchat-tool[data-id][data-status=running|done]
+ *       summary.nbchat-tool-summary > span.nbchat-tool-name, span.nbchat-tool-state
+ *       div.nbchat-tool-part[data-part=args]   > div.nbchat-tool-label, pre.nbchat-tool-args
+ *       div.nbchat-tool-part[data-part=result] > div.nbchat-tool-label, pre.nbchat-tool-result
+ *   div.nbchat-content (> span.nbchat-cursor while streaming)
+ *   div.nbchat-refusal                  (when there is a refusal)
+ *   div.nbchat-footer > span.nbchat-marker[data-kind], div.nbchat-error, div.nbchat-metrics
+ * ```
+ *
+ * @module
+ */
+
+import {
+  errorText,
+  markerLabel,
+  metricsText,
+  metricsTitle,
+  prettyJson,
+  roleLabel,
+  toolArgumentsText,
+  toolStateText,
+} from "./format.js";
+
+/** @typedef {import("./store.js").StoreMessage} StoreMessage */
+/** @typedef {import("./store.js").TextPart} TextPart */
+/** @typedef {import("./types.js").ToolCallInfo} ToolCallInfo */
+
+/** Longest text node a delta is appended to before a new one is started. */
+export const TEXT_CHUNK = 8192;
+
+/**
+ * Text kept in an element as a few text nodes, appended to at the end.
+ *
+ * @typedef {object} TextSink
+ * @property {HTMLElement} el
+ * @property {Text | null} tail Last text node, where deltas are appended.
+ * @property {string} text The text currently in `el`.
+ * @property {Node | null} anchor A node that stays after the text (the cursor).
+ */
+
+/**
+ * @typedef {object} ToolRecord
+ * @property {HTMLDetailsElement} el
+ * @property {HTMLElement} name
+ * @property {HTMLElement} state
+ * @property {HTMLElement} argsPart
+ * @property {HTMLElement} args
+ * @property {HTMLElement} resultPart
+ * @property {HTMLElement} result
+ * @property {string} argsKey What `args` was rendered from, to skip re-formatting.
+ */
+
+/**
+ * The rendered form of one message.
+ *
+ * @typedef {object} MessageRecord
+ * @property {Document} doc
+ * @property {HTMLElement} el
+ * @property {TextSink} content
+ * @property {HTMLElement} footer
+ * @property {HTMLElement | null} cursor
+ * @property {string} role
+ * @property {string} footerKey What the footer shows, to skip unchanged rebuilds.
+ * @property {{el: HTMLDetailsElement, text: TextSink} | null} reasoning
+ * @property {{el: HTMLElement, calls: Map<string, ToolRecord>} | null} tools
+ * @property {HTMLElement | null} refusal
+ */
+
+/**
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {Document} doc
+ * @param {K} tag
+ * @param {string} className
+ * @param {string} [text]
+ * @returns {HTMLElementTagNameMap[K]}
+ */
+export function h(doc, tag, className, text) {
+  const el = doc.createElement(tag);
+  el.className = className;
+  if (text !== undefined) el.textContent = text;
+  return el;
+}
+
+/**
+ * @param {HTMLElement} el
+ * @param {string} text
+ */
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+// ---- text ---------------------------------------------------------------------------
+
+/**
+ * @param {TextSink} sink
+ * @param {string} text
+ */
+function appendText(sink, text) {
+  const tail = sink.tail;
+  if (tail && tail.length + text.length <= TEXT_CHUNK) {
+    tail.appendData(text);
+  } else {
+    const node = sink.el.ownerDocument.createTextNode(text);
+    sink.el.insertBefore(node, sink.anchor);
+    sink.tail = node;
+  }
+  sink.text += text;
+}
+
+/**
+ * Make `sink` show `text`, appending when it only grew.
+ *
+ * @param {TextSink} sink
+ * @param {string} text
+ */
+function syncText(sink, text) {
+  if (text === sink.text) return;
+  if (text.length > sink.text.length && text.startsWith(sink.text)) {
+    appendText(sink, text.slice(sink.text.length));
+    return;
+  }
+  sink.el.textContent = "";
+  sink.tail = null;
+  sink.text = "";
+  if (sink.anchor) sink.el.append(sink.anchor);
+  if (text) appendText(sink, text);
+}
+
+/** @param {HTMLElement} el */
+function sink(el) {
+  return /** @type {TextSink} */ ({ el, tail: null, text: "", anchor: null });
+}
+
+// ---- reasoning, refusal ----------------------------------------------------------------
+
+/** @param {MessageRecord} record */
+function ensureReasoning(record) {
+  if (record.reasoning) return record.reasoning;
+  const { doc } = record;
+  const el = h(doc, "details", "nbchat-reasoning");
+  const summary = h(doc, "summary", "nbchat-reasoning-summary", "Reasoning");
+  const text = h(doc, "div", "nbchat-reasoning-text");
+  el.append(summary, text);
+  record.el.insertBefore(el, record.tools?.el ?? record.content.el);
+  record.reasoning = { el, text: sink(text) };
+  return record.reasoning;
+}
+
+/**
+ * @param {MessageRecord} record
+ * @param {string} text
+ */
+function updateReasoning(record, text) {
+  if (!text && !record.reasoning) return;
+  const reasoning = ensureReasoning(record);
+  syncText(reasoning.text, text);
+  reasoning.el.hidden = !text;
+}
+
+/**
+ * @param {MessageRecord} record
+ * @param {string} text
+ */
+function updateRefusal(record, text) {
+  if (!text && !record.refusal) return;
+  if (!record.refusal) {
+    record.refusal = h(record.doc, "div", "nbchat-refusal");
+    record.refusal.setAttribute("role", "note");
+    record.refusal.title = "The model refused to answer";
+    record.el.insertBefore(record.refusal, record.footer);
+  }
+  setText(record.refusal, text);
+  record.refusal.hidden = !text;
+}
+
+// ---- tool calls -----------------------------------------------------------------------
+
+/**
+ * @param {Document} doc
+ * @param {string} id
+ * @returns {ToolRecord}
+ */
+function createTool(doc, id) {
+  const el = h(doc, "details", "nbchat-tool");
+  el.setAttribute("data-id", id);
+  const summary = h(doc, "summary", "nbchat-tool-summary");
+  const name = h(doc, "span", "nbchat-tool-name");
+  const state = h(doc, "span", "nbchat-tool-state");
+  summary.append(name, state);
+  /** @param {"args" | "result"} kind */
+  const part = (kind) => {
+    const wrap = h(doc, "div", "nbchat-tool-part");
+    wrap.setAttribute("data-part", kind);
+    const body = h(doc, "pre", `nbchat-tool-${kind}`);
+    wrap.append(h(doc, "div", "nbchat-tool-label", kind === "args" ? "Arguments" : "Result"), body);
+    return { wrap, body };
+  };
+  const args = part("args");
+  const result = part("result");
+  el.append(summary, args.wrap, result.wrap);
+  return {
+    el,
+    name,
+    state,
+    argsPart: args.wrap,
+    args: args.body,
+    resultPart: result.wrap,
+    result: result.body,
+    argsKey: "\u0000",
+  };
+}
+
+/**
+ * @param {ToolRecord} tool
+ * @param {ToolCallInfo} call
+ */
+function updateTool(tool, call) {
+  if (tool.el.getAttribute("data-status") !== call.status) tool.el.setAttribute("data-status", call.status);
+  setText(tool.name, call.name || "tool");
+  setText(tool.state, toolStateText(call));
+  // `input` is parsed from `arguments`: the raw text and whether it parsed say it all.
+  const argsKey = `${call.input === null ? "raw" : "json"}:${call.arguments}`;
+  if (argsKey !== tool.argsKey) {
+    tool.argsKey = argsKey;
+    const args = toolArgumentsText(call);
+    setText(tool.args, args);
+    tool.argsPart.hidden = !args;
+  }
+  const has = call.result !== undefined;
+  setText(tool.result, has ? prettyJson(call.result) : "");
+  tool.resultPart.hidden = !has;
+}
+
+/**
+ * @param {MessageRecord} record
+ * @param {ToolCallInfo[]} calls
+ */
+function updateTools(record, calls) {
+  if (!calls.length && !record.tools) return;
+  if (!record.tools) {
+    const el = h(record.doc, "div", "nbchat-tools");
+    record.el.insertBefore(el, record.content.el);
+    record.tools = { el, calls: new Map() };
+  }
+  const tools = record.tools;
+  const seen = new Set();
+  /** @type {ChildNode | null} */
+  let next = tools.el.firstChild;
+  for (const call of calls) {
+    if (seen.has(call.id)) continue;
+    seen.add(call.id);
+    let tool = tools.calls.get(call.id);
+    if (!tool) {
+      tool = createTool(record.doc, call.id);
+      tools.calls.set(call.id, tool);
+    }
+    updateTool(tool, call);
+    if (tool.el === next) next = next.nextSibling;
+    else tools.el.insertBefore(tool.el, next);
+  }
+  for (const [id, tool] of tools.calls) {
+    if (!seen.has(id)) {
+      tool.el.remove();
+      tools.calls.delete(id);
+    }
+  }
+  tools.el.hidden = !calls.length;
+}
+
+// ---- footer, message ------------------------------------------------------------------
+
+/**
+ * @param {MessageRecord} record
+ * @param {StoreMessage} message
+ */
+function updateFooter(record, message) {
+  const { doc } = record;
+  const marker = markerLabel(message.status);
+  const metrics = message.role === "assistant" ? metricsText(message.metrics) : "";
+  const key = JSON.stringify([marker, message.error, metrics]);
+  if (key === record.footerKey) return;
+  record.footerKey = key;
+  const footer = record.footer;
+  footer.textContent = "";
+  if (marker) {
+    const badge = h(doc, "span", "nbchat-marker", marker);
+    badge.setAttribute("data-kind", message.status);
+    footer.append(badge);
+  }
+  if (message.error) {
+    const error = h(doc, "div", "nbchat-error", errorText(message.error));
+    if (message.error.hint) error.append(h(doc, "div", "nbchat-error-hint", message.error.hint));
+    footer.append(error);
+  }
+  if (metrics) {
+    const m = h(doc, "div", "nbchat-metrics", metrics);
+    m.title = metricsTitle(message.metrics);
+    footer.append(m);
+  }
+  footer.hidden = !footer.firstChild;
+}
+
+/**
+ * Bring a record in line with a message (from a snapshot).
+ *
+ * @param {MessageRecord} record
+ * @param {StoreMessage} message
+ */
+export function updateMessage(record, message) {
+  const { doc } = record;
+  if (record.el.getAttribute("data-status") !== message.status) {
+    record.el.setAttribute("data-status", message.status);
+  }
+  if (record.role !== message.role) {
+    record.role = message.role;
+    record.el.setAttribute("data-role", message.role);
+    const label = record.el.querySelector(".nbchat-role");
+    if (label) label.textContent = roleLabel(message.role);
+  }
+  const streaming = message.status === "streaming";
+  if (streaming && !record.cursor) {
+    record.cursor = h(doc, "span", "nbchat-cursor");
+    record.cursor.setAttribute("aria-hidden", "true");
+    record.content.el.append(record.cursor);
+  } else if (!streaming && record.cursor) {
+    record.cursor.remove();
+    record.cursor = null;
+  }
+  record.content.anchor = record.cursor;
+  updateReasoning(record, message.reasoning);
+  updateTools(record, message.tool_calls);
+  syncText(record.content, message.content);
+  updateRefusal(record, message.refusal);
+  updateFooter(record, message);
+}
+
+/**
+ * @param {Document} doc
+ * @param {StoreMessage} message
+ * @returns {MessageRecord}
+ */
+export function createMessage(doc, message) {
+  const item = h(doc, "div", "nbchat-message");
+  item.setAttribute("data-id", message.id);
+  item.setAttribute("data-role", message.role);
+  const label = h(doc, "div", "nbchat-role", roleLabel(message.role));
+  label.setAttribute("aria-hidden", "true");
+  const content = h(doc, "div", "nbchat-content");
+  const footer = h(doc, "div", "nbchat-footer");
+  footer.hidden = true;
+  item.append(label, content, footer);
+  /** @type {MessageRecord} */
+  const record = {
+    doc,
+    el: item,
+    content: sink(content),
+    footer,
+    cursor: null,
+    role: message.role,
+    footerKey: "",
+    reasoning: null,
+    tools: null,
+    refusal: null,
+  };
+  updateMessage(record, message);
+  return record;
+}
+
+/**
+ * Append a streamed delta (from a batch) to the content or the reasoning.
+ *
+ * @param {MessageRecord} record
+ * @param {TextPart} part
+ * @param {string} text
+ */
+export function appendDelta(record, part, text) {
+  if (part === "reasoning") {
+    const reasoning = ensureReasoning(record);
+    reasoning.el.hidden = false;
+    appendText(reasoning.text, text);
+  } else {
+    appendText(record.content, text);
+  }
+}

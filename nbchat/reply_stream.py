@@ -1,0 +1,233 @@
+"""The network side of one turn: attempts, retries, resume, token refresh.
+
+A :class:`ReplyStream` turns a request into one sequence of normalized events, however
+many HTTP attempts that takes, under the rules of :mod:`nbchat.retry`::
+
+    attempt ──fails before any byte──> 401: token_refresh once, then again
+       │                               429/503: wait Retry-After (capped), again
+       │                               408/502/504, connection: backoff, again
+       │                               anything else, or out of tries: raise
+       └──bytes arrived, then dropped / stalled / EOF before the end marker
+              events carried ids: re-open with Last-Event-ID after retry: (backoff,
+                                  jitter), at most max_reconnects times
+              no ids:             INTERRUPTED (never re-sent: it would re-buy the reply)
+
+Every wait is announced through ``on_notice`` (an empty string when it is over), and
+is a plain ``asyncio.sleep``: Stop cancels it like any other await.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
+
+from nbchat.config import Endpoint
+from nbchat.dialects import Dialect, HttpRequest, get_dialect
+from nbchat.errors import (
+    AuthenticationError,
+    InterruptedStream,
+    RateLimitedError,
+    StalledError,
+    StreamFailure,
+)
+from nbchat.events import StreamEvent
+from nbchat.retry import RetryPolicy
+from nbchat.transport import EventStream, open_events
+from nbchat.wire import ChatMessageParam
+
+if TYPE_CHECKING:  # only transport imports httpx at run time
+    import httpx
+
+log = logging.getLogger("nbchat")
+
+#: ``token_refresh`` returns the new key, directly or as an awaitable
+TokenRefresh = Callable[[], "str | Awaitable[str]"]
+Notice = Callable[[str], None]
+
+#: the wait between reconnects when the server never sent ``retry:`` (the SSE default)
+DEFAULT_RECONNECT_S = 1.0
+
+
+class ReplyStream:
+    """The events of one reply, across as many HTTP attempts as the rules allow.
+
+    Attributes
+    ----------
+    retries : int
+        Requests re-sent before any byte arrived.
+    reconnects : int
+        Streams re-opened with ``Last-Event-ID``.
+    endpoint : Endpoint
+        The endpoint in use (its key replaced after a ``token_refresh``).
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        messages: Sequence[ChatMessageParam],
+        *,
+        policy: RetryPolicy,
+        client: httpx.AsyncClient | None = None,
+        token_refresh: TokenRefresh | None = None,
+        on_notice: Notice = lambda _text: None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.dialect: Dialect = get_dialect(endpoint.dialect)
+        self._messages = list(messages)
+        self._policy = policy
+        self._client = client
+        self._token_refresh = token_refresh
+        self._notice = on_notice
+        self.retries = 0
+        self.reconnects = 0
+
+    async def events(self) -> AsyncGenerator[StreamEvent, None]:
+        """Normalized events until the stream ends; a failure that stays is raised.
+
+        Raises
+        ------
+        StreamFailure
+            The typed reason the reply could not be (fully) received.
+        """
+        dialect = self.dialect
+        request = dialect.build_request(self.endpoint, self._messages)
+        refreshed = False
+        failures = 0  # failed attempts before any byte
+        last_id = ""
+        first_id = ""
+        retry_ms: int | None = None
+        while True:
+            attempt = request if not last_id else _resume_request(request, last_id)
+            stream: EventStream | None = None
+            skipping = False
+            raised: StreamFailure | None = None
+            try:
+                async with open_events(attempt, self.endpoint.timeouts, self._client) as stream:
+                    self._notice("")
+                    async for sse in stream:
+                        if sse.id:
+                            if not first_id:
+                                first_id = sse.id
+                            elif last_id and sse.id == first_id and not skipping:
+                                # The server ignored Last-Event-ID and started over:
+                                # skip what was already shown, up to where it broke.
+                                skipping = True
+                                log.warning("nbchat: server replayed the stream from the start")
+                            if skipping:
+                                if sse.id == last_id:
+                                    skipping = False
+                                continue
+                        for event in dialect.feed(sse):
+                            yield event
+                        if dialect.failed or dialect.finished:
+                            break
+                    retry_ms = stream.retry_ms if stream.retry_ms is not None else retry_ms
+                    if dialect.failed or dialect.finished:
+                        break
+                    last_id = stream.last_event_id or last_id
+                    drop: StreamFailure = InterruptedStream(
+                        f"the stream from {stream.url} ended before {dialect.end_marker}",
+                        url=stream.url,
+                    )
+            except StreamFailure as exc:
+                if stream is None or stream.bytes_received == 0:
+                    failures += 1
+                    request, refreshed = await self._before_bytes(exc, request, failures, refreshed)
+                    continue
+                if stream.retry_ms is not None:
+                    retry_ms = stream.retry_ms
+                last_id = stream.last_event_id or last_id
+                if not isinstance(exc, (InterruptedStream, StalledError)):
+                    raise
+                drop = raised = exc
+            if not last_id or self.reconnects >= self._policy.max_reconnects:
+                # No ids, or out of tries: the drop's own error, or the dialect's
+                # INTERRUPTED for an EOF before the end marker.
+                if raised is not None:
+                    raise raised
+                break
+            self.reconnects += 1
+            base = DEFAULT_RECONNECT_S if retry_ms is None else retry_ms / 1000.0
+            wait = self._policy.backoff(self.reconnects, base)
+            self._notice(
+                f"{_short(drop.message)}: resuming after event {last_id!r} in {wait:.1f} s "
+                f"({self.reconnects} of {self._policy.max_reconnects})"
+            )
+            await asyncio.sleep(wait)
+        for event in dialect.end():
+            yield event
+
+    async def _before_bytes(
+        self, exc: StreamFailure, request: HttpRequest, failures: int, refreshed: bool
+    ) -> tuple[HttpRequest, bool]:
+        """Wait and return the request to send again, or raise ``exc`` when it stays."""
+        policy = self._policy
+        if exc.status is None and not _retryable_without_status(exc):
+            raise exc
+        decision = policy.before_bytes(exc.status, failures, refreshed=refreshed)
+        if decision == "refresh":
+            if self._token_refresh is None:
+                raise exc
+            key = await self._refresh(exc)
+            self.endpoint = dataclasses.replace(self.endpoint, api_key=key)
+            self._notice("")
+            return self.dialect.build_request(self.endpoint, self._messages), True
+        if decision == "fail":
+            if failures > 1:
+                exc.message = f"{exc.message} (after {failures - 1} retries)"
+                exc.args = (exc.message,)
+            raise exc
+        if exc.retry_after is not None and exc.retry_after > policy.max_wait_s:
+            raise type(exc)(
+                f"{exc.message}; the server asks to wait {exc.retry_after:.0f} s, longer than "
+                f"nbchat waits (RetryPolicy.max_wait_s = {policy.max_wait_s:g} s)",
+                status=exc.status,
+                url=exc.url,
+                retry_after=exc.retry_after,
+            ) from exc
+        wait = exc.retry_after if exc.retry_after is not None else policy.backoff(failures)
+        self.retries += 1
+        what = "rate limited" if isinstance(exc, RateLimitedError) else _short(exc.message)
+        self._notice(f"{what}: retrying in {wait:.1f} s ({self.retries} of {policy.max_retries})")
+        await asyncio.sleep(wait)
+        return request, refreshed
+
+    async def _refresh(self, exc: StreamFailure) -> str:
+        assert self._token_refresh is not None
+        self._notice("authentication failed: refreshing the token")
+        try:
+            result = self._token_refresh()
+            key = await result if inspect.isawaitable(result) else result
+        except Exception as err:
+            raise AuthenticationError(
+                f"{exc.message}; token_refresh failed: {type(err).__name__}: {err}",
+                status=exc.status,
+                url=exc.url,
+            ) from err
+        if not isinstance(key, str) or not key:
+            raise AuthenticationError(
+                f"{exc.message}; token_refresh returned {type(key).__name__}, not a key",
+                status=exc.status,
+                url=exc.url,
+            )
+        return key
+
+
+def _retryable_without_status(exc: StreamFailure) -> bool:
+    # Refused/reset connections and a close before any response are safe to re-send;
+    # a stall before the headers is not retried (the user already waited the full stall).
+    return exc.code in ("CONNECTION_ERROR", "INTERRUPTED")
+
+
+def _resume_request(request: HttpRequest, last_id: str) -> HttpRequest:
+    headers = {k: v for k, v in request.headers.items() if k.lower() != "last-event-id"}
+    headers["Last-Event-ID"] = last_id
+    return dataclasses.replace(request, headers=headers)
+
+
+def _short(message: str) -> str:
+    return message.split(": ", 1)[0] if len(message) > 80 else message
