@@ -1,7 +1,9 @@
 """Accumulate normalized stream events into one reply.
 
 A :class:`Reply` is what a finished (or interrupted) stream amounts to: text,
-reasoning, refusal, tool calls, finish reason, usage and the error, if any. It is
+reasoning, refusal, tool calls (with their results and durations when the stream
+reports them), finish reason, usage, the last progress step and final result of a
+progress stream, and the error, if any. It is
 pure: no clock, no I/O. ``parse_stream`` and the controller both build one.
 """
 
@@ -13,8 +15,10 @@ from typing import Any
 from nbchat.events import (
     Finished,
     FinishReason,
+    Progress,
     ReasoningDelta,
     RefusalDelta,
+    Result,
     StreamError,
     StreamEvent,
     TextDelta,
@@ -55,6 +59,9 @@ class Reply:
         self.output_tokens: int | None = None
         self.error: StreamError | None = None
         self.text_deltas = 0
+        #: the last step of a progress stream, and its final result
+        self.progress: Progress | None = None
+        self.result: Any = None
 
     @property
     def text(self) -> str:
@@ -96,6 +103,10 @@ class Reply:
                 call.finished = True
                 call.result = event.result
                 call.duration_s = event.duration_s
+        elif isinstance(event, Progress):
+            self.progress = event
+        elif isinstance(event, Result):
+            self.result = event.data
         elif isinstance(event, Usage):
             # Providers report cumulative counts: the latest non-None value wins.
             if event.input_tokens is not None:

@@ -72,6 +72,13 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class Result:
+    """The final result of a progress stream (spec 004's ``{"type": "result", "data"}``)."""
+
+    data: Any = None
+
+
+@dataclass(frozen=True)
 class Usage:
     """Token counts as the provider reports them (None when not reported)."""
 
@@ -116,6 +123,7 @@ StreamEvent = (
     | ToolCallDelta
     | ToolCallFinished
     | Progress
+    | Result
     | Usage
     | Finished
     | StreamError
@@ -127,6 +135,7 @@ __all__ = [
     "Progress",
     "ReasoningDelta",
     "RefusalDelta",
+    "Result",
     "StreamError",
     "StreamEvent",
     "TextDelta",

@@ -101,12 +101,14 @@ class ReplyStream:
         first_id = ""
         retry_ms: int | None = None
         while True:
-            attempt = request if not last_id else _resume_request(request, last_id)
+            attempt = request if not last_id else dialect.resume_request(request, last_id)
             stream: EventStream | None = None
             skipping = False
             raised: StreamFailure | None = None
             try:
-                async with open_events(attempt, self.endpoint.timeouts, self._client) as stream:
+                async with open_events(
+                    attempt, self.endpoint.timeouts, self._client, framing=dialect.framing
+                ) as stream:
                     self._notice("")
                     async for sse in stream:
                         if sse.id:
@@ -221,12 +223,6 @@ def _retryable_without_status(exc: StreamFailure) -> bool:
     # Refused/reset connections and a close before any response are safe to re-send;
     # a stall before the headers is not retried (the user already waited the full stall).
     return exc.code in ("CONNECTION_ERROR", "INTERRUPTED")
-
-
-def _resume_request(request: HttpRequest, last_id: str) -> HttpRequest:
-    headers = {k: v for k, v in request.headers.items() if k.lower() != "last-event-id"}
-    headers["Last-Event-ID"] = last_id
-    return dataclasses.replace(request, headers=headers)
 
 
 def _short(message: str) -> str:

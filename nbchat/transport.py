@@ -29,13 +29,12 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Literal
 
 import httpx
 from httpx_sse import aconnect_sse
 
 from nbchat.config import Timeouts, redact_url
-from nbchat.dialects.base import HttpRequest
+from nbchat.dialects.base import Framing, HttpRequest
 from nbchat.error_body import summarize_body
 from nbchat.errors import (
     ConnectionFailed,
@@ -46,6 +45,7 @@ from nbchat.errors import (
     StreamFailure,
     status_error_class,
 )
+from nbchat.lines import LineDecoder
 from nbchat.retry import parse_retry_after
 from nbchat.sse import ServerSentEvent, SSEDecoder, is_event_stream
 
@@ -55,8 +55,6 @@ ERROR_BODY_LIMIT = 64 * 1024
 MAX_REDIRECTS = 5
 #: request headers that carry credentials: never sent to another origin
 CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "cookie"})
-
-Framing = Literal["sse", "lines"]
 
 
 def make_client(timeouts: Timeouts) -> httpx.AsyncClient:
@@ -80,10 +78,17 @@ class EventStream:
     """
 
     def __init__(
-        self, response: httpx.Response, url: str, secrets: tuple[str, ...], watchdog: _Watchdog
+        self,
+        response: httpx.Response,
+        url: str,
+        secrets: tuple[str, ...],
+        watchdog: _Watchdog,
+        framing: Framing = "sse",
     ) -> None:
         self._response = response
-        self._decoder = SSEDecoder()
+        self._decoder: SSEDecoder | LineDecoder = (
+            LineDecoder() if framing == "lines" else SSEDecoder()
+        )
         self._secrets = secrets
         self._watchdog = watchdog
         self.url = url
@@ -168,12 +173,15 @@ async def open_events(
     request: HttpRequest,
     timeouts: Timeouts,
     client: httpx.AsyncClient | None = None,
+    *,
+    framing: Framing = "sse",
 ) -> AsyncIterator[EventStream]:
     """Send ``request``; inside the block, iterate the :class:`EventStream` it yields.
 
     Leaving the block (also by cancellation: that is how Stop works) closes the
     response and so the connection. Uses ``client`` if given, else a new one with
-    ``timeouts`` that is closed on exit.
+    ``timeouts`` that is closed on exit. ``framing="lines"`` reads one event per line
+    (the AI SDK 4 data stream) and accepts any 2xx content type.
 
     Raises
     ------
@@ -192,8 +200,8 @@ async def open_events(
                 watchdog.headers_received = True
                 watchdog.progress()
                 url = redact_url(str(response.url))
-                await _check_open(response, url, secrets)
-                stream = EventStream(response, url, secrets, watchdog)
+                await _check_open(response, url, secrets, framing)
+                stream = EventStream(response, url, secrets, watchdog, framing)
                 yield stream
         except asyncio.CancelledError:
             if not watchdog.claim():
@@ -259,10 +267,12 @@ def _stalled(
     return StalledError(f"{url} sent no new event for {wait}", url=url)
 
 
-async def _check_open(response: httpx.Response, url: str, secrets: tuple[str, ...]) -> None:
+async def _check_open(
+    response: httpx.Response, url: str, secrets: tuple[str, ...], framing: Framing = "sse"
+) -> None:
     status = response.status_code
     content_type = response.headers.get("content-type")
-    if 200 <= status < 300 and is_event_stream(content_type):
+    if 200 <= status < 300 and (framing == "lines" or is_event_stream(content_type)):
         return
     body = await _read_limited(response)
     code, detail = summarize_body(body, content_type)

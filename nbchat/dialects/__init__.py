@@ -1,19 +1,39 @@
 """Dialects: one module per wire format, looked up by name.
 
 ``register_dialect(name, factory)`` adds a user's own; ``get_dialect(name)`` makes a
-fresh parser for one response.
+fresh parser for one response; ``decoder_for(dialect)`` the matching body decoder.
+
+Built in: ``openai-chat`` (Chat Completions and compatibles), ``openai-responses``,
+``anthropic``, ``ai-sdk`` (Vercel AI SDK 5 UI message stream), ``ai-sdk-v4`` (its v4
+data stream, one part per line), ``events`` (the specs' chunk/complete/error and
+start/message/tool_started/tool_finished/done/error streams) and ``progress``
+(stage/progress/ETA events, then a result).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from nbchat.dialects.base import Dialect, HttpRequest
+from nbchat.dialects.ai_sdk import AISDKDialect, AISDKv4Dialect
+from nbchat.dialects.anthropic import AnthropicDialect
+from nbchat.dialects.base import Dialect, EventDecoder, HttpRequest, decoder_for
 from nbchat.dialects.openai_chat import OpenAIChatDialect
+from nbchat.dialects.openai_responses import OpenAIResponsesDialect
+from nbchat.dialects.progress import ProgressDialect
+from nbchat.dialects.spec_events import SpecEventsDialect
 from nbchat.errors import ConfigurationError
 
 _REGISTRY: dict[str, Callable[[], Dialect]] = {
-    OpenAIChatDialect.name: OpenAIChatDialect,
+    cls.name: cls
+    for cls in (
+        OpenAIChatDialect,
+        OpenAIResponsesDialect,
+        AnthropicDialect,
+        AISDKDialect,
+        AISDKv4Dialect,
+        SpecEventsDialect,
+        ProgressDialect,
+    )
 }
 
 
@@ -39,4 +59,12 @@ def dialect_names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-__all__ = ["Dialect", "HttpRequest", "dialect_names", "get_dialect", "register_dialect"]
+__all__ = [
+    "Dialect",
+    "EventDecoder",
+    "HttpRequest",
+    "decoder_for",
+    "dialect_names",
+    "get_dialect",
+    "register_dialect",
+]

@@ -4,6 +4,15 @@ A dialect is the only place that knows a provider's wire format. It builds the H
 request for a conversation and turns each server-sent event into normalized
 :mod:`nbchat.events`. One instance parses one response; ``end`` is called at EOF and
 reports a stream that stopped before its protocol's end marker as ``INTERRUPTED``.
+
+``framing`` says how the response body is cut into events: ``"sse"`` (server-sent
+events, :class:`~nbchat.sse.SSEDecoder`) or ``"lines"`` (one event per line,
+:class:`~nbchat.lines.LineDecoder`, for the AI SDK 4 data stream); ``decoder_for``
+makes the right decoder. Only ``"sse"`` responses must be ``text/event-stream``.
+
+Shared helpers for dialect modules: :class:`ToolCallTracker` (index, argument text and
+finish of each tool call), ``parse_arguments`` (tolerant JSON arguments),
+``token_count``, ``last_user_text`` and ``system_text`` (request building).
 """
 
 from __future__ import annotations
@@ -12,13 +21,24 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Literal, Protocol
 
 from nbchat.config import Endpoint
 from nbchat.errors import excerpt
-from nbchat.events import StreamError, StreamEvent
-from nbchat.sse import ServerSentEvent
+from nbchat.events import StreamError, StreamEvent, ToolCallDelta, ToolCallFinished, ToolCallStarted
+from nbchat.lines import LineDecoder
+from nbchat.sse import ServerSentEvent, SSEDecoder
 from nbchat.wire import ChatMessageParam
+
+Framing = Literal["sse", "lines"]
+
+
+class EventDecoder(Protocol):
+    """What turns response bytes into events: :class:`SSEDecoder` or :class:`LineDecoder`."""
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]: ...
+
+    def close(self) -> list[ServerSentEvent]: ...
 
 
 @dataclass(frozen=True)
@@ -37,6 +57,8 @@ class Dialect(ABC):
     name: str = ""
     #: the marker that ends a stream properly, named in INTERRUPTED errors
     end_marker: str = ""
+    #: how the body is cut into events: server-sent events or one event per line
+    framing: ClassVar[Framing] = "sse"
 
     def __init__(self) -> None:
         self.finished = False
@@ -51,6 +73,16 @@ class Dialect(ABC):
     @abstractmethod
     def feed(self, event: ServerSentEvent) -> list[StreamEvent]:
         """Normalized events for one server-sent event."""
+
+    def resume_request(self, request: HttpRequest, last_event_id: str) -> HttpRequest:
+        """The request that re-opens a dropped stream after event ``last_event_id``.
+
+        The SSE way by default: the same request with a ``Last-Event-ID`` header.
+        Only called for streams whose events carry ids.
+        """
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "last-event-id"}
+        headers["Last-Event-ID"] = last_event_id
+        return HttpRequest(request.method, request.url, request.json, headers)
 
     def end(self) -> list[StreamEvent]:
         """Called at EOF: an unfinished, unfailed stream is reported as interrupted."""
@@ -75,3 +107,166 @@ class Dialect(ABC):
                 f"malformed JSON in a {self.name} event ({exc.msg} at char {exc.pos}): "
                 f"{excerpt(data)!r}",
             )
+
+    def parse_object(self, data: str) -> tuple[dict[str, Any], StreamError | None]:
+        """``parse_json`` that also requires a JSON object (PROTOCOL_ERROR otherwise)."""
+        value, problem = self.parse_json(data)
+        if problem is not None:
+            return {}, problem
+        if not isinstance(value, dict):
+            return {}, self.protocol_error(
+                f"expected a JSON object in a {self.name} event, got {excerpt(data)!r}"
+            )
+        return value, None
+
+    def protocol_error(self, message: str) -> StreamError:
+        """A PROTOCOL_ERROR that ends this stream."""
+        self.failed = True
+        return StreamError("PROTOCOL_ERROR", message)
+
+    def provider_error(self, message: str) -> StreamError:
+        """A PROVIDER_ERROR (the provider reported an error in-band) that ends this stream."""
+        self.failed = True
+        return StreamError("PROVIDER_ERROR", message)
+
+
+def decoder_for(dialect: Dialect) -> EventDecoder:
+    """A new decoder for the body of one response in ``dialect``'s framing."""
+    if dialect.framing == "lines":
+        return LineDecoder()
+    return SSEDecoder()
+
+
+def parse_arguments(raw: str) -> dict[str, Any]:
+    """Tool-call arguments as a dict: ``{}`` for empty, invalid or non-object JSON."""
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def token_count(value: Any) -> int | None:
+    """A token count as reported, or None (absent, NaN, negative, not an integer)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and (value != value or not value.is_integer()):
+        return None
+    return int(value) if value >= 0 else None
+
+
+def error_label(error: Any) -> str:
+    """``"type: message"`` for an error object (``code`` when there is no ``type``)."""
+    if isinstance(error, dict):
+        message = str(error.get("message") or "").strip()
+        label = error.get("type") or error.get("code")
+        if message and label:
+            return f"{label}: {message}"
+        return message or excerpt(json.dumps(error, default=str))
+    if isinstance(error, str) and error.strip():
+        return excerpt(error)
+    return excerpt(json.dumps(error, default=str))
+
+
+def last_user_text(messages: Sequence[ChatMessageParam]) -> str:
+    """The content of the last user message (``""`` when there is none)."""
+    for message in reversed(messages):
+        if message["role"] == "user":
+            return message["content"]
+    return ""
+
+
+def system_text(messages: Sequence[ChatMessageParam]) -> str:
+    """The system messages' contents joined by blank lines (for APIs with a system field)."""
+    return "\n\n".join(m["content"] for m in messages if m["role"] == "system" and m["content"])
+
+
+def bearer_headers(endpoint: Endpoint) -> dict[str, str]:
+    """The endpoint's extra headers plus ``Authorization: Bearer <key>`` when a key is set."""
+    headers = dict(endpoint.headers)
+    if endpoint.api_key:
+        headers["Authorization"] = f"Bearer {endpoint.api_key}"
+    return headers
+
+
+class ToolCallTracker:
+    """The tool calls of one response, keyed by the provider's own handle.
+
+    The key is whatever names a call on the wire (a content-block index, an item id, a
+    tool call id). Calls get indexes 0, 1, 2... in order of appearance, which is what
+    :class:`~nbchat.events.ToolCallStarted` carries. Argument fragments are kept so
+    ``finish`` can parse them (invalid JSON gives ``{}``; the raw text stays in the
+    deltas). Each call finishes once.
+    """
+
+    def __init__(self) -> None:
+        self._index: dict[str, int] = {}
+        self._names: dict[int, str] = {}
+        self._args: dict[int, list[str]] = {}
+        self._input: dict[int, dict[str, Any]] = {}
+        self._open: dict[int, str] = {}
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._index
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def is_open(self, key: str) -> bool:
+        """True when ``key`` was started and has not finished."""
+        return self._index.get(key, -1) in self._open
+
+    def open_keys(self) -> list[str]:
+        """Keys of the calls not finished yet, in order of appearance."""
+        return list(self._open.values())
+
+    def name(self, key: str) -> str:
+        return self._names.get(self._index[key], "")
+
+    def start(self, key: str, call_id: str, name: str) -> ToolCallStarted:
+        """Register a new call (the caller checks ``key not in self`` first)."""
+        index = len(self._index)
+        self._index[key] = index
+        self._names[index] = name
+        self._args[index] = []
+        self._open[index] = key
+        return ToolCallStarted(index, call_id, name)
+
+    def delta(self, key: str, fragment: str) -> ToolCallDelta:
+        """A fragment of the arguments of the started call ``key``."""
+        index = self._index[key]
+        self._args[index].append(fragment)
+        return ToolCallDelta(index, fragment)
+
+    def raw(self, key: str) -> str:
+        """The argument text streamed so far for ``key``."""
+        return "".join(self._args[self._index[key]])
+
+    def set_input(self, key: str, value: dict[str, Any]) -> list[ToolCallDelta]:
+        """Record the parsed input the provider sent whole; also as a delta if none came."""
+        index = self._index[key]
+        self._input[index] = value
+        if self._args[index]:
+            return []
+        return [self.delta(key, json.dumps(value, ensure_ascii=False))]
+
+    def finish(
+        self, key: str, *, result: Any = None, duration_s: float | None = None
+    ) -> list[ToolCallFinished]:
+        """The finish event of ``key`` (none when it already finished)."""
+        index = self._index[key]
+        if self._open.pop(index, None) is None:
+            return []
+        arguments = self._input.get(index)
+        if arguments is None:
+            arguments = parse_arguments("".join(self._args[index]))
+        return [ToolCallFinished(index, arguments, result, duration_s)]
+
+    def finish_open(self) -> list[ToolCallFinished]:
+        """Finish every call still open (at the end of a step or of the message)."""
+        out: list[ToolCallFinished] = []
+        for key in self.open_keys():
+            out.extend(self.finish(key))
+        return out

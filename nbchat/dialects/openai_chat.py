@@ -109,6 +109,8 @@ class OpenAIChatDialect(Dialect):
         if chunk.get("error") is not None:
             self.failed = True
             out.append(StreamError("PROVIDER_ERROR", error_text(chunk["error"])))
+            if self._finish:  # OpenRouter's finish_reason "error": keep the native word
+                out.append(Finished("error", self._finish))
         return out
 
     def _choice(self, choice: dict[str, Any]) -> list[StreamEvent]:

@@ -1,0 +1,203 @@
+"""Anthropic Messages streams (``POST /v1/messages`` with ``"stream": true``).
+
+Wire format: named server-sent events whose JSON ``type`` repeats the event name.
+Handled:
+
+* ``message_start``: ``message.usage`` gives ``input_tokens`` (and a first
+  ``output_tokens``).
+* ``content_block_start`` / ``content_block_delta`` / ``content_block_stop`` keyed by
+  ``index``: ``text`` blocks (``text_delta``), ``tool_use`` and ``server_tool_use``
+  blocks (``input_json_delta`` fragments of the tool input), ``thinking`` blocks
+  (``thinking_delta`` -> ReasoningDelta; ``signature_delta`` ignored);
+  ``redacted_thinking`` and other block types are accepted and ignored, as are
+  ``citations_delta``. A delta or stop for a block that never started, or a second
+  start of the same index, is a PROTOCOL_ERROR.
+* ``message_delta``: ``delta.stop_reason`` (``end_turn`` / ``stop_sequence`` /
+  ``pause_turn`` -> stop, ``max_tokens`` / ``model_context_window_exceeded`` -> length,
+  ``tool_use`` -> tool_calls, ``refusal`` -> refusal) and the cumulative
+  ``usage.output_tokens``.
+* ``message_stop``: the end marker.
+* ``ping``: keep-alive, ignored.
+* ``error``: ``{"error": {"type", "message"}}`` (e.g. ``overloaded_error``) ->
+  PROVIDER_ERROR; the stream ends there without ``message_stop``.
+
+Request: ``POST {base_url}/messages`` with ``x-api-key`` and ``anthropic-version``
+headers; system messages are lifted out of the list into ``system``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from nbchat.config import Endpoint
+from nbchat.dialects.base import (
+    Dialect,
+    HttpRequest,
+    ToolCallTracker,
+    error_label,
+    system_text,
+    token_count,
+)
+from nbchat.events import (
+    Finished,
+    FinishReason,
+    ReasoningDelta,
+    StreamEvent,
+    TextDelta,
+    Usage,
+)
+from nbchat.sse import ServerSentEvent
+from nbchat.wire import ChatMessageParam
+
+API_VERSION = "2023-06-01"
+MAX_TOKENS = 4096
+
+_FINISH: dict[str, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "refusal",
+}
+_TOOL_BLOCKS = ("tool_use", "server_tool_use")
+
+
+class AnthropicDialect(Dialect):
+    """Parser for one Anthropic Messages stream; see the module docstring."""
+
+    name = "anthropic"
+    end_marker = "event: message_stop"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._blocks: dict[int, str] = {}  # index -> block type, for started blocks
+        self._calls = ToolCallTracker()
+        self._stop_reason: str | None = None
+
+    def build_request(
+        self, endpoint: Endpoint, messages: Sequence[ChatMessageParam]
+    ) -> HttpRequest:
+        headers = dict(endpoint.headers)
+        if endpoint.api_key:
+            headers["x-api-key"] = endpoint.api_key
+        headers["anthropic-version"] = API_VERSION
+        body: dict[str, Any] = {
+            "model": endpoint.model,
+            "max_tokens": MAX_TOKENS,
+            "stream": True,
+            "messages": [
+                {"role": m["role"], "content": m["content"]}
+                for m in messages
+                if m["role"] in ("user", "assistant")
+            ],
+        }
+        system = system_text(messages)
+        if system:
+            body["system"] = system
+        url = endpoint.base_url.rstrip("/") + "/messages"
+        return HttpRequest("POST", url, body, headers)
+
+    def feed(self, event: ServerSentEvent) -> list[StreamEvent]:
+        if self.finished or self.failed:
+            return []
+        data, problem = self.parse_object(event.data)
+        if problem is not None:
+            return [problem]
+        kind = data.get("type") or event.event
+        if kind == "message_start":
+            message = data.get("message") or {}
+            usage = message.get("usage") if isinstance(message, dict) else None
+            return self._usage(usage)
+        if kind == "content_block_start":
+            return self._block_start(data)
+        if kind == "content_block_delta":
+            return self._block_delta(data)
+        if kind == "content_block_stop":
+            return self._block_stop(data)
+        if kind == "message_delta":
+            delta = data.get("delta") or {}
+            if isinstance(delta, dict) and delta.get("stop_reason"):
+                self._stop_reason = str(delta["stop_reason"])
+            return self._usage(data.get("usage"))
+        if kind == "message_stop":
+            self.finished = True
+            native = self._stop_reason
+            reason: FinishReason = _FINISH.get(native, "stop") if native else "stop"
+            return [*self._calls.finish_open(), Finished(reason, native)]
+        if kind == "error":
+            return [self.provider_error(error_label(data.get("error", data)))]
+        return []  # ping, and event types added after this was written
+
+    def _usage(self, usage: Any) -> list[StreamEvent]:
+        if not isinstance(usage, dict):
+            return []
+        tokens_in = token_count(usage.get("input_tokens"))
+        tokens_out = token_count(usage.get("output_tokens"))
+        if tokens_in is None and tokens_out is None:
+            return []
+        return [Usage(tokens_in, tokens_out)]
+
+    def _index(self, data: dict[str, Any]) -> int | None:
+        index = data.get("index")
+        return index if isinstance(index, int) and not isinstance(index, bool) else None
+
+    def _block_start(self, data: dict[str, Any]) -> list[StreamEvent]:
+        index = self._index(data)
+        block = data.get("content_block")
+        if index is None or not isinstance(block, dict):
+            return [self.protocol_error("content_block_start without an index or content_block")]
+        if index in self._blocks:
+            return [self.protocol_error(f"content block {index} started twice")]
+        kind = str(block.get("type") or "")
+        self._blocks[index] = kind
+        if kind == "text":
+            text = block.get("text")
+            return [TextDelta(text)] if isinstance(text, str) and text else []
+        if kind == "thinking":
+            thinking = block.get("thinking")
+            return [ReasoningDelta(thinking)] if isinstance(thinking, str) and thinking else []
+        if kind in _TOOL_BLOCKS:
+            key = str(index)
+            out: list[StreamEvent] = [
+                self._calls.start(key, str(block.get("id") or ""), str(block.get("name") or ""))
+            ]
+            given = block.get("input")
+            if isinstance(given, dict) and given:  # a whole input, not streamed
+                out.extend(self._calls.set_input(key, given))
+            return out
+        return []
+
+    def _block_delta(self, data: dict[str, Any]) -> list[StreamEvent]:
+        index = self._index(data)
+        if index is None or index not in self._blocks:
+            return [self.protocol_error(f"content_block_delta for unknown block {index}")]
+        delta = data.get("delta")
+        if not isinstance(delta, dict):
+            return [self.protocol_error(f"content_block_delta {index} without a delta")]
+        kind = delta.get("type")
+        block = self._blocks[index]
+        if kind == "text_delta":
+            text = delta.get("text")
+            return [TextDelta(text)] if isinstance(text, str) and text else []
+        if kind == "thinking_delta":
+            thinking = delta.get("thinking")
+            return [ReasoningDelta(thinking)] if isinstance(thinking, str) and thinking else []
+        if kind == "input_json_delta":
+            if block not in _TOOL_BLOCKS or not self._calls.is_open(str(index)):
+                return [self.protocol_error(f"input_json_delta for {block!r} block {index}")]
+            fragment = delta.get("partial_json")
+            if isinstance(fragment, str) and fragment:
+                return [self._calls.delta(str(index), fragment)]
+            return []
+        return []  # signature_delta, citations_delta
+
+    def _block_stop(self, data: dict[str, Any]) -> list[StreamEvent]:
+        index = self._index(data)
+        if index is None or index not in self._blocks:
+            return [self.protocol_error(f"content_block_stop for unknown block {index}")]
+        if str(index) in self._calls:
+            return [*self._calls.finish(str(index))]
+        return []
