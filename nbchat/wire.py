@@ -75,6 +75,15 @@ class ToolCallInfo(TypedDict):
     duration_s: NotRequired[float]
 
 
+class ProgressInfo(TypedDict, total=False):
+    """The latest step of a progress stream (spec 004): stage, percent 0-100, ETA."""
+
+    stage: str
+    percent: float | None
+    message: str
+    eta_s: float | None
+
+
 class MessageInfo(TypedDict):
     """One transcript message as the browser and exports see it."""
 
@@ -90,6 +99,13 @@ class MessageInfo(TypedDict):
     #: a refusal streamed instead of an answer
     refusal: NotRequired[str]
     tool_calls: NotRequired[list[ToolCallInfo]]
+    #: how the model ended the reply when it said: stop, length, tool_calls,
+    #: content_filter, refusal, error
+    finish_reason: NotRequired[str]
+    #: the latest step of a progress stream, while and after it runs
+    progress: NotRequired[ProgressInfo]
+    #: the final result of a progress stream (any JSON)
+    result: NotRequired[Any]
 
 
 class Snapshot(TypedDict):
