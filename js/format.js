@@ -140,3 +140,65 @@ export function prettyJson(value) {
     return String(value);
   }
 }
+
+/** Finish reasons worth a marker, and what it says. */
+/** @type {Record<string, string>} */
+const FINISH_MARKERS = {
+  length: "Cut off: the model reached its token limit",
+  content_filter: "Stopped by the provider's content filter",
+};
+
+/**
+ * The marker text for how the model ended a reply, or "" (stop, tool_calls, error,
+ * refusal and unknown reasons have none: errors and refusals show on their own).
+ *
+ * @param {string} reason
+ */
+export function finishReasonLabel(reason) {
+  return Object.prototype.hasOwnProperty.call(FINISH_MARKERS, reason) ? FINISH_MARKERS[reason] : "";
+}
+
+/**
+ * A progress stage for reading: "fetching-exercises" -> "Fetching exercises".
+ *
+ * @param {string} stage
+ */
+export function stageLabel(stage) {
+  const words = stage.replace(/[-_\s]+/g, " ").trim();
+  return words ? words.charAt(0).toUpperCase() + words.slice(1) : "";
+}
+
+/**
+ * The whole percent a progress bar has reached, rounded down so that "100 %" means
+ * done: 99.6 -> 99.
+ *
+ * @param {number} percent 0-100
+ */
+export function wholePercent(percent) {
+  return Math.floor(Math.min(100, Math.max(0, percent)));
+}
+
+/**
+ * "40 %".
+ *
+ * @param {number} percent 0-100
+ */
+export function percentText(percent) {
+  return `${wholePercent(percent)} %`;
+}
+
+/**
+ * Time left for reading: "less than 1 s left", "about 12 s left", "about 2 min left",
+ * "about 1.5 h left"; "" for zero, negative or not a number.
+ *
+ * @param {number} seconds
+ */
+export function etaText(seconds) {
+  if (!Number.isFinite(seconds) || seconds <= 0) return "";
+  if (seconds < 1) return "less than 1 s left";
+  const s = Math.round(seconds);
+  if (s < 60) return `about ${s} s left`;
+  const min = Math.round(s / 60);
+  if (min < 60) return `about ${min} min left`;
+  return `about ${Math.round(s / 360) / 10} h left`;
+}

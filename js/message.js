@@ -1,6 +1,7 @@
 // @ts-check
 /**
- * DOM of one transcript message: role, reasoning, tool calls, content, refusal, footer.
+ * DOM of one transcript message: role, reasoning, tool calls, progress, content, result,
+ * refusal, footer.
  *
  * Model output is untrusted: it only ever enters the page as text nodes. An update
  * from a snapshot touches only what changed (the elements, and the open/closed state
@@ -19,27 +20,52 @@
  *       summary.nbchat-tool-summary > span.nbchat-tool-name, span.nbchat-tool-state
  *       div.nbchat-tool-part[data-part=args]   > div.nbchat-tool-label, pre.nbchat-tool-args
  *       div.nbchat-tool-part[data-part=result] > div.nbchat-tool-label, pre.nbchat-tool-result
+ *   div.nbchat-progress[data-status=running|done|stopped|error|interrupted][data-indeterminate]
+ *                                       (when there is progress; data-indeterminate="true"
+ *                                       only while the percent is unknown)
+ *     div.nbchat-progress-head > span.nbchat-progress-stage, span.nbchat-progress-percent,
+ *                                span.nbchat-progress-eta      (each hidden when empty)
+ *     div.nbchat-progress-bar[role=progressbar][aria-valuemin=0][aria-valuemax=100]
+ *                            [aria-valuenow][aria-valuetext]   (no valuenow when indeterminate)
+ *       div.nbchat-progress-fill        (style width: percent %; none when indeterminate)
+ *     div.nbchat-progress-message
  *   div.nbchat-content (> span.nbchat-cursor while streaming)
+ *   details.nbchat-result[open]         (when there is a result; open when created)
+ *     summary.nbchat-result-summary     "Result"
+ *     pre.nbchat-result-body            (text as is, anything else as pretty JSON)
  *   div.nbchat-refusal                  (when there is a refusal)
- *   div.nbchat-footer > span.nbchat-marker[data-kind], div.nbchat-error, div.nbchat-metrics
+ *   div.nbchat-footer > span.nbchat-marker[data-kind]…, div.nbchat-error, div.nbchat-metrics
  * ```
+ *
+ * Markers: `data-kind` is the status (stopped, interrupted, error), then `length` or
+ * `content_filter` from the finish reason.
+ *
+ * The progress block follows the message status: `running` while it streams (ETA
+ * shown), else the status it ended with (no ETA, no animation, the bar stays at its
+ * last percent).
  *
  * @module
  */
 
 import {
   errorText,
+  etaText,
+  finishReasonLabel,
   markerLabel,
   metricsText,
   metricsTitle,
+  percentText,
   prettyJson,
   roleLabel,
+  stageLabel,
   toolArgumentsText,
   toolStateText,
+  wholePercent,
 } from "./format.js";
 
 /** @typedef {import("./store.js").StoreMessage} StoreMessage */
 /** @typedef {import("./store.js").TextPart} TextPart */
+/** @typedef {import("./store.js").StoreProgress} StoreProgress */
 /** @typedef {import("./types.js").ToolCallInfo} ToolCallInfo */
 
 /** Longest text node a delta is appended to before a new one is started. */
@@ -68,6 +94,23 @@ export const TEXT_CHUNK = 8192;
  */
 
 /**
+ * @typedef {object} ProgressRecord
+ * @property {HTMLElement} el
+ * @property {HTMLElement} stage
+ * @property {HTMLElement} percent
+ * @property {HTMLElement} eta
+ * @property {HTMLElement} bar
+ * @property {HTMLElement} fill
+ * @property {HTMLElement} message
+ */
+
+/**
+ * @typedef {object} ResultRecord
+ * @property {HTMLDetailsElement} el
+ * @property {HTMLElement} body
+ */
+
+/**
  * The rendered form of one message.
  *
  * @typedef {object} MessageRecord
@@ -81,6 +124,8 @@ export const TEXT_CHUNK = 8192;
  * @property {{el: HTMLDetailsElement, text: TextSink} | null} reasoning
  * @property {{el: HTMLElement, calls: Map<string, ToolRecord>} | null} tools
  * @property {HTMLElement | null} refusal
+ * @property {ProgressRecord | null} progress
+ * @property {ResultRecord | null} result
  */
 
 /**
@@ -104,6 +149,30 @@ export function h(doc, tag, className, text) {
  */
 function setText(el, text) {
   if (el.textContent !== text) el.textContent = text;
+}
+
+/**
+ * Set an attribute when it changed; remove it for null.
+ *
+ * @param {Element} el
+ * @param {string} name
+ * @param {string | null} value
+ */
+function setAttr(el, name, value) {
+  if (value === null) {
+    if (el.hasAttribute(name)) el.removeAttribute(name);
+  } else if (el.getAttribute(name) !== value) {
+    el.setAttribute(name, value);
+  }
+}
+
+/**
+ * @param {HTMLElement} el
+ * @param {string} text
+ */
+function setTextShown(el, text) {
+  setText(el, text);
+  if (el.hidden !== !text) el.hidden = !text;
 }
 
 // ---- text ---------------------------------------------------------------------------
@@ -158,7 +227,7 @@ function ensureReasoning(record) {
   const summary = h(doc, "summary", "nbchat-reasoning-summary", "Reasoning");
   const text = h(doc, "div", "nbchat-reasoning-text");
   el.append(summary, text);
-  record.el.insertBefore(el, record.tools?.el ?? record.content.el);
+  record.el.insertBefore(el, record.tools?.el ?? record.progress?.el ?? record.content.el);
   record.reasoning = { el, text: sink(text) };
   return record.reasoning;
 }
@@ -256,7 +325,7 @@ function updateTools(record, calls) {
   if (!calls.length && !record.tools) return;
   if (!record.tools) {
     const el = h(record.doc, "div", "nbchat-tools");
-    record.el.insertBefore(el, record.content.el);
+    record.el.insertBefore(el, record.progress?.el ?? record.content.el);
     record.tools = { el, calls: new Map() };
   }
   const tools = record.tools;
@@ -284,6 +353,83 @@ function updateTools(record, calls) {
   tools.el.hidden = !calls.length;
 }
 
+// ---- progress, result -----------------------------------------------------------------
+
+/**
+ * @param {Document} doc
+ * @returns {ProgressRecord}
+ */
+function createProgress(doc) {
+  const el = h(doc, "div", "nbchat-progress");
+  const head = h(doc, "div", "nbchat-progress-head");
+  const stage = h(doc, "span", "nbchat-progress-stage");
+  const percent = h(doc, "span", "nbchat-progress-percent");
+  const eta = h(doc, "span", "nbchat-progress-eta");
+  head.append(stage, percent, eta);
+  const bar = h(doc, "div", "nbchat-progress-bar");
+  bar.setAttribute("role", "progressbar");
+  bar.setAttribute("aria-label", "Progress");
+  bar.setAttribute("aria-valuemin", "0");
+  bar.setAttribute("aria-valuemax", "100");
+  const fill = h(doc, "div", "nbchat-progress-fill");
+  bar.append(fill);
+  const message = h(doc, "div", "nbchat-progress-message");
+  el.append(head, bar, message);
+  return { el, stage, percent, eta, bar, fill, message };
+}
+
+/**
+ * @param {MessageRecord} record
+ * @param {StoreProgress | null} progress
+ * @param {StoreMessage["status"]} status
+ */
+function updateProgress(record, progress, status) {
+  if (!progress) {
+    if (record.progress && !record.progress.el.hidden) record.progress.el.hidden = true;
+    return;
+  }
+  if (!record.progress) {
+    record.progress = createProgress(record.doc);
+    record.el.insertBefore(record.progress.el, record.content.el);
+  }
+  const p = record.progress;
+  if (p.el.hidden) p.el.hidden = false;
+  const running = status === "streaming";
+  setAttr(p.el, "data-status", running ? "running" : status);
+  const known = progress.percent !== null;
+  setAttr(p.el, "data-indeterminate", known ? null : "true");
+  const stage = stageLabel(progress.stage);
+  setTextShown(p.stage, stage);
+  setTextShown(p.percent, progress.percent === null ? "" : percentText(progress.percent));
+  setTextShown(p.eta, running && progress.eta_s !== null ? etaText(progress.eta_s) : "");
+  setTextShown(p.message, progress.message);
+  const width = progress.percent === null ? "" : `${progress.percent}%`;
+  if (p.fill.style.width !== width) p.fill.style.width = width;
+  setAttr(p.bar, "aria-valuenow", progress.percent === null ? null : String(wholePercent(progress.percent)));
+  const valueText = [stage, progress.percent === null ? "" : percentText(progress.percent)].filter(Boolean).join(", ");
+  setAttr(p.bar, "aria-valuetext", valueText || null);
+}
+
+/**
+ * @param {MessageRecord} record
+ * @param {StoreMessage} message
+ */
+function updateResult(record, message) {
+  const has = "result" in message && message.result !== undefined;
+  if (!has && !record.result) return;
+  if (!record.result) {
+    const { doc } = record;
+    const el = h(doc, "details", "nbchat-result");
+    el.open = true;
+    const body = h(doc, "pre", "nbchat-result-body");
+    el.append(h(doc, "summary", "nbchat-result-summary", "Result"), body);
+    record.el.insertBefore(el, record.refusal ?? record.footer);
+    record.result = { el, body };
+  }
+  setText(record.result.body, has ? prettyJson(message.result) : "");
+  if (record.result.el.hidden !== !has) record.result.el.hidden = !has;
+}
+
 // ---- footer, message ------------------------------------------------------------------
 
 /**
@@ -292,16 +438,21 @@ function updateTools(record, calls) {
  */
 function updateFooter(record, message) {
   const { doc } = record;
-  const marker = markerLabel(message.status);
+  /** @type {Array<[string, string]>} `[kind, text]` of each marker */
+  const markers = [];
+  const status = markerLabel(message.status);
+  if (status) markers.push([message.status, status]);
+  const finish = finishReasonLabel(message.finish_reason);
+  if (finish) markers.push([message.finish_reason, finish]);
   const metrics = message.role === "assistant" ? metricsText(message.metrics) : "";
-  const key = JSON.stringify([marker, message.error, metrics]);
+  const key = JSON.stringify([markers, message.error, metrics]);
   if (key === record.footerKey) return;
   record.footerKey = key;
   const footer = record.footer;
   footer.textContent = "";
-  if (marker) {
-    const badge = h(doc, "span", "nbchat-marker", marker);
-    badge.setAttribute("data-kind", message.status);
+  for (const [kind, text] of markers) {
+    const badge = h(doc, "span", "nbchat-marker", text);
+    badge.setAttribute("data-kind", kind);
     footer.append(badge);
   }
   if (message.error) {
@@ -346,7 +497,9 @@ export function updateMessage(record, message) {
   record.content.anchor = record.cursor;
   updateReasoning(record, message.reasoning);
   updateTools(record, message.tool_calls);
+  updateProgress(record, message.progress, message.status);
   syncText(record.content, message.content);
+  updateResult(record, message);
   updateRefusal(record, message.refusal);
   updateFooter(record, message);
 }
@@ -378,6 +531,8 @@ export function createMessage(doc, message) {
     reasoning: null,
     tools: null,
     refusal: null,
+    progress: null,
+    result: null,
   };
   updateMessage(record, message);
   return record;

@@ -29,6 +29,17 @@
 /** @typedef {import("./types.js").ToolCallInfo} ToolCallInfo */
 
 /**
+ * A progress step with every key filled in: `percent` clamped to 0-100, `eta_s` not
+ * negative; null where the kernel did not say.
+ *
+ * @typedef {object} StoreProgress
+ * @property {string} stage "" when unknown.
+ * @property {number | null} percent
+ * @property {string} message "" when none.
+ * @property {number | null} eta_s
+ */
+
+/**
  * A message as the store keeps it: a private copy, never the trait's own object
  * (mutating the trait value would break Backbone's change detection).
  *
@@ -43,6 +54,10 @@
  * @property {string} reasoning "" when the message has none.
  * @property {string} refusal "" when the message has none.
  * @property {ToolCallInfo[]} tool_calls
+ * @property {string} finish_reason "" when the kernel did not say.
+ * @property {StoreProgress | null} progress null when the message has no progress.
+ * @property {any} [result] The final result of a progress stream; absent when none
+ *   (a JSON `null` result is present, as null).
  */
 
 /**
@@ -176,12 +191,37 @@ function copyToolCall(value, index) {
 
 /**
  * @param {unknown} value
+ * @returns {number | null}
+ */
+function finite(value) {
+  return typeof value === "number" && Number.isFinite(value) ? value : null;
+}
+
+/**
+ * @param {unknown} value
+ * @returns {StoreProgress | null}
+ */
+function copyProgress(value) {
+  if (!isObject(value)) return null;
+  const percent = finite(value.percent);
+  const eta = finite(value.eta_s);
+  return {
+    stage: typeof value.stage === "string" ? value.stage : "",
+    percent: percent === null ? null : Math.min(100, Math.max(0, percent)),
+    message: typeof value.message === "string" ? value.message : "",
+    eta_s: eta === null ? null : Math.max(0, eta),
+  };
+}
+
+/**
+ * @param {unknown} value
  * @param {number} index
  * @returns {StoreMessage}
  */
 function copyMessage(value, index) {
   const m = isObject(value) ? value : {};
-  return {
+  /** @type {StoreMessage} */
+  const message = {
     id: typeof m.id === "string" && m.id ? m.id : `#${index}`,
     role: ROLES.has(m.role) ? m.role : "assistant",
     content: typeof m.content === "string" ? m.content : "",
@@ -192,7 +232,12 @@ function copyMessage(value, index) {
     reasoning: typeof m.reasoning === "string" ? m.reasoning : "",
     refusal: typeof m.refusal === "string" ? m.refusal : "",
     tool_calls: Array.isArray(m.tool_calls) ? m.tool_calls.map(copyToolCall) : [],
+    finish_reason: typeof m.finish_reason === "string" ? m.finish_reason : "",
+    progress: copyProgress(m.progress),
   };
+  // Never mutated here or in the view, so sharing the trait's object is safe.
+  if ("result" in m && m.result !== undefined) message.result = m.result;
+  return message;
 }
 
 /** @returns {State} */

@@ -53,6 +53,16 @@
  */
 
 /**
+ * The latest step of a progress stream (spec 004). Every key may be missing.
+ *
+ * @typedef {object} ProgressInfo
+ * @property {string} [stage] e.g. "started", "fetching-exercises", "complete".
+ * @property {number | null} [percent] 0-100, or null when unknown (indeterminate).
+ * @property {string} [message] A human-readable status line.
+ * @property {number | null} [eta_s] Estimated seconds left, or null when unknown.
+ */
+
+/**
  * @typedef {object} MessageInfo
  * @property {string} id
  * @property {Role} role
@@ -64,6 +74,11 @@
  * @property {string} [reasoning] The model's reasoning ("thinking"), shown apart.
  * @property {string} [refusal] A refusal streamed instead of an answer.
  * @property {ToolCallInfo[]} [tool_calls]
+ * @property {string} [finish_reason] How the model ended the reply when it said: stop,
+ *   length, tool_calls, content_filter, refusal, error.
+ * @property {ProgressInfo} [progress] The latest step of a progress stream, while and
+ *   after it runs.
+ * @property {any} [result] The final result of a progress stream (any JSON).
  */
 
 /**

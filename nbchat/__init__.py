@@ -31,6 +31,7 @@ from nbchat.errors import (
     ValidationError,
 )
 from nbchat.message import Message
+from nbchat.parse import parse_stream
 from nbchat.retry import RetryPolicy
 from nbchat.turn import Turn
 
@@ -62,5 +63,6 @@ __all__ = [
     "TurnInProgressError",
     "ValidationError",
     "__version__",
+    "parse_stream",
     "register_dialect",
 ]

@@ -29,8 +29,9 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Literal
 
 from nbchat.accumulate import Reply
-from nbchat.config import DEFAULT_API_KEY_ENV, DEMO_MODEL, Endpoint, Timeouts
+from nbchat.config import Endpoint, Timeouts
 from nbchat.dialects import get_dialect
+from nbchat.endpoints import DEFAULT_DIALECT, resolve_endpoint
 from nbchat.errors import (
     HINTS,
     ConfigurationError,
@@ -40,7 +41,9 @@ from nbchat.errors import (
     failure_for_code,
 )
 from nbchat.events import (
+    Progress,
     ReasoningDelta,
+    Result,
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
@@ -49,6 +52,7 @@ from nbchat.events import (
 from nbchat.history import HistoryStore, open_history
 from nbchat.message import Message
 from nbchat.metrics import ReplyTimer
+from nbchat.recording import RecordedTurn, Recorder, load_recording
 from nbchat.reply_stream import ReplyStream, TokenRefresh
 from nbchat.retry import RetryPolicy
 from nbchat.turn import Turn
@@ -125,10 +129,14 @@ class ChatController:
         ``{base_url}/chat/completions``. ``None`` starts nbchat's embedded offline demo
         server (no key, no network).
     api_key : str, optional
-        Sent as a bearer token; defaults to ``$OPENAI_API_KEY`` when ``base_url`` is given.
-        It never leaves the kernel: not shown, not saved, not sent to the browser.
+        Defaults to the provider's environment variable (``$OPENAI_API_KEY`` for a bare
+        ``base_url``, ``$ANTHROPIC_API_KEY`` with ``dialect="anthropic"``). It never
+        leaves the kernel: not shown, not saved, not recorded, not sent to the browser.
     model : str, optional
-        Model name; required with ``base_url``; ``"demo"`` for the embedded server.
+        Model name; required with ``base_url`` or ``provider``; ``"demo"`` for the
+        embedded server. ``chat.model = "..."`` switches models between turns.
+    provider : {"openai", "anthropic", "openrouter", "ollama", "vllm"}, optional
+        A preset: base URL, dialect, auth style and key variable of that service.
     history : str, path, HistoryStore, None
         Where the conversation persists: by default a SQLite file in the per-user data
         folder; a path for another file; ``None`` to keep it in memory only.
@@ -150,6 +158,12 @@ class ChatController:
     token_refresh : callable, optional
         Called (sync or async) when the server answers 401; returns a new key, which
         is used for the request, sent once more, and every later one.
+    replay : path, optional
+        Play a recording (``chat.record(path)``, or a raw provider body such as an
+        ``.sse`` file with ``dialect=``) instead of calling a server: offline, each turn
+        answers with the next recorded reply.
+    replay_speed : float
+        Replay pace multiplier (2.0 plays twice as fast as recorded).
     """
 
     def __init__(
@@ -158,18 +172,46 @@ class ChatController:
         api_key: str | None = None,
         model: str | None = None,
         *,
+        provider: str | None = None,
         history: object = _DEFAULT,
         name: str | None = None,
         system: str | None = None,
-        dialect: str = "openai-chat",
+        dialect: str | None = None,
         headers: Mapping[str, str] | None = None,
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
         token_refresh: TokenRefresh | None = None,
+        replay: str | os.PathLike[str] | None = None,
+        replay_speed: float = 1.0,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
-        self.endpoint = _endpoint(base_url, api_key, model, dialect, headers, timeouts)
-        get_dialect(dialect)  # fail now, not at the first send, on an unknown name
+        self._replay_turns: list[RecordedTurn] = []
+        self._replay_next = 0
+        self.replay_speed = replay_speed
+        if replay is not None:
+            if not replay_speed > 0:
+                raise ConfigurationError(f"replay_speed must be > 0, got {replay_speed!r}")
+            self._replay_turns = load_recording(replay, dialect)
+            first = self._replay_turns[0]
+            self.endpoint = Endpoint(
+                base_url="replay",
+                model=model or first.model or "replay",
+                dialect=dialect or first.dialect or DEFAULT_DIALECT,
+                timeouts=timeouts or Timeouts(),
+                replay=os.fspath(replay),
+            )
+        else:
+            self.endpoint = resolve_endpoint(
+                base_url=base_url,
+                api_key=api_key,
+                model=model,
+                provider=provider,
+                dialect=dialect,
+                headers=headers,
+                timeouts=timeouts,
+            )
+        get_dialect(self.endpoint.dialect)  # fail now, not at the first send, on a bad name
+        self._recorder: Recorder | None = None
         self.name = name or default_conversation_name()
         self.system = system
         self.retry_policy = retry or RetryPolicy()
@@ -321,6 +363,31 @@ class ChatController:
             timer.stop()
             self._finish(turn.message, "stopped", None, timer)
 
+    def _next_replay_turn(self) -> RecordedTurn | None:
+        if not self._replay_turns:
+            return None
+        turn = self._replay_turns[self._replay_next % len(self._replay_turns)]
+        self._replay_next += 1
+        return turn
+
+    def record(self, path: str | os.PathLike[str] | None) -> Recording:
+        """Save the raw response stream of the next turns to ``path``; ``None`` stops.
+
+        The file (JSON Lines, appended to) plays back with ``Chat(replay=path)``, at
+        the pace it was recorded. It holds response bytes only: no request headers,
+        so no API key. Use it as a context manager to record a block of turns::
+
+            with chat.record("demo.jsonl"):
+                await chat.send("Explain SSE")
+        """
+        if self._recorder is not None:
+            self._recorder.close()
+            self._recorder = None
+        if path is not None:
+            key = self.endpoint.api_key
+            self._recorder = Recorder(path, secrets=(key,) if key else ())
+        return Recording(self)
+
     def stop(self) -> None:
         """Stop the streaming reply, if any, keeping its partial text."""
         if self._turn is not None:
@@ -404,6 +471,9 @@ class ChatController:
                 client=self._http_client,
                 token_refresh=self.token_refresh,
                 on_notice=self._set_notice,
+                recorder=self._recorder,
+                replay=self._next_replay_turn(),
+                replay_speed=self.replay_speed,
             )
             async with contextlib.aclosing(stream.events()) as events:
                 async for event in events:
@@ -425,6 +495,17 @@ class ChatController:
                         self._set_phase(Phase.STREAMING)
                         message.tool_calls = tools.infos(reply, event)
                         self._emit(MessagesChanged())
+                    elif isinstance(event, Progress):
+                        self._set_phase(Phase.STREAMING)
+                        message.progress = {
+                            "stage": event.stage,
+                            "percent": event.percent,
+                            "message": event.message,
+                            "eta_s": event.eta_s,
+                        }
+                        self._emit(MessagesChanged())
+                    elif isinstance(event, Result):
+                        message.result = event.data
                     elif isinstance(event, Usage):
                         timer.output_tokens = reply.output_tokens
                         timer.input_tokens = reply.input_tokens
@@ -442,6 +523,7 @@ class ChatController:
             self.endpoint = stream.endpoint  # keeps a key renewed by token_refresh
         message.refusal = reply.refusal
         message.tool_calls = tools.infos(reply, None)
+        message.finish_reason = reply.finish_reason
         self.notice = ""
         self._finish(message, status, error, timer, stream)
         if cancelled is not None and not turn.stop_requested:
@@ -488,6 +570,22 @@ def _outcome(reply: Reply) -> tuple[MessageStatus, ErrorInfo | None]:
 
 def _error_info(code: str, message: str) -> ErrorInfo:
     return {"code": code, "message": message, "hint": HINTS.get(code, "")}
+
+
+class Recording:
+    """Returned by ``chat.record(path)``: ends the recording when its ``with`` block ends."""
+
+    def __init__(self, controller: ChatController) -> None:
+        self._controller = controller
+
+    def stop(self) -> None:
+        self._controller.record(None)
+
+    def __enter__(self) -> Recording:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 class _ToolClock:
@@ -542,35 +640,3 @@ def _wait_interruptibly(future: concurrent.futures.Future[Message]) -> Message:
             return future.result(timeout=0.1)
         except concurrent.futures.TimeoutError:
             continue
-
-
-def _endpoint(
-    base_url: str | None,
-    api_key: str | None,
-    model: str | None,
-    dialect: str,
-    headers: Mapping[str, str] | None,
-    timeouts: Timeouts | None,
-) -> Endpoint:
-    extra = tuple((headers or {}).items())
-    times = timeouts or Timeouts()
-    if base_url is None:
-        from nbchat.server.embedded import ensure_embedded_server
-
-        return Endpoint(
-            base_url=ensure_embedded_server(),
-            model=model or DEMO_MODEL,
-            api_key=api_key,
-            dialect=dialect,
-            headers=extra,
-            timeouts=times,
-            embedded=True,
-        )
-    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-        raise ConfigurationError(f"base_url must start with http:// or https://, got {base_url!r}")
-    if not model:
-        raise ConfigurationError(
-            "model is required with base_url, e.g. Chat(base_url=..., model='gpt-4o-mini')"
-        )
-    key = api_key if api_key is not None else os.environ.get(DEFAULT_API_KEY_ENV)
-    return Endpoint(base_url.rstrip("/"), model, key, dialect, extra, times)

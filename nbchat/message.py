@@ -19,6 +19,7 @@ from nbchat.wire import (
     MessageInfo,
     MessageStatus,
     MetricsInfo,
+    ProgressInfo,
     Role,
     ToolCallInfo,
 )
@@ -53,10 +54,13 @@ class Message:
         "_text",
         "created_at",
         "error",
+        "finish_reason",
         "id",
         "metrics",
         "model",
+        "progress",
         "refusal",
+        "result",
         "role",
         "status",
         "tool_calls",
@@ -86,6 +90,9 @@ class Message:
         self._reasoning: list[str] = []
         self.refusal = ""
         self.tool_calls: list[ToolCallInfo] = []
+        self.finish_reason: str | None = None
+        self.progress: ProgressInfo | None = None
+        self.result: Any = None
 
     @property
     def content(self) -> str:
@@ -117,6 +124,12 @@ class Message:
             extra["refusal"] = self.refusal
         if self.tool_calls:
             extra["tool_calls"] = [dict(call) for call in self.tool_calls]
+        if self.finish_reason:
+            extra["finish_reason"] = self.finish_reason
+        if self.progress is not None:
+            extra["progress"] = dict(self.progress)
+        if self.result is not None:
+            extra["result"] = self.result
         return extra
 
     def __repr__(self) -> str:
@@ -141,6 +154,12 @@ class Message:
             info["refusal"] = self.refusal
         if self.tool_calls:
             info["tool_calls"] = [cast(ToolCallInfo, dict(call)) for call in self.tool_calls]
+        if self.finish_reason:
+            info["finish_reason"] = self.finish_reason
+        if self.progress is not None:
+            info["progress"] = self.progress
+        if self.result is not None:
+            info["result"] = self.result
         return info
 
     def to_param(self) -> ChatMessageParam:
@@ -190,4 +209,9 @@ class Message:
         calls = extra.get("tool_calls")
         if isinstance(calls, list):
             message.tool_calls = [cast(ToolCallInfo, c) for c in calls if isinstance(c, dict)]
+        if isinstance(extra.get("finish_reason"), str):
+            message.finish_reason = extra["finish_reason"]
+        if isinstance(extra.get("progress"), dict):
+            message.progress = cast(ProgressInfo, extra["progress"])
+        message.result = extra.get("result")
         return message

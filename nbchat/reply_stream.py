@@ -23,18 +23,21 @@ import dataclasses
 import inspect
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any
 
 from nbchat.config import Endpoint
 from nbchat.dialects import Dialect, HttpRequest, get_dialect
 from nbchat.errors import (
     AuthenticationError,
+    HistoryError,
     InterruptedStream,
     RateLimitedError,
     StalledError,
     StreamFailure,
 )
 from nbchat.events import StreamEvent
+from nbchat.recording import RecordedTurn, Recorder, ReplayStream, open_replay
 from nbchat.retry import RetryPolicy
 from nbchat.transport import EventStream, open_events
 from nbchat.wire import ChatMessageParam
@@ -74,8 +77,14 @@ class ReplyStream:
         client: httpx.AsyncClient | None = None,
         token_refresh: TokenRefresh | None = None,
         on_notice: Notice = lambda _text: None,
+        recorder: Recorder | None = None,
+        replay: RecordedTurn | None = None,
+        replay_speed: float = 1.0,
     ) -> None:
         self.endpoint = endpoint
+        self._recorder = recorder
+        self._replay = replay
+        self._replay_speed = replay_speed
         self.dialect: Dialect = get_dialect(endpoint.dialect)
         self._messages = list(messages)
         self._policy = policy
@@ -102,14 +111,13 @@ class ReplyStream:
         retry_ms: int | None = None
         while True:
             attempt = request if not last_id else dialect.resume_request(request, last_id)
-            stream: EventStream | None = None
+            stream: EventStream | ReplayStream | None = None
             skipping = False
             raised: StreamFailure | None = None
             try:
-                async with open_events(
-                    attempt, self.endpoint.timeouts, self._client, framing=dialect.framing
-                ) as stream:
+                async with self._open(attempt) as stream:
                     self._notice("")
+                    self._record("start", stream.content_type)
                     async for sse in stream:
                         if sse.id:
                             if not first_id:
@@ -160,8 +168,44 @@ class ReplyStream:
                 f"({self.reconnects} of {self._policy.max_reconnects})"
             )
             await asyncio.sleep(wait)
+        self._record("end")
         for event in dialect.end():
             yield event
+
+    def _open(
+        self, request: HttpRequest
+    ) -> AbstractAsyncContextManager[EventStream | ReplayStream]:
+        dialect = self.dialect
+        if self._replay is not None:
+            where = f"replay of {self.endpoint.display_url}"
+            return open_replay(self._replay, self._replay_speed, dialect.framing, where)
+        on_chunk = None if self._recorder is None else self._record_chunk
+        return open_events(
+            request,
+            self.endpoint.timeouts,
+            self._client,
+            framing=dialect.framing,
+            on_chunk=on_chunk,
+        )
+
+    def _record_chunk(self, data: bytes) -> None:
+        self._record("chunk", data)
+
+    def _record(self, what: str, arg: Any = None) -> None:
+        recorder = self._recorder
+        if recorder is None:
+            return
+        try:
+            if what == "start":
+                recorder.start(self.endpoint.dialect, self.endpoint.model, arg)
+            elif what == "chunk":
+                recorder.chunk(arg)
+            else:
+                recorder.end()
+        except HistoryError as exc:
+            # A recording that cannot be written must not break the reply.
+            log.error("nbchat: %s; recording stopped", exc)
+            self._recorder = None
 
     async def _before_bytes(
         self, exc: StreamFailure, request: HttpRequest, failures: int, refreshed: bool

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import httpx
@@ -84,8 +84,10 @@ class EventStream:
         secrets: tuple[str, ...],
         watchdog: _Watchdog,
         framing: Framing = "sse",
+        on_chunk: Callable[[bytes], None] | None = None,
     ) -> None:
         self._response = response
+        self._on_chunk = on_chunk
         self._decoder: SSEDecoder | LineDecoder = (
             LineDecoder() if framing == "lines" else SSEDecoder()
         )
@@ -93,6 +95,7 @@ class EventStream:
         self._watchdog = watchdog
         self.url = url
         self.status = response.status_code
+        self.content_type = response.headers.get("content-type")
         self.bytes_received = 0
 
     @property
@@ -113,6 +116,8 @@ class EventStream:
         try:
             async for chunk in self._response.aiter_bytes():
                 self.bytes_received += len(chunk)
+                if self._on_chunk is not None:
+                    self._on_chunk(chunk)
                 events = decoder.feed(chunk)
                 if events:
                     watchdog.progress()
@@ -175,13 +180,15 @@ async def open_events(
     client: httpx.AsyncClient | None = None,
     *,
     framing: Framing = "sse",
+    on_chunk: Callable[[bytes], None] | None = None,
 ) -> AsyncIterator[EventStream]:
     """Send ``request``; inside the block, iterate the :class:`EventStream` it yields.
 
     Leaving the block (also by cancellation: that is how Stop works) closes the
     response and so the connection. Uses ``client`` if given, else a new one with
     ``timeouts`` that is closed on exit. ``framing="lines"`` reads one event per line
-    (the AI SDK 4 data stream) and accepts any 2xx content type.
+    (the AI SDK 4 data stream) and accepts any 2xx content type. ``on_chunk`` sees
+    every body chunk as it arrives (decompressed), for recordings.
 
     Raises
     ------
@@ -201,7 +208,7 @@ async def open_events(
                 watchdog.progress()
                 url = redact_url(str(response.url))
                 await _check_open(response, url, secrets, framing)
-                stream = EventStream(response, url, secrets, watchdog, framing)
+                stream = EventStream(response, url, secrets, watchdog, framing, on_chunk)
                 yield stream
         except asyncio.CancelledError:
             if not watchdog.claim():

@@ -354,3 +354,51 @@ describe("isLive and retryTarget", () => {
     expect(target("idle", [])).toBeUndefined();
   });
 });
+
+describe("progress, result, finish reason", () => {
+  it("hydrates them and defaults them when absent", () => {
+    const store = createStore();
+    const result = { exercises: [{ name: "squat", reps: 10 }] };
+    store.applySnapshot(
+      snapshot({
+        messages: [
+          message("a1", "assistant", "", {
+            status: "streaming",
+            progress: { stage: "generating", percent: 40, message: "Thinking", eta_s: 12 },
+            result,
+            finish_reason: "length",
+          }),
+          message("a2", "assistant", "", { result: null, progress: {} }),
+          message("a3", "assistant", "plain"),
+        ],
+      }),
+    );
+    const a1 = store.getMessage("a1");
+    expect(a1?.progress).toEqual({ stage: "generating", percent: 40, message: "Thinking", eta_s: 12 });
+    expect(a1?.result).toEqual(result);
+    expect(a1?.finish_reason).toBe("length");
+    const a2 = store.getMessage("a2");
+    expect(a2?.progress).toEqual({ stage: "", percent: null, message: "", eta_s: null });
+    expect(a2 && "result" in a2).toBe(true);
+    expect(a2?.result).toBeNull();
+    const a3 = store.getMessage("a3");
+    expect(a3?.progress).toBeNull();
+    expect(a3 && "result" in a3).toBe(false);
+    expect(a3?.finish_reason).toBe("");
+  });
+
+  it("tolerates malformed progress: clamps percent, drops bad values", () => {
+    const store = createStore();
+    store.applySnapshot({
+      messages: [
+        { id: "a1", progress: { stage: 3, percent: 140, message: null, eta_s: -4 } },
+        { id: "a2", progress: { percent: "50", eta_s: Number.NaN }, finish_reason: 7 },
+        { id: "a3", progress: [1, 2] },
+      ],
+    });
+    expect(store.getMessage("a1")?.progress).toEqual({ stage: "", percent: 100, message: "", eta_s: 0 });
+    expect(store.getMessage("a2")?.progress).toEqual({ stage: "", percent: null, message: "", eta_s: null });
+    expect(store.getMessage("a2")?.finish_reason).toBe("");
+    expect(store.getMessage("a3")?.progress).toBeNull();
+  });
+});

@@ -779,3 +779,265 @@ describe("retry", () => {
     expect(model.sent).toEqual([{ type: "retry" }, { type: "retry" }]);
   });
 });
+
+describe("progress", () => {
+  /**
+   * @param {Partial<import("../types.js").ProgressInfo>} progress
+   * @param {Partial<import("../types.js").MessageInfo>} [extra]
+   * @param {import("../types.js").Phase} [phase]
+   */
+  const step = (progress, extra = {}, phase = "streaming") =>
+    snapshot({
+      phase,
+      messages: [
+        message("u1", "user", "Make me a plan"),
+        message("a1", "assistant", "", { status: "streaming", progress: { stage: "", percent: null, message: "", eta_s: null, ...progress }, ...extra }),
+      ],
+    });
+
+  const block = () => /** @type {HTMLElement} */ (msgEl("a1").querySelector(".nbchat-progress"));
+  /** @param {string} part */
+  const part = (part) => /** @type {HTMLElement} */ (block().querySelector(`.nbchat-progress-${part}`));
+  const shown = (/** @type {string} */ name) => (part(name).hidden ? null : part(name).textContent);
+
+  it("is created on the first snapshot with progress and updated in place", () => {
+    const { model } = mount(snapshot({ phase: "streaming", messages: [message("a1", "assistant", "", { status: "streaming" })] }));
+    expect(msgEl("a1").querySelector(".nbchat-progress")).toBeNull();
+
+    model.setSnapshot(step({ stage: "started", percent: 5, message: "Setting up", eta_s: 12 }));
+    const el0 = block();
+    const bar = part("bar");
+    const fill = part("fill");
+    const stage = part("stage");
+    const msg = part("message");
+    expect(el0.getAttribute("data-status")).toBe("running");
+    expect(el0.hasAttribute("data-indeterminate")).toBe(false);
+    expect(shown("stage")).toBe("Started");
+    expect(shown("percent")).toBe("5 %");
+    expect(shown("eta")).toBe("about 12 s left");
+    expect(shown("message")).toBe("Setting up");
+    expect(fill.style.width).toBe("5%");
+    expect(bar.getAttribute("role")).toBe("progressbar");
+    expect([bar.getAttribute("aria-valuemin"), bar.getAttribute("aria-valuemax"), bar.getAttribute("aria-valuenow")]).toEqual(["0", "100", "5"]);
+    expect(bar.getAttribute("aria-valuetext")).toBe("Started, 5 %");
+    // Progress comes before the reply text.
+    const children = [...msgEl("a1").children].map((c) => c.className);
+    expect(children.indexOf("nbchat-progress")).toBeLessThan(children.indexOf("nbchat-content"));
+
+    model.setSnapshot(step({ stage: "fetching-exercises", percent: 15.5, message: "Loading the library", eta_s: 130 }));
+    expect(block()).toBe(el0);
+    expect(part("bar")).toBe(bar);
+    expect(part("fill")).toBe(fill);
+    expect(part("stage")).toBe(stage);
+    expect(part("message")).toBe(msg);
+    expect(shown("stage")).toBe("Fetching exercises");
+    expect(shown("percent")).toBe("15 %");
+    expect(shown("eta")).toBe("about 2 min left");
+    expect(shown("message")).toBe("Loading the library");
+    expect(fill.style.width).toBe("15.5%");
+    expect(bar.getAttribute("aria-valuenow")).toBe("15");
+    expect(msgEl("a1").querySelectorAll(".nbchat-progress").length).toBe(1);
+  });
+
+  it("leaves unchanged parts untouched between snapshots", () => {
+    const { model } = mount(step({ stage: "generating", percent: 40, message: "Writing", eta_s: 8 }));
+    const stageText = part("stage").firstChild;
+    const messageText = part("message").firstChild;
+    model.setSnapshot(step({ stage: "generating", percent: 55, message: "Writing", eta_s: 5 }));
+    expect(part("stage").firstChild).toBe(stageText);
+    expect(part("message").firstChild).toBe(messageText);
+    expect(shown("percent")).toBe("55 %");
+  });
+
+  it("is indeterminate while the percent is unknown, without valuenow", () => {
+    const { model } = mount(step({ stage: "generating", percent: null, message: "Waiting for the model" }));
+    expect(block().getAttribute("data-indeterminate")).toBe("true");
+    expect(part("bar").hasAttribute("aria-valuenow")).toBe(false);
+    expect(part("bar").getAttribute("aria-valuemin")).toBe("0");
+    expect(part("bar").getAttribute("aria-valuemax")).toBe("100");
+    expect(part("bar").getAttribute("aria-valuetext")).toBe("Generating");
+    expect(part("fill").style.width).toBe("");
+    expect(shown("percent")).toBeNull();
+    expect(shown("eta")).toBeNull();
+
+    model.setSnapshot(step({ stage: "validating", percent: 70 }));
+    expect(block().hasAttribute("data-indeterminate")).toBe(false);
+    expect(part("bar").getAttribute("aria-valuenow")).toBe("70");
+    expect(part("fill").style.width).toBe("70%");
+    expect(shown("message")).toBeNull();
+
+    model.setSnapshot(step({ stage: "", percent: null }));
+    expect(shown("stage")).toBeNull();
+    expect(part("bar").hasAttribute("aria-valuetext")).toBe(false);
+  });
+
+  it("shows its final state once the message stops streaming", () => {
+    const { model } = mount(step({ stage: "storing", percent: 85, message: "Saving", eta_s: 3 }));
+    for (const status of /** @type {const} */ (["done", "stopped", "error", "interrupted"])) {
+      model.setSnapshot(
+        step({ stage: "storing", percent: 85, message: "Saving", eta_s: 3 }, { status }, status === "done" ? "done" : status),
+      );
+      expect(block().getAttribute("data-status")).toBe(status);
+      expect(shown("eta")).toBeNull();
+      expect(shown("percent")).toBe("85 %");
+      expect(part("fill").style.width).toBe("85%");
+      expect(part("bar").getAttribute("aria-valuenow")).toBe("85");
+    }
+    model.setSnapshot(step({ stage: "complete", percent: 100, eta_s: 0 }, { status: "done" }, "done"));
+    expect(block().getAttribute("data-status")).toBe("done");
+    expect(shown("stage")).toBe("Complete");
+    expect(shown("percent")).toBe("100 %");
+  });
+
+  it("hides the block when a later snapshot has no progress, and never renders model text as HTML", () => {
+    const { model } = mount(step({ stage: HOSTILE, percent: 10, message: HOSTILE }));
+    expect(el.querySelectorAll("img, script, b").length).toBe(0);
+    expect(shown("message")).toBe(HOSTILE);
+    const el0 = block();
+    model.setSnapshot(snapshot({ messages: [message("a1", "assistant", "ok")] }));
+    expect(block()).toBe(el0);
+    expect(el0.hidden).toBe(true);
+    model.setSnapshot(step({ stage: "started", percent: 1 }));
+    expect(block()).toBe(el0);
+    expect(el0.hidden).toBe(false);
+  });
+});
+
+describe("result", () => {
+  /** @param {unknown} result */
+  const withResult = (result) => snapshot({ phase: "done", messages: [message("a1", "assistant", "", { result })] });
+  const resultEl = () => /** @type {HTMLDetailsElement | null} */ (msgEl("a1").querySelector("details.nbchat-result"));
+
+  it("shows an object as pretty JSON, open, after the content", () => {
+    mount(withResult({ exercises: [{ name: "squat", reps: 10 }] }));
+    const details = resultEl();
+    expect(details?.open).toBe(true);
+    expect(details?.querySelector("summary.nbchat-result-summary")?.textContent).toBe("Result");
+    expect(details?.querySelector("pre.nbchat-result-body")?.textContent).toBe(
+      '{\n  "exercises": [\n    {\n      "name": "squat",\n      "reps": 10\n    }\n  ]\n}',
+    );
+    const children = [...msgEl("a1").children].map((c) => c.className);
+    expect(children.indexOf("nbchat-content")).toBeLessThan(children.indexOf("nbchat-result"));
+    expect(children.indexOf("nbchat-result")).toBeLessThan(children.indexOf("nbchat-footer"));
+  });
+
+  it("shows a string as is and null as null", () => {
+    const { model } = mount(withResult("line 1\nline 2"));
+    expect(resultEl()?.querySelector("pre")?.textContent).toBe("line 1\nline 2");
+    model.setSnapshot(withResult(null));
+    expect(resultEl()?.querySelector("pre")?.textContent).toBe("null");
+    expect(resultEl()?.hidden).toBe(false);
+  });
+
+  it("keeps the element and the user's open state, and hides it when the result goes", () => {
+    const { model } = mount(withResult({ a: 1 }));
+    const details = /** @type {HTMLDetailsElement} */ (resultEl());
+    details.open = false;
+    model.setSnapshot(withResult({ a: 2 }));
+    expect(resultEl()).toBe(details);
+    expect(details.open).toBe(false);
+    expect(details.querySelector("pre")?.textContent).toBe('{\n  "a": 2\n}');
+    model.setSnapshot(snapshot({ messages: [message("a1", "assistant", "")] }));
+    expect(details.hidden).toBe(true);
+  });
+
+  it("never turns keys or values into HTML", () => {
+    mount(withResult({ [HOSTILE]: HOSTILE, list: [HOSTILE] }));
+    expect(el.querySelectorAll("img, script, b").length).toBe(0);
+    const text = resultEl()?.querySelector("pre")?.textContent ?? "";
+    expect(JSON.parse(text)).toEqual({ [HOSTILE]: HOSTILE, list: [HOSTILE] });
+    mount(snapshot({ messages: [message("a9", "assistant", "", { result: HOSTILE })] }));
+    expect(el.querySelectorAll("img, script, b").length).toBe(0);
+    expect(msgEl("a9").querySelector("pre.nbchat-result-body")?.textContent).toBe(HOSTILE);
+  });
+});
+
+describe("finish reason", () => {
+  /** @param {string} id */
+  const markers = (id) =>
+    [...msgEl(id).querySelectorAll(".nbchat-footer .nbchat-marker")].map((m) => [m.getAttribute("data-kind"), m.textContent]);
+
+  it("marks a reply cut off by the token limit or the content filter", () => {
+    const { model } = mount(
+      snapshot({
+        messages: [
+          message("a1", "assistant", "Once upon a", { finish_reason: "length" }),
+          message("a2", "assistant", "", { finish_reason: "content_filter" }),
+          message("a3", "assistant", "partial", { status: "stopped", finish_reason: "length" }),
+        ],
+      }),
+    );
+    expect(markers("a1")).toEqual([["length", "Cut off: the model reached its token limit"]]);
+    expect(markers("a2")).toEqual([["content_filter", "Stopped by the provider's content filter"]]);
+    expect(markers("a3")).toEqual([
+      ["stopped", "Stopped"],
+      ["length", "Cut off: the model reached its token limit"],
+    ]);
+    expect(/** @type {HTMLElement} */ (msgEl("a1").querySelector(".nbchat-footer")).hidden).toBe(false);
+    model.setSnapshot(snapshot({ messages: [message("a1", "assistant", "Once upon a time.", { finish_reason: "stop" })] }));
+    expect(markers("a1")).toEqual([]);
+  });
+
+  it("shows nothing for stop, tool_calls, refusal and error (errors keep their own marker)", () => {
+    mount(
+      snapshot({
+        messages: [
+          message("a1", "assistant", "ok", { finish_reason: "stop" }),
+          message("a2", "assistant", "", { finish_reason: "tool_calls" }),
+          message("a3", "assistant", "", { finish_reason: "refusal", refusal: "No." }),
+          message("a4", "assistant", "", { status: "error", finish_reason: "error", error: { code: "x", message: "y" } }),
+        ],
+      }),
+    );
+    expect(markers("a1")).toEqual([]);
+    expect(markers("a2")).toEqual([]);
+    expect(markers("a3")).toEqual([]);
+    expect(markers("a4")).toEqual([["error", "Error"]]);
+  });
+});
+
+describe("message layout", () => {
+  it("orders reasoning, tools, progress, content, result, refusal, footer, whatever arrives first", () => {
+    const full = message("a1", "assistant", "text", {
+      status: "stopped",
+      reasoning: "r",
+      tool_calls: [toolCall("t1", "x")],
+      progress: { stage: "generating", percent: null },
+      result: { ok: true },
+      refusal: "no",
+    });
+    const expected = [
+      "nbchat-role",
+      "nbchat-reasoning",
+      "nbchat-tools",
+      "nbchat-progress",
+      "nbchat-content",
+      "nbchat-result",
+      "nbchat-refusal",
+      "nbchat-footer",
+      "nbchat-retry",
+    ];
+    mount(snapshot({ phase: "stopped", messages: [full] }));
+    expect([...msgEl("a1").children].map((c) => c.className)).toEqual(expected);
+    // An unknown percent on a message that ended: indeterminate, but not running.
+    const bar = msgEl("a1").querySelector(".nbchat-progress");
+    expect([bar?.getAttribute("data-status"), bar?.getAttribute("data-indeterminate")]).toEqual(["stopped", "true"]);
+    cleanups.splice(0).forEach((fn) => fn());
+
+    const { model } = mount(
+      snapshot({ phase: "stopped", messages: [message("a1", "assistant", "", { refusal: "no", result: 1 })] }),
+    );
+    model.setSnapshot(snapshot({ phase: "stopped", messages: [message("a1", "assistant", "", { progress: { percent: 3 } })] }));
+    model.setSnapshot(snapshot({ phase: "stopped", messages: [message("a1", "assistant", "", { tool_calls: [toolCall("t1", "x")] })] }));
+    model.setSnapshot(snapshot({ phase: "stopped", messages: [full] }));
+    expect([...msgEl("a1").children].map((c) => c.className)).toEqual(expected);
+  });
+});
+
+describe("absent fields", () => {
+  it("renders no progress, result or finish marker for a plain message", () => {
+    mount(snapshot({ messages: [message("u1", "user", "Hi"), message("a1", "assistant", "Hello", { status: "streaming" })], phase: "streaming" }));
+    expect(el.querySelector(".nbchat-progress, .nbchat-result, .nbchat-marker")).toBeNull();
+    expect([...msgEl("a1").children].map((c) => c.className)).toEqual(["nbchat-role", "nbchat-content", "nbchat-footer"]);
+  });
+});

@@ -1,0 +1,97 @@
+"""From ``Chat(...)`` arguments to one :class:`~nbchat.config.Endpoint`, checked early.
+
+Precedence: explicit arguments, then the provider preset, then defaults. With no
+``base_url`` and no ``provider`` the embedded offline demo server answers. Every
+mistake a user can make here (unknown provider, missing key, missing model, a URL
+without a scheme) is a ConfigurationError raised before any request, naming the fix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from nbchat.config import DEFAULT_API_KEY_ENV, DEMO_MODEL, Endpoint, Timeouts
+from nbchat.errors import ConfigurationError
+from nbchat.providers import PROVIDERS, provider_names
+
+DEFAULT_DIALECT = "openai-chat"
+#: where a key comes from when only a dialect (no provider) is given
+KEY_ENV_BY_DIALECT = {"anthropic": "ANTHROPIC_API_KEY"}
+
+
+def resolve_endpoint(
+    *,
+    base_url: str | None,
+    api_key: str | None,
+    model: str | None,
+    provider: str | None,
+    dialect: str | None,
+    headers: Mapping[str, str] | None,
+    timeouts: Timeouts | None,
+) -> Endpoint:
+    """The endpoint these ``Chat`` arguments mean; see the module docstring."""
+    extra = tuple((headers or {}).items())
+    times = timeouts or Timeouts()
+    if provider is not None:
+        return _preset(provider, base_url, api_key, model, dialect, extra, times)
+    if base_url is None:
+        from nbchat.server.embedded import ensure_embedded_server
+
+        return Endpoint(
+            base_url=ensure_embedded_server(),
+            model=model or DEMO_MODEL,
+            api_key=api_key,
+            dialect=dialect or DEFAULT_DIALECT,
+            headers=extra,
+            timeouts=times,
+            embedded=True,
+        )
+    url = _checked_url(base_url)
+    if not model:
+        raise ConfigurationError(
+            "model is required with base_url, e.g. Chat(base_url=..., model='gpt-4o-mini')"
+        )
+    name = dialect or DEFAULT_DIALECT
+    env = KEY_ENV_BY_DIALECT.get(name, DEFAULT_API_KEY_ENV)
+    key = api_key if api_key is not None else os.environ.get(env)
+    return Endpoint(url, model, key, name, extra, times)
+
+
+def _preset(
+    provider: str,
+    base_url: str | None,
+    api_key: str | None,
+    model: str | None,
+    dialect: str | None,
+    headers: tuple[tuple[str, str], ...],
+    timeouts: Timeouts,
+) -> Endpoint:
+    preset = PROVIDERS.get(provider)
+    if preset is None:
+        known = ", ".join(provider_names())
+        raise ConfigurationError(f"unknown provider {provider!r}; known providers: {known}")
+    if not model:
+        raise ConfigurationError(
+            f"model is required with provider={provider!r}, "
+            f"e.g. Chat(provider={provider!r}, model={preset.example_model!r})"
+        )
+    key = api_key
+    if key is None and preset.key_env:
+        key = os.environ.get(preset.key_env) or None
+    if not key and preset.key_required:
+        raise ConfigurationError(
+            f"no API key for {provider}: set the {preset.key_env} environment variable "
+            f"(or pass api_key=...)"
+        )
+    url = _checked_url(base_url) if base_url is not None else preset.resolved_base_url()
+    return Endpoint(url, model, key, dialect or preset.dialect, headers, timeouts)
+
+
+def _checked_url(base_url: object) -> str:
+    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"base_url must start with http:// or https://, got {base_url!r}")
+    return base_url.rstrip("/")
+
+
+__all__ = ["resolve_endpoint"]
