@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from nbchat.server import ServerThread, create_app
+from tests.fault_streams import FaultStreams, create_fault_streams
 from tests.faults import FaultLog, create_fault_app
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "llm-streams"
@@ -68,3 +69,30 @@ def fault_server() -> Iterator[FaultServer]:
         yield FaultServer(url, log)
     finally:
         thread.stop()
+
+
+class Faults:
+    """The stream-policy fault server (tests/fault_streams.py) and a second origin."""
+
+    def __init__(self, url: str, state: FaultStreams) -> None:
+        self.url = url
+        self.state = state
+
+    def base(self, case: str) -> str:
+        return f"{self.url}/{case}"
+
+    def count(self, case: str) -> int:
+        return self.state.log(case).count
+
+
+@pytest.fixture
+def faults() -> Iterator[Faults]:
+    app, state = create_fault_streams()
+    main, other = ServerThread(app), ServerThread(app)
+    url = main.start()
+    state.other_origin = other.start()
+    try:
+        yield Faults(url, state)
+    finally:
+        main.stop()
+        other.stop()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,35 +16,10 @@ import pytest
 from nbchat import ChatController, RetryPolicy, Timeouts
 from nbchat.controller import NoticeChanged, Phase, PhaseChanged, TextAppended
 from nbchat.history import SqliteHistory
-from nbchat.server import ServerThread
-from tests.fault_streams import FULL, WORDS, FaultStreams, create_fault_streams
+from tests.conftest import Faults
+from tests.fault_streams import FULL, WORDS
 
 FAST = RetryPolicy(backoff_s=0.05, max_backoff_s=0.2)
-
-
-class Faults:
-    def __init__(self, url: str, state: FaultStreams) -> None:
-        self.url = url
-        self.state = state
-
-    def base(self, case: str) -> str:
-        return f"{self.url}/{case}"
-
-    def count(self, case: str) -> int:
-        return self.state.log(case).count
-
-
-@pytest.fixture
-def faults() -> Iterator[Faults]:
-    app, state = create_fault_streams()
-    main, other = ServerThread(app), ServerThread(app)
-    url = main.start()
-    state.other_origin = other.start()
-    try:
-        yield Faults(url, state)
-    finally:
-        main.stop()
-        other.stop()
 
 
 def make_chat(faults: Faults, case: str, tmp_path: Path, **kw: Any) -> ChatController:
@@ -195,7 +169,9 @@ async def test_stop_works_during_a_stall(faults: Faults, tmp_path: Path) -> None
 async def test_one_byte_every_50_ms_is_progress_enough(faults: Faults, tmp_path: Path) -> None:
     chat = make_chat(faults, "drip", tmp_path, timeouts=Timeouts(stall=5))
     texts: list[float] = []
-    chat.subscribe(lambda c: texts.append(time.monotonic()) if isinstance(c, TextAppended) else None)
+    chat.subscribe(
+        lambda c: texts.append(time.monotonic()) if isinstance(c, TextAppended) else None
+    )
     started = time.monotonic()
     message = await chat.send("hi")
     assert message.status == "done" and message.content == "hi"
@@ -242,9 +218,7 @@ async def test_a_retry_after_beyond_the_cap_fails_at_once(faults: Faults, tmp_pa
 
 
 @pytest.mark.parametrize("status", [408, 502, 504])
-async def test_transient_statuses_are_retried(
-    faults: Faults, tmp_path: Path, status: int
-) -> None:
+async def test_transient_statuses_are_retried(faults: Faults, tmp_path: Path, status: int) -> None:
     case = f"then-ok-{status}"
     message = await make_chat(faults, case, tmp_path).send("hi")
     assert message.status == "done" and message.content == FULL
@@ -319,7 +293,8 @@ async def test_a_closed_connection_before_any_byte_is_retried(tmp_path: Path) ->
         connections += 1
         head = await reader.readuntil(b"\r\n\r\n")
         length = next(
-            int(line.split(b":")[1]) for line in head.split(b"\r\n")
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
             if line.lower().startswith(b"content-length")
         )
         await reader.readexactly(length)
@@ -456,9 +431,7 @@ async def test_gzip_streams_decode_as_they_arrive(faults: Faults, tmp_path: Path
     assert faults.state.finished["gzip"] - arrivals[0] > 0.9
 
 
-async def test_invalid_utf8_becomes_replacement_characters(
-    faults: Faults, tmp_path: Path
-) -> None:
+async def test_invalid_utf8_becomes_replacement_characters(faults: Faults, tmp_path: Path) -> None:
     message = await make_chat(faults, "invalid-utf8", tmp_path).send("hi")
     assert message.status == "done"
     assert message.content == "caf\ufffd\ufffd!"  # the charset=latin-1 is ignored: UTF-8

@@ -55,6 +55,6 @@ async def test_line_framing_reads_lines_of_any_content_type(url: str) -> None:
 
 async def test_sse_framing_refuses_text_plain(url: str) -> None:
     request = HttpRequest("POST", f"{url}/v4-lines/chat/completions", {})
-    with pytest.raises(ProtocolError, match="expected text/event-stream .* got text/plain"):
+    with pytest.raises(ProtocolError, match=r"expected text/event-stream .* got text/plain"):
         async with open_events(request, Timeouts()) as stream:
             [event async for event in stream]

@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 
-from nbchat import Chat, ChatController
+from nbchat import Chat, ChatController, ConfigurationError, TurnInProgressError, register_dialect
+from nbchat.dialects import Dialect, HttpRequest
+from nbchat.events import Finished, ReasoningDelta, StreamEvent, TextDelta
+from nbchat.sse import ServerSentEvent
 from nbchat.widget import ChatWidget
-from tests.conftest import DemoServer
+from tests.conftest import DemoServer, Faults, FaultServer
 
 
 class RecordingWidget(ChatWidget):
@@ -37,7 +40,9 @@ class ReferenceView:
     def hydrate(self, snapshot: dict[str, Any]) -> None:
         self.seq = snapshot["seq"]
         self.phase = snapshot["phase"]
+        self.notice = snapshot.get("notice", "")
         self.texts = {m["id"]: m["content"] for m in snapshot["messages"]}
+        self.reasoning = {m["id"]: m.get("reasoning", "") for m in snapshot["messages"]}
 
     def batch(self, batch: dict[str, Any]) -> None:
         if batch["seq"] <= self.seq:
@@ -46,7 +51,10 @@ class ReferenceView:
             self.gaps += 1
             return
         for op in batch["ops"]:
-            self.texts[op["id"]] += op["text"]
+            if op["op"] == "text":
+                self.texts[op["id"]] += op["text"]
+            elif op["op"] == "reasoning":
+                self.reasoning[op["id"]] += op["text"]
         self.seq = batch["seq"]
 
 
@@ -130,6 +138,85 @@ async def test_view_requests_send_and_stop(slow_demo_server: DemoServer, tmp_pat
     assert [m.content for m in chat.messages if m.role == "user"] == ["from the browser"]
     widget._on_view_message(widget, {"type": "bogus"}, [])
     widget._on_view_message(widget, "not a dict", [])
+
+
+async def test_retry_request_replaces_the_interrupted_reply(
+    fault_server: FaultServer, tmp_path: Path
+) -> None:
+    chat = Chat(fault_server.base("eof"), model="m", history=tmp_path / "h.db", name="r")
+    widget = RecordingWidget(chat)
+    failed = await chat.send("question")
+    assert failed.status == "interrupted"
+    widget._on_view_message(widget, {"type": "retry"}, [])
+    turn = chat.turn
+    assert turn is not None and turn.message is not failed
+    again = await turn
+    assert [m.role for m in chat.messages] == ["user", "assistant"]
+    assert chat.messages[1] is again and again.content == "Half a reply"
+    assert [m["id"] for m in widget.snapshot["messages"]] == [chat.messages[0].id, again.id]
+    stored = Chat(fault_server.base("eof"), model="m", history=tmp_path / "h.db", name="r")
+    assert [m.id for m in stored.messages] == [chat.messages[0].id, again.id]
+    assert fault_server.log.requests[-1]["messages"] == [{"role": "user", "content": "question"}]
+
+
+async def test_retry_needs_a_question_and_an_idle_chat(
+    slow_demo_server: DemoServer, tmp_path: Path
+) -> None:
+    chat = chat_for(slow_demo_server, tmp_path)
+    with pytest.raises(ConfigurationError, match="nothing to retry"):
+        chat.retry()
+    turn = chat.send("hello")
+    with pytest.raises(TurnInProgressError):
+        chat.retry()
+    chat.stop()
+    stopped = await turn
+    assert stopped.status == "stopped"
+    again = await chat.retry()  # a stopped reply can be asked again too
+    assert again.status == "done" and len(chat.messages) == 2
+
+
+async def test_notice_and_reconnecting_phase_reach_the_view(faults: Faults, tmp_path: Path) -> None:
+    chat = Chat(faults.base("then-ok-429-seconds"), model="m", history=None)
+    widget = RecordingWidget(chat)
+    message = await chat.send("hi")
+    assert message.status == "done"
+    snapshots = [p for kind, p in widget.wire if kind == "snapshot"]
+    waiting = [s for s in snapshots if s["phase"] == "reconnecting"]
+    assert waiting and "rate limited: retrying in" in waiting[0]["notice"]
+    assert snapshots[-1]["notice"] == "" and snapshots[-1]["phase"] == "done"
+    assert snapshots[-1]["messages"][-1]["metrics"]["retries"] == 1
+
+
+async def test_reasoning_travels_in_its_own_ops(tmp_path: Path) -> None:
+    class Thinking(Dialect):
+        name = "thinking-test"
+        end_marker = "done"
+
+        def build_request(self, endpoint: Any, messages: Any) -> HttpRequest:
+            return HttpRequest("POST", endpoint.base_url, {})
+
+        def feed(self, event: ServerSentEvent) -> list[StreamEvent]:
+            if event.event == "done":
+                self.finished = True
+                return [Finished()]
+            if event.event == "think":
+                return [ReasoningDelta(event.data)]
+            return [TextDelta(event.data)]
+
+    register_dialect("thinking-test", Thinking)
+    body = tmp_path / "thinking.sse"
+    body.write_text("event: think\ndata: Hmm, \n\nevent: think\ndata: so.\n\n"
+                    "data: Answer\n\nevent: done\ndata: .\n\n")  # fmt: skip
+    chat = Chat(replay=body, dialect="thinking-test", replay_speed=10, history=None)
+    widget = RecordingWidget(chat, interval=0.001)
+    view = ReferenceView(widget.snapshot)
+    message = await chat.send("why?")
+    for kind, payload in widget.wire:
+        view.hydrate(payload) if kind == "snapshot" else view.batch(payload)
+    ops = [op["op"] for kind, b in widget.wire if kind == "batch" for op in b["ops"]]
+    assert "reasoning" in ops
+    assert message.reasoning == "Hmm, so." and message.content == "Answer"
+    assert view.reasoning[message.id] == "Hmm, so." and view.texts[message.id] == "Answer"
 
 
 def test_chat_display_bundle_is_stable_and_safe(demo_server: DemoServer, tmp_path: Path) -> None:
