@@ -28,10 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from nbchat.dialects.base import Framing
+from nbchat.dialects.base import DecodedStream, Framing
 from nbchat.errors import ConfigurationError, HistoryError
-from nbchat.lines import LineDecoder
-from nbchat.sse import ServerSentEvent, SSEDecoder
+from nbchat.sse import ServerSentEvent
 
 FORMAT = "nbchat-recording"
 #: the pace of a raw body (no timings recorded): one event per this many seconds
@@ -164,34 +163,16 @@ def _raw_turn(raw: bytes, dialect: str | None) -> RecordedTurn:
     return turn
 
 
-class ReplayStream:
+class ReplayStream(DecodedStream):
     """A recorded turn played at its recorded pace divided by ``speed``.
 
     Same attributes and iteration as :class:`nbchat.transport.EventStream`.
     """
 
     def __init__(self, turn: RecordedTurn, speed: float, framing: Framing, url: str) -> None:
+        super().__init__(framing, url, 200, turn.content_type)
         self._turn = turn
         self._speed = speed
-        self._decoder: SSEDecoder | LineDecoder = (
-            LineDecoder() if framing == "lines" else SSEDecoder()
-        )
-        self.url = url
-        self.status = 200
-        self.content_type = turn.content_type
-        self.bytes_received = 0
-
-    @property
-    def last_event_id(self) -> str:
-        return self._decoder.last_event_id
-
-    @property
-    def retry_ms(self) -> int | None:
-        return self._decoder.retry_ms
-
-    @property
-    def comments(self) -> int:
-        return self._decoder.comments
 
     async def __aiter__(self) -> AsyncIterator[ServerSentEvent]:
         loop = asyncio.get_running_loop()

@@ -34,7 +34,7 @@ import httpx
 from httpx_sse import aconnect_sse
 
 from nbchat.config import Timeouts, redact_url
-from nbchat.dialects.base import Framing, HttpRequest
+from nbchat.dialects.base import DecodedStream, Framing, HttpRequest
 from nbchat.error_body import summarize_body
 from nbchat.errors import (
     ConnectionFailed,
@@ -45,9 +45,8 @@ from nbchat.errors import (
     StreamFailure,
     status_error_class,
 )
-from nbchat.lines import LineDecoder
 from nbchat.retry import parse_retry_after
-from nbchat.sse import ServerSentEvent, SSEDecoder, is_event_stream
+from nbchat.sse import ServerSentEvent, is_event_stream
 
 #: the most of an error body read to explain a failure
 ERROR_BODY_LIMIT = 64 * 1024
@@ -68,13 +67,12 @@ def make_client(timeouts: Timeouts) -> httpx.AsyncClient:
     )
 
 
-class EventStream:
+class EventStream(DecodedStream):
     """An open response: ``async for event in stream`` yields its server-sent events.
 
-    Attributes tell the caller what it needs to decide about a retry or a resume:
-    ``bytes_received`` (body bytes so far), ``last_event_id`` and ``retry_ms`` (the
-    decoder's, per the SSE rules), ``comments`` (keep-alives seen), ``url`` (after
-    redirects, redacted) and ``status``.
+    Its attributes (see :class:`~nbchat.dialects.base.DecodedStream`) tell the caller
+    what it needs to decide about a retry or a resume; ``url`` is after redirects and
+    redacted.
     """
 
     def __init__(
@@ -86,29 +84,11 @@ class EventStream:
         framing: Framing = "sse",
         on_chunk: Callable[[bytes], None] | None = None,
     ) -> None:
+        super().__init__(framing, url, response.status_code, response.headers.get("content-type"))
         self._response = response
         self._on_chunk = on_chunk
-        self._decoder: SSEDecoder | LineDecoder = (
-            LineDecoder() if framing == "lines" else SSEDecoder()
-        )
         self._secrets = secrets
         self._watchdog = watchdog
-        self.url = url
-        self.status = response.status_code
-        self.content_type = response.headers.get("content-type")
-        self.bytes_received = 0
-
-    @property
-    def last_event_id(self) -> str:
-        return self._decoder.last_event_id
-
-    @property
-    def retry_ms(self) -> int | None:
-        return self._decoder.retry_ms
-
-    @property
-    def comments(self) -> int:
-        return self._decoder.comments
 
     async def __aiter__(self) -> AsyncIterator[ServerSentEvent]:
         decoder = self._decoder

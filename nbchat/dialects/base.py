@@ -130,6 +130,35 @@ class Dialect(ABC):
         return StreamError("PROVIDER_ERROR", message)
 
 
+class DecodedStream:
+    """What a caller can ask an open stream, whatever feeds it (HTTP or a recording).
+
+    ``bytes_received`` counts body bytes; ``last_event_id``, ``retry_ms`` and
+    ``comments`` are the decoder's, per the SSE rules (lines framing has none).
+    """
+
+    def __init__(self, framing: Framing, url: str, status: int, content_type: str | None) -> None:
+        self._decoder: SSEDecoder | LineDecoder = (
+            LineDecoder() if framing == "lines" else SSEDecoder()
+        )
+        self.url = url
+        self.status = status
+        self.content_type = content_type
+        self.bytes_received = 0
+
+    @property
+    def last_event_id(self) -> str:
+        return self._decoder.last_event_id
+
+    @property
+    def retry_ms(self) -> int | None:
+        return self._decoder.retry_ms
+
+    @property
+    def comments(self) -> int:
+        return self._decoder.comments
+
+
 def decoder_for(dialect: Dialect) -> EventDecoder:
     """A new decoder for the body of one response in ``dialect``'s framing."""
     if dialect.framing == "lines":
