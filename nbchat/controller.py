@@ -15,23 +15,28 @@ messages (the Stop button) keep flowing while it streams. Listeners registered w
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import dataclasses
-import enum
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from nbchat.accumulate import Reply
-from nbchat.config import Endpoint, Timeouts
+from nbchat.changes import (
+    Change,
+    Listener,
+    MessagesChanged,
+    NoticeChanged,
+    Phase,
+    PhaseChanged,
+    TextAppended,
+)
+from nbchat.config import Timeouts
 from nbchat.dialects import get_dialect
-from nbchat.endpoints import DEFAULT_DIALECT, resolve_endpoint
+from nbchat.endpoints import replay_endpoint, resolve_endpoint, session_endpoint
 from nbchat.errors import (
     HINTS,
     ConfigurationError,
@@ -51,64 +56,19 @@ from nbchat.events import (
 )
 from nbchat.history import HistoryStore, open_history
 from nbchat.message import Message
-from nbchat.metrics import ReplyTimer
-from nbchat.recording import RecordedTurn, Recorder, load_recording
+from nbchat.metrics import ReplyTimer, ToolTimer
+from nbchat.recording import RecordedTurn, Recorder, Recording, load_recording
 from nbchat.reply_stream import ReplyStream, TokenRefresh
 from nbchat.retry import RetryPolicy
-from nbchat.turn import Turn
-from nbchat.wire import ChatMessageParam, ErrorInfo, MessageStatus, ToolCallInfo
+from nbchat.session_client import RemoteSession, stop_remote_reply
+from nbchat.turn import Turn, run_blocking
+from nbchat.wire import ChatMessageParam, ErrorInfo, MessageStatus
 
 if TYPE_CHECKING:  # only transport imports httpx at run time
     import httpx
 
 log = logging.getLogger("nbchat")
 
-
-class Phase(str, enum.Enum):
-    """What the chat is doing; terminal phases name how the last turn ended."""
-
-    IDLE = "idle"
-    CONNECTING = "connecting"
-    RECONNECTING = "reconnecting"
-    STREAMING = "streaming"
-    DONE = "done"
-    STOPPED = "stopped"
-    ERROR = "error"
-    INTERRUPTED = "interrupted"
-
-    @property
-    def busy(self) -> bool:
-        return self in (Phase.CONNECTING, Phase.RECONNECTING, Phase.STREAMING)
-
-
-@dataclass(frozen=True)
-class MessagesChanged:
-    """A message was added, finished or removed: the transcript's structure changed."""
-
-
-@dataclass(frozen=True)
-class TextAppended:
-    """``text`` was appended to message ``message_id``'s reply (or its reasoning)."""
-
-    message_id: str
-    text: str
-    kind: Literal["text", "reasoning"] = "text"
-
-
-@dataclass(frozen=True)
-class PhaseChanged:
-    phase: Phase
-
-
-@dataclass(frozen=True)
-class NoticeChanged:
-    """A transient line about the running turn ("rate limited: retrying in 2 s"), or ""."""
-
-    notice: str
-
-
-Change = MessagesChanged | TextAppended | PhaseChanged | NoticeChanged
-Listener = Callable[[Change], None]
 
 _DEFAULT = object()
 
@@ -164,6 +124,12 @@ class ChatController:
         answers with the next recorded reply.
     replay_speed : float
         Replay pace multiplier (2.0 plays twice as fast as recorded).
+    session : str, optional
+        ``"new"`` or a session id on a sessions server (``nbchat serve``; ``base_url`` is
+        the server's root, the embedded server when omitted). The server keeps the
+        transcript and the model key; replies stream with the ``events`` dialect and
+        resume with ``Last-Event-ID`` after a drop; ``chat.session_id`` is the id to
+        reopen it with. The token comes from ``api_key`` or ``$NBCHAT_SERVER_TOKEN``.
     """
 
     def __init__(
@@ -183,8 +149,11 @@ class ChatController:
         token_refresh: TokenRefresh | None = None,
         replay: str | os.PathLike[str] | None = None,
         replay_speed: float = 1.0,
+        session: str | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
+        self.session_id: str | None = None
+        remote: RemoteSession | None = None
         self._replay_turns: list[RecordedTurn] = []
         self._replay_next = 0
         self.replay_speed = replay_speed
@@ -192,14 +161,14 @@ class ChatController:
             if not replay_speed > 0:
                 raise ConfigurationError(f"replay_speed must be > 0, got {replay_speed!r}")
             self._replay_turns = load_recording(replay, dialect)
-            first = self._replay_turns[0]
-            self.endpoint = Endpoint(
-                base_url="replay",
-                model=model or first.model or "replay",
-                dialect=dialect or first.dialect or DEFAULT_DIALECT,
-                timeouts=timeouts or Timeouts(),
-                replay=os.fspath(replay),
+            self.endpoint = replay_endpoint(replay, self._replay_turns[0], model, dialect, timeouts)
+        elif session is not None:
+            remote, self.endpoint = session_endpoint(
+                session, base_url, api_key, model, dialect, headers, timeouts, system
             )
+            self.session_id = remote.id
+            if history is _DEFAULT:
+                history = None  # the server keeps the transcript
         else:
             self.endpoint = resolve_endpoint(
                 base_url=base_url,
@@ -221,9 +190,11 @@ class ChatController:
         self._history: HistoryStore = open_history(
             True if history is _DEFAULT else history  # type: ignore[arg-type]
         )
-        self.messages: list[Message] = [
-            Message.from_record(r) for r in self._history.load(self.name)
-        ]
+        self.messages: list[Message] = (
+            remote.messages
+            if remote is not None
+            else [Message.from_record(r) for r in self._history.load(self.name)]
+        )
         self._phase = Phase.IDLE
         self._turn: Turn | None = None
         self._listeners: list[Listener] = []
@@ -386,7 +357,7 @@ class ChatController:
         if path is not None:
             key = self.endpoint.api_key
             self._recorder = Recorder(path, secrets=(key,) if key else ())
-        return Recording(self)
+        return Recording(lambda: self.record(None))
 
     def stop(self) -> None:
         """Stop the streaming reply, if any, keeping its partial text."""
@@ -404,31 +375,7 @@ class ChatController:
         StreamFailure
             The reply failed or was interrupted: the typed error (``.code``) says why.
         """
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, name="nbchat ask", daemon=True)
-        thread.start()
-        started: list[Turn] = []
-
-        async def run() -> Message:
-            turn = self.send(text)
-            started.append(turn)
-            return await turn
-
-        future = asyncio.run_coroutine_threadsafe(run(), loop)
-        try:
-            message = _wait_interruptibly(future)
-        except KeyboardInterrupt:
-            if started:
-                started[0].cancel()
-            try:
-                future.result(timeout=10)
-            except Exception:
-                log.exception("nbchat: the stopped turn did not end cleanly")
-            raise
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=10)
-            loop.close()
+        message = run_blocking(lambda: self.send(text))
         if message.error is not None and message.status in ("error", "interrupted"):
             raise failure_for_code(message.error["code"], message.error["message"])
         return message.content
@@ -462,7 +409,7 @@ class ChatController:
         error: ErrorInfo | None = None
         cancelled: asyncio.CancelledError | None = None
         stream: ReplyStream | None = None
-        tools = _ToolClock()
+        tools = ToolTimer()
         try:
             stream = ReplyStream(
                 self.endpoint,
@@ -512,6 +459,9 @@ class ChatController:
             status, error = _outcome(reply)
         except asyncio.CancelledError as exc:
             status, cancelled = "stopped", exc
+            if self.session_id is not None:
+                # Closing the stream leaves the server generating for its grace period.
+                asyncio.get_running_loop().create_task(self._stop_remote())
         except NbchatError as exc:
             status = "interrupted" if exc.code == "INTERRUPTED" else "error"
             error = _error_info(exc.code, exc.message)
@@ -533,6 +483,14 @@ class ChatController:
             if current is not None and hasattr(current, "uncancel"):
                 current.uncancel()
         return message
+
+    async def _stop_remote(self) -> None:
+        try:
+            await stop_remote_reply(
+                self.endpoint.base_url, self.endpoint.api_key, self.endpoint.timeouts
+            )
+        except NbchatError as exc:
+            log.warning("nbchat: could not stop the reply on the server: %s", exc)
 
     def _finish(
         self,
@@ -572,57 +530,6 @@ def _error_info(code: str, message: str) -> ErrorInfo:
     return {"code": code, "message": message, "hint": HINTS.get(code, "")}
 
 
-class Recording:
-    """Returned by ``chat.record(path)``: ends the recording when its ``with`` block ends."""
-
-    def __init__(self, controller: ChatController) -> None:
-        self._controller = controller
-
-    def stop(self) -> None:
-        self._controller.record(None)
-
-    def __enter__(self) -> Recording:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-class _ToolClock:
-    """Start times of tool calls, so each shows a duration even if the stream has none."""
-
-    def __init__(self) -> None:
-        self._started: dict[int, float] = {}
-        self._durations: dict[int, float] = {}
-
-    def infos(
-        self, reply: Reply, event: ToolCallStarted | ToolCallFinished | None
-    ) -> list[ToolCallInfo]:
-        now = time.monotonic()
-        if isinstance(event, ToolCallStarted):
-            self._started[event.index] = now
-        elif isinstance(event, ToolCallFinished) and event.index in self._started:
-            self._durations[event.index] = now - self._started[event.index]
-        out: list[ToolCallInfo] = []
-        for call in reply.tool_calls:
-            info: ToolCallInfo = {
-                "id": call.id,
-                "name": call.name,
-                "arguments": call.arguments,
-                "input": call.input if call.finished else None,
-                "status": "done" if call.finished else "running",
-            }
-            if call.result is not None:
-                info["result"] = call.result
-            duration = (
-                call.duration_s if call.duration_s is not None else self._durations.get(call.index)
-            )
-            if duration is not None:
-                info["duration_s"] = round(duration, 3)
-            out.append(info)
-        return out
-
-
 def _running_loop(what: str) -> asyncio.AbstractEventLoop:
     try:
         return asyncio.get_running_loop()
@@ -633,10 +540,14 @@ def _running_loop(what: str) -> asyncio.AbstractEventLoop:
         ) from None
 
 
-def _wait_interruptibly(future: concurrent.futures.Future[Message]) -> Message:
-    # Waiting in short slices lets the main thread take a KeyboardInterrupt promptly.
-    while True:
-        try:
-            return future.result(timeout=0.1)
-        except concurrent.futures.TimeoutError:
-            continue
+__all__ = [
+    "Change",
+    "ChatController",
+    "Listener",
+    "MessagesChanged",
+    "NoticeChanged",
+    "Phase",
+    "PhaseChanged",
+    "TextAppended",
+    "default_conversation_name",
+]

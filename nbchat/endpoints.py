@@ -14,8 +14,12 @@ from collections.abc import Mapping
 from nbchat.config import DEFAULT_API_KEY_ENV, DEMO_MODEL, Endpoint, Timeouts
 from nbchat.errors import ConfigurationError
 from nbchat.providers import PROVIDERS, provider_names
+from nbchat.recording import RecordedTurn
+from nbchat.session_client import RemoteSession, open_session
 
 DEFAULT_DIALECT = "openai-chat"
+#: where the token of a sessions server comes from when ``api_key`` is not given
+SERVER_TOKEN_ENV = "NBCHAT_SERVER_TOKEN"
 #: where a key comes from when only a dialect (no provider) is given
 KEY_ENV_BY_DIALECT = {"anthropic": "ANTHROPIC_API_KEY"}
 
@@ -58,6 +62,59 @@ def resolve_endpoint(
     return Endpoint(url, model, key, name, extra, times)
 
 
+def replay_endpoint(
+    path: str | os.PathLike[str],
+    first: RecordedTurn,
+    model: str | None,
+    dialect: str | None,
+    timeouts: Timeouts | None,
+) -> Endpoint:
+    """The endpoint of a chat that plays recording ``path`` (its first turn given)."""
+    return Endpoint(
+        base_url="replay",
+        model=model or first.model or "replay",
+        dialect=dialect or first.dialect or DEFAULT_DIALECT,
+        timeouts=timeouts or Timeouts(),
+        replay=os.fspath(path),
+    )
+
+
+def session_endpoint(
+    session: str,
+    base_url: str | None,
+    api_key: str | None,
+    model: str | None,
+    dialect: str | None,
+    headers: Mapping[str, str] | None,
+    timeouts: Timeouts | None,
+    system: str | None,
+) -> tuple[RemoteSession, Endpoint]:
+    times = timeouts or Timeouts()
+    embedded = base_url is None
+    if base_url is None:
+        from nbchat.server.embedded import ensure_embedded_server
+
+        server = ensure_embedded_server().removesuffix("/v1")
+    else:
+        server = base_url.rstrip("/")
+        if not server.startswith(("http://", "https://")):
+            raise ConfigurationError(
+                f"base_url must start with http:// or https://, got {base_url!r}"
+            )
+    key = api_key if api_key is not None else os.environ.get(SERVER_TOKEN_ENV) or None
+    remote = open_session(server, session, api_key=key, timeouts=times, system=system)
+    endpoint = Endpoint(
+        base_url=remote.url,
+        model=model or "server",
+        api_key=key,
+        dialect=dialect or "events",
+        headers=tuple((headers or {}).items()),
+        timeouts=times,
+        embedded=embedded,
+    )
+    return remote, endpoint
+
+
 def _preset(
     provider: str,
     base_url: str | None,
@@ -94,4 +151,4 @@ def _checked_url(base_url: object) -> str:
     return base_url.rstrip("/")
 
 
-__all__ = ["resolve_endpoint"]
+__all__ = ["replay_endpoint", "resolve_endpoint", "session_endpoint"]

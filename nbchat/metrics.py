@@ -10,7 +10,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from nbchat.wire import MetricsInfo
+from nbchat.accumulate import Reply
+from nbchat.events import ToolCallFinished, ToolCallStarted
+from nbchat.wire import MetricsInfo, ToolCallInfo
 
 Clock = Callable[[], float]
 
@@ -73,4 +75,40 @@ class ReplyTimer:
             out["output_tokens"] = self.tokens
         if self.input_tokens is not None:
             out["input_tokens"] = self.input_tokens
+        return out
+
+
+class ToolTimer:
+    """Start times of tool calls, so each shows a duration even if the stream has none."""
+
+    def __init__(self, clock: Clock = time.monotonic) -> None:
+        self._clock = clock
+        self._started: dict[int, float] = {}
+        self._durations: dict[int, float] = {}
+
+    def infos(
+        self, reply: Reply, event: ToolCallStarted | ToolCallFinished | None
+    ) -> list[ToolCallInfo]:
+        now = self._clock()
+        if isinstance(event, ToolCallStarted):
+            self._started[event.index] = now
+        elif isinstance(event, ToolCallFinished) and event.index in self._started:
+            self._durations[event.index] = now - self._started[event.index]
+        out: list[ToolCallInfo] = []
+        for call in reply.tool_calls:
+            info: ToolCallInfo = {
+                "id": call.id,
+                "name": call.name,
+                "arguments": call.arguments,
+                "input": call.input if call.finished else None,
+                "status": "done" if call.finished else "running",
+            }
+            if call.result is not None:
+                info["result"] = call.result
+            duration = (
+                call.duration_s if call.duration_s is not None else self._durations.get(call.index)
+            )
+            if duration is not None:
+                info["duration_s"] = round(duration, 3)
+            out.append(info)
         return out

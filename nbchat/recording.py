@@ -22,7 +22,7 @@ import base64
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,4 +196,28 @@ async def open_replay(
     yield ReplayStream(turn, speed, framing, url)
 
 
-__all__ = ["RecordedTurn", "Recorder", "ReplayStream", "load_recording", "open_replay"]
+class Recording:
+    """Returned by ``chat.record(path)``: ends the recording when its ``with`` block ends."""
+
+    def __init__(self, stop: Callable[[], object]) -> None:
+        self._stop = stop
+
+    def stop(self) -> None:
+        """Stop recording (later turns are not saved)."""
+        self._stop()
+
+    def __enter__(self) -> Recording:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+__all__ = [
+    "RecordedTurn",
+    "Recorder",
+    "Recording",
+    "ReplayStream",
+    "load_recording",
+    "open_replay",
+]

@@ -26,9 +26,11 @@ What happens to one request, in order:
 from __future__ import annotations
 
 import asyncio
+import json as _json
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 from httpx_sse import aconnect_sse
@@ -43,6 +45,7 @@ from nbchat.errors import (
     ProviderError,
     StalledError,
     StreamFailure,
+    excerpt,
     status_error_class,
 )
 from nbchat.retry import parse_retry_after
@@ -232,6 +235,75 @@ async def _connect(
         yield response
     finally:
         await connection.__aexit__(None, None, None)
+
+
+def request_json(
+    method: str,
+    url: str,
+    timeouts: Timeouts,
+    *,
+    json: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    """A plain JSON request (no stream): the decoded body, or the typed error.
+
+    For short control calls (create a session, load its messages) made while a cell
+    runs; failures are named like a stream's (status, URL, the server's reason).
+    """
+    request = HttpRequest(method, url, json or {}, headers or {})
+    shown = redact_url(url)
+    secrets = _secrets(request)
+    timeout = httpx.Timeout(timeouts.stall, connect=timeouts.connect)
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            response = client.request(method, url, json=json, headers=headers)
+    except httpx.HTTPError as exc:
+        raise _failure(exc, shown, secrets) from exc
+    return _json_result(response, response.content, shown, secrets)
+
+
+async def arequest_json(
+    method: str,
+    url: str,
+    timeouts: Timeouts,
+    *,
+    json: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    """:func:`request_json` for the event loop."""
+    request = HttpRequest(method, url, json or {}, headers or {})
+    shown = redact_url(url)
+    secrets = _secrets(request)
+    timeout = httpx.Timeout(timeouts.stall, connect=timeouts.connect)
+    try:
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+            response = await client.request(method, url, json=json, headers=headers)
+    except httpx.HTTPError as exc:
+        raise _failure(exc, shown, secrets) from exc
+    return _json_result(response, response.content, shown, secrets)
+
+
+def _json_result(response: httpx.Response, body: bytes, url: str, secrets: tuple[str, ...]) -> Any:
+    status = response.status_code
+    content_type = response.headers.get("content-type")
+    if not 200 <= status < 300:
+        code, detail = summarize_body(body, content_type)
+        reason = _redact(f"{code}: {detail}" if code else detail, secrets)
+        phrase = f" {response.reason_phrase}" if response.reason_phrase else ""
+        raise status_error_class(status)(
+            f"HTTP {status}{phrase} from {url}: {reason}", status=status, url=url
+        )
+    if not body.strip():
+        return None
+    try:
+        return _json.loads(body)
+    except ValueError as exc:
+        raise ProtocolError(
+            f"expected JSON from {url}, got {content_type or 'no Content-Type'}: "
+            f"{excerpt(body.decode('utf-8', 'replace'))!r}",
+            status=status,
+            url=url,
+        ) from exc
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:

@@ -9,10 +9,15 @@ works from any phase and from any thread; the partial text is kept.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Callable, Generator
 from typing import Any
 
 from nbchat.message import Message
+
+log = logging.getLogger("nbchat")
 
 
 class Turn:
@@ -69,3 +74,45 @@ class Turn:
 
     def __repr__(self) -> str:
         return f"Turn(status={self.message.status!r}, chars={len(self.message.content)})"
+
+
+def run_blocking(start: Callable[[], Turn]) -> Message:
+    """Run ``start()`` (which sends a turn) on a private loop thread; wait for its reply.
+
+    For scripts: a KeyboardInterrupt (Ctrl-C, or a kernel interrupt) stops the turn,
+    waits for it to end cleanly (its partial text kept), and is raised again.
+    """
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="nbchat ask", daemon=True)
+    thread.start()
+    started: list[Turn] = []
+
+    async def run() -> Message:
+        turn = start()
+        started.append(turn)
+        return await turn
+
+    future = asyncio.run_coroutine_threadsafe(run(), loop)
+    try:
+        return _wait_interruptibly(future)
+    except KeyboardInterrupt:
+        if started:
+            started[0].cancel()
+        try:
+            future.result(timeout=10)
+        except Exception:
+            log.exception("nbchat: the stopped turn did not end cleanly")
+        raise
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+def _wait_interruptibly(future: concurrent.futures.Future[Message]) -> Message:
+    # Waiting in short slices lets the main thread take a KeyboardInterrupt promptly.
+    while True:
+        try:
+            return future.result(timeout=0.1)
+        except concurrent.futures.TimeoutError:
+            continue

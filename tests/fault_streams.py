@@ -100,7 +100,7 @@ def create_fault_streams() -> tuple[Starlette, FaultStreams]:
     return Starlette(routes=routes), state
 
 
-async def _answer(  # noqa: C901 - one branch per case keeps each case readable
+async def _answer(
     case: str, n: int, last_id: str | None, request: Request, state: FaultStreams
 ) -> Response:
     start = int(last_id) if last_id and last_id.isdigit() else 0

@@ -6,10 +6,11 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -17,7 +18,7 @@ import pytest
 
 import nbchat
 from nbchat.cli import is_loopback, main
-from nbchat.server import DemoModel
+from nbchat.server import DemoModel, ServerThread, create_app
 from tests.net import free_port
 
 PROMPT = [{"role": "user", "content": "Say hello from the command line"}]
@@ -25,25 +26,41 @@ PROMPT = [{"role": "user", "content": "Say hello from the command line"}]
 SOURCE_ROOT = Path(nbchat.__file__).parent.parent
 
 
+Start = Callable[..., tuple[subprocess.Popen[str], int]]
+
+
 @pytest.fixture
-def serve_process() -> Iterator[tuple[subprocess.Popen[str], int]]:
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SOURCE_ROOT), *sys.path])}
-    env.pop("NBCHAT_DEMO_TPS", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nbchat", "serve", "--port", str(port), "--tps", "400"],
-        cwd=SOURCE_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        yield proc, port
-    finally:
+def start_serve() -> Iterator[Start]:
+    """Run ``nbchat serve`` subprocesses on free ports; kill leftovers at the end."""
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], int]:
+        port = free_port()
+        full_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SOURCE_ROOT), *sys.path])}
+        full_env.pop("NBCHAT_DEMO_TPS", None)
+        full_env.pop("NBCHAT_SERVER_TOKEN", None)
+        full_env.update(env or {})
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nbchat", "serve", "--port", str(port), *args],
+            cwd=SOURCE_ROOT,
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        procs.append(proc)
+        return proc, port
+
+    yield start
+    for proc in procs:
         if proc.poll() is None:
             proc.kill()
         proc.communicate(timeout=10)
+
+
+@pytest.fixture
+def serve_process(start_serve: Start) -> tuple[subprocess.Popen[str], int]:
+    return start_serve("--tps", "400")
 
 
 def _wait_healthy(proc: subprocess.Popen[str], url: str) -> None:
@@ -81,6 +98,7 @@ def test_serve_streams_and_exits_cleanly_on_ctrl_c(
     assert proc.returncode == 0, err
     assert f"{url} " in out
     assert f"{url}/v1" in out
+    assert "Auth: off" in out
     assert "Traceback" not in err
 
 
@@ -91,6 +109,72 @@ def test_refuses_a_public_host_without_allow_remote(capsys: pytest.CaptureFixtur
     assert "--allow-remote" in err
     assert "no authentication" in err
     assert main(["serve", "--host", "example.com", "--port", "1"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "gpt-4o"], "--model names the upstream model"),
+        (["--upstream", "http://127.0.0.1:9/v1"], "--upstream needs --model"),
+        (["--upstream", "http://x/v1", "--model", "m", "--upstream-dialect", "no"], "known"),
+        (["--users", "/nonexistent/users.txt"], "cannot read the users file"),
+        (["--token", "short"], "at least 8 characters"),
+    ],
+)
+def test_bad_server_options_are_usage_errors(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(["serve", "--port", "0", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    if "--token" in args:  # a token is never echoed, not even a bad one
+        assert args[args.index("--token") + 1] not in err
+
+
+def test_negative_limits_are_rejected(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--max-concurrent", "-1"]) == 2
+    assert main(["serve", "--grace", "-2"]) == 2
+    assert main(["serve", "--max-body", "lots"]) == 2
+
+
+def test_gateway_with_token_keeps_secrets_and_marks_replies_on_ctrl_c(
+    start_serve: Start, tmp_path: Path
+) -> None:
+    key, token = "sk-upstream-secret-0123456789", "student-token-0123456789"
+    upstream = ServerThread(create_app(tokens_per_second=100, users={"gw": key}))
+    upstream_url = upstream.start() + "/v1"
+    db = tmp_path / "server.sqlite3"
+    try:
+        proc, port = start_serve(
+            "--upstream", upstream_url, "--model", "demo", "--token", token, "--db", str(db),
+            env={"NBCHAT_UPSTREAM_API_KEY": key},
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{port}"
+        _wait_healthy(proc, url)
+        assert httpx.get(url + "/sessions", timeout=5).status_code == 401
+        auth = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=url, headers=auth, timeout=10) as client:
+            session_id = client.post("/sessions").json()["id"]
+            body = {"message": "Say hello from the command line"}
+            with client.stream("POST", f"/sessions/{session_id}/chat", json=body) as response:
+                assert response.status_code == 200
+                lines = response.iter_lines()
+                assert any(line.startswith("event: chunk") for line in lines)
+                proc.send_signal(signal.SIGINT)
+                rest = "\n".join(lines)
+            out, err = proc.communicate(timeout=15)
+    finally:
+        upstream.stop()
+    assert proc.returncode == 0, err
+    assert "SERVER_SHUTDOWN" in rest
+    assert "Auth: on" in out
+    assert "gateway to" in out
+    for secret in (key, token):
+        assert secret not in out + err
+    assert "method=POST path=/sessions" in err  # the access log
+    with sqlite3.connect(db) as raw:
+        rows = raw.execute("SELECT role, status, error_code FROM messages ORDER BY seq").fetchall()
+    assert rows == [("user", "done", None), ("assistant", "stopped", "SERVER_SHUTDOWN")]
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,6 +19,7 @@ def test_public_names_live_in_nbchat() -> None:
         [
             "accumulate",
             "batching",
+            "changes",
             "chat",
             "cli",
             "config",
@@ -38,6 +39,7 @@ def test_public_names_live_in_nbchat() -> None:
             "reply_stream",
             "retry",
             "server",
+            "session_client",
             "sse",
             "transport",
             "turn",

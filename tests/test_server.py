@@ -14,9 +14,11 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from nbchat.errors import ConfigurationError
+from nbchat.errors import ConfigurationError, InterruptedStream
 from nbchat.server import DemoModel, ServerThread, create_app, ensure_embedded_server
 from nbchat.server.embedded import demo_tokens_per_second
+from nbchat.server.thread import bind_socket
+from tests.server_fixtures import ScriptedModel, upstream_failure
 
 PROMPT = [{"role": "user", "content": "How do I plot a histogram of ages in pandas?"}]
 
@@ -374,3 +376,38 @@ def test_demo_pace_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.setenv("NBCHAT_DEMO_TPS", bad)
         with pytest.raises(ConfigurationError, match="NBCHAT_DEMO_TPS"):
             demo_tokens_per_second()
+
+
+def test_server_sockets_say_tcp_so_responses_are_not_delayed() -> None:
+    # asyncio sets TCP_NODELAY on accepted connections only for sockets created
+    # with IPPROTO_TCP; without it each response waited ~40 ms (Nagle + delayed ACK).
+    sock = bind_socket("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
+
+
+def test_v1_reports_model_failures_as_openai_errors(
+    serve: Callable[[Starlette], httpx.Client],
+) -> None:
+    failing = ScriptedModel(name="demo", fail_before_open=upstream_failure("upstream is down"))
+    client = serve(create_app(failing))
+    body = {"messages": PROMPT, "stream": True}
+    response = client.post("/v1/chat/completions", json=body)
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "ai_error"
+    assert "upstream is down" in response.json()["error"]["message"]
+
+    broken = ScriptedModel(
+        name="demo", fail_at=2, fail_with=InterruptedStream("the upstream closed mid-reply")
+    )
+    client = serve(create_app(broken))
+    _, chunks, _ = stream_chat(client, body)
+    assert "[DONE]" not in chunks
+    assert [c["choices"][0]["delta"].get("content") for c in chunks[1:3]] == ["Hello", ","]
+    assert chunks[-1]["error"]["code"] == "ai_error"
+    assert "closed mid-reply" in chunks[-1]["error"]["message"]
+    whole = client.post("/v1/chat/completions", json={"messages": PROMPT})
+    assert whole.status_code == 502
+    assert whole.json()["error"]["code"] == "ai_error"

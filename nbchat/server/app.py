@@ -1,24 +1,66 @@
-"""The embedded server's Starlette application: OpenAI-compatible routes and ``/health``."""
+"""The server's Starlette application: sessions API, OpenAI-compatible API, health.
+
+``create_app`` assembles it from a model (the offline demo by default, or an
+:class:`~nbchat.server.upstream.UpstreamModel` gateway), a session store (SQLite in
+memory by default, a file with ``db=``, or any
+:class:`~nbchat.server.session_store.SessionStore`), tokens and limits.
+
+Routes: ``GET /health`` (``{"status": "ok"}``, never needs a token), ``GET /``
+(what this server is), the sessions API (:mod:`nbchat.server.sessions_api`),
+``POST /v1/chat/completions`` and ``GET /v1/models``
+(:mod:`nbchat.server.openai_api`). Unknown routes answer 404/405 in the shape of
+their area (OpenAI's under ``/v1`` and elsewhere, spec 001's under ``/sessions``).
+
+Lifecycle: starting the server opens the app's own store (and marks replies a
+crashed server left ``streaming`` as ``stopped``). Stopping it, or setting
+``app.state.shutting_down`` from any thread, stops in-flight replies: they are saved
+as ``stopped`` and their streams end with an ``error`` event ``SERVER_SHUTDOWN``
+(``/v1``: an in-band error, no ``[DONE]``); then the app's own store is closed.
+"""
 
 from __future__ import annotations
 
-import math
-import threading
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from nbchat.errors import ConfigurationError
+from nbchat.server.access import DEFAULT_MAX_BODY, AccessMiddleware, Users
+from nbchat.server.context import ServerContext, ServerStats, context
 from nbchat.server.demo_model import DemoModel
-from nbchat.server.openai_api import ServerStats, chat_completions, error_response, list_models
+from nbchat.server.error_responses import api_error, error_for_path, is_openai_path
+from nbchat.server.model import ChatModel, DemoChatModel, check_tokens_per_second
+from nbchat.server.openai_api import chat_completions, list_models
+from nbchat.server.replies import DEFAULT_RETENTION_S, Replies
+from nbchat.server.session_store import SessionStore, StoreError
+from nbchat.server.session_stream import resume_stream
+from nbchat.server.sessions_api import (
+    chat,
+    create_session,
+    delete_session,
+    get_session,
+    list_sessions,
+    stop_reply,
+)
+from nbchat.server.sqlite_sessions import SqliteSessionStore
 
-__all__ = ["DEFAULT_TOKENS_PER_SECOND", "ServerStats", "create_app"]
+__all__ = ["DEFAULT_GRACE_S", "DEFAULT_TOKENS_PER_SECOND", "ServerStats", "create_app"]
+
+logger = logging.getLogger("nbchat.server")
 
 #: Pace of the demo model's streamed replies: about what a hosted model delivers.
 DEFAULT_TOKENS_PER_SECOND = 45.0
+#: Seconds a sessions reply keeps generating after its last client disconnected.
+DEFAULT_GRACE_S = 30.0
+_SHUTDOWN_POLL_S = 0.05
 
 
 async def _health(request: Request) -> Response:
@@ -27,76 +69,191 @@ async def _health(request: Request) -> Response:
 
 async def _index(request: Request) -> Response:
     # A browser pointed at the server's root learns what to do with it.
+    ctx = context(request)
     base_url = str(request.base_url).rstrip("/") + "/v1"
     return JSONResponse(
         {
-            "name": "nbchat embedded server (offline demo model)",
+            "name": f"nbchat server ({ctx.model.description})",
+            "model": ctx.model.name,
             "base_url": base_url,
-            "endpoints": ["/v1/chat/completions", "/v1/models", "/health"],
+            "auth": ctx.auth_enabled,
+            "endpoints": [
+                "/v1/chat/completions",
+                "/v1/models",
+                "/sessions",
+                "/sessions/{id}",
+                "/sessions/{id}/chat",
+                "/sessions/{id}/stream",
+                "/sessions/{id}/stop",
+                "/health",
+            ],
         }
     )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
-    # Unknown paths and wrong methods answer in OpenAI's error shape, like the
+    # Unknown paths and wrong methods answer in the shape of their area, like the
     # routes themselves, so clients can report them uniformly.
     assert isinstance(exc, HTTPException)
+    path = request.url.path
+    sessions = path == "/sessions" or path.startswith("/sessions/")
     if exc.status_code == 404:
-        message = (
-            f"No route {request.url.path}; the API lives under /v1 (e.g. /v1/chat/completions)."
-        )
-        code = "not_found"
+        message = f"No route {path}; the API lives under /v1 (e.g. /v1/chat/completions)."
+        if sessions:
+            message = f"No route {path}."
+        code = "NOT_FOUND"
     elif exc.status_code == 405:
-        message = f"Method {request.method} is not allowed on {request.url.path}."
-        code = "method_not_allowed"
+        message = f"Method {request.method} is not allowed on {path}."
+        code = "METHOD_NOT_ALLOWED"
     else:
-        message, code = str(exc.detail), "http_error"
-    response = error_response(exc.status_code, message, code=code)
-    if exc.headers:
-        response.headers.update(exc.headers)
-    return response
+        message, code = str(exc.detail), "HTTP_ERROR"
+    headers = dict(exc.headers or {})
+    if sessions:
+        return api_error(exc.status_code, message, code, headers=headers)
+    return error_for_path("/v1", exc.status_code, message, code, headers=headers)
+
+
+async def _store_error(request: Request, exc: Exception) -> Response:
+    logger.error("%s %s: the session store failed: %s", request.method, request.url.path, exc)
+    message = "The server could not read or write its session store; see its log."
+    if is_openai_path(request.url.path):
+        return error_for_path(request.url.path, 500, message, "INTERNAL_ERROR")
+    return api_error(500, message, "INTERNAL_ERROR")
+
+
+async def _watch_shutdown(ctx: ServerContext) -> None:
+    # ServerThread.stop() and the CLI's signal handler set a threading.Event from
+    # another thread; polling it is the simplest bridge into this loop.
+    while not ctx.shutting_down.is_set():  # noqa: ASYNC110 - a threading.Event, not ours
+        await asyncio.sleep(_SHUTDOWN_POLL_S)
+    await ctx.replies.shutdown()
 
 
 def create_app(
-    model: DemoModel | None = None, *, tokens_per_second: float = DEFAULT_TOKENS_PER_SECOND
+    model: ChatModel | DemoModel | None = None,
+    *,
+    tokens_per_second: float = DEFAULT_TOKENS_PER_SECOND,
+    store: SessionStore | None = None,
+    db: str | Path = ":memory:",
+    users: Mapping[str, str] | None = None,
+    max_body: int | None = DEFAULT_MAX_BODY,
+    max_concurrent: int | None = None,
+    grace: float = DEFAULT_GRACE_S,
+    retention: float = DEFAULT_RETENTION_S,
 ) -> Starlette:
-    """Build the embedded server's ASGI application.
+    """Build the server's ASGI application.
 
     Parameters
     ----------
     model
-        The model that answers; a fresh :class:`DemoModel` by default.
+        What answers: a :class:`~nbchat.server.model.ChatModel` (the gateway, a
+        test double), a :class:`DemoModel` to stream at ``tokens_per_second``, or
+        ``None`` for a fresh demo model.
     tokens_per_second
-        Pace of streamed replies; ``math.inf`` streams without pauses.
+        Pace of the demo model; ``math.inf`` streams without pauses.
+    store
+        The session store, owned by the caller (never closed by the app).
+    db
+        Without ``store``: the SQLite file the app opens (now, to report a bad
+        file early) and closes when it stops. ``":memory:"``, the default, keeps
+        nothing: each start of the server begins empty.
+    users
+        ``{user name: bearer token}``; empty or ``None`` serves without tokens.
+    max_body
+        Largest request body in bytes (413 above); ``None`` for no limit.
+    max_concurrent
+        Replies in progress allowed per token (429 above); ``None`` for no limit.
+    grace
+        Seconds a sessions reply goes on after its last client disconnected.
+    retention
+        Seconds a finished reply can still be resumed.
 
     Returns
     -------
     Starlette
-        The app, serving ``POST /v1/chat/completions``, ``GET /v1/models`` and
-        ``GET /health``. ``app.state.stats`` is its :class:`ServerStats`;
-        setting ``app.state.shutting_down`` (a ``threading.Event``) ends open streams.
+        The app. ``app.state.context`` is its
+        :class:`~nbchat.server.context.ServerContext`; ``app.state.stats`` the
+        :class:`ServerStats` of ``/v1``; setting ``app.state.shutting_down`` (a
+        ``threading.Event``) stops in-flight replies and ends open streams.
 
     Raises
     ------
     ConfigurationError
-        If ``tokens_per_second`` is not a positive number.
+        For a bad pace, limit or token.
+    StoreError
+        If the database file cannot be opened.
     """
-    if isinstance(tokens_per_second, bool) or not isinstance(tokens_per_second, (int, float)):
-        raise ConfigurationError(
-            f"tokens_per_second must be a number, got {type(tokens_per_second).__name__}."
-        )
-    if math.isnan(tokens_per_second) or tokens_per_second <= 0:
-        raise ConfigurationError(f"tokens_per_second must be positive, got {tokens_per_second!r}.")
+    from nbchat.errors import ConfigurationError
+
+    tps = check_tokens_per_second(tokens_per_second)
+    chat_model: ChatModel
+    if model is None or isinstance(model, DemoModel):
+        chat_model = DemoChatModel(model, tokens_per_second=tps)
+    else:
+        chat_model = model
+    for name, value in (("max_body", max_body), ("max_concurrent", max_concurrent)):
+        if value is not None and (isinstance(value, bool) or value < 1):
+            raise ConfigurationError(f"{name} must be a positive integer or None, got {value!r}")
+    if grace < 0 or retention < 0:
+        raise ConfigurationError("grace and retention must not be negative")
+    table = Users(users) if users else None
+
+    ctx = ServerContext(
+        model=chat_model,
+        replies=Replies(max_concurrent=max_concurrent, retention=retention),
+        grace=float(grace),
+        auth_enabled=table is not None,
+        _store=store,
+    )
+    if store is None:
+        path = db
+
+        def open_store() -> SessionStore:
+            return SqliteSessionStore(path)
+
+        ctx.store_factory = open_store
+        if str(path) != ":memory:":
+            ctx.open_store()  # fail now (bad path, newer schema), not on the first request
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        ctx.replies.reopen()
+        if ctx.store_factory is not None:
+            recovered = await ctx.open_store().recover()
+            if recovered:
+                logger.warning("marked %d unfinished replies of a previous run stopped", recovered)
+        watcher = asyncio.create_task(_watch_shutdown(ctx), name="nbchat-shutdown-watch")
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            await ctx.replies.shutdown()
+            await ctx.model.aclose()
+            await ctx.close_store()
+
     routes = [
         Route("/", _index, methods=["GET"]),
         Route("/health", _health, methods=["GET"]),
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/sessions", create_session, methods=["POST"]),
+        Route("/sessions", list_sessions, methods=["GET"]),
+        Route("/sessions/{session_id}", get_session, methods=["GET"]),
+        Route("/sessions/{session_id}", delete_session, methods=["DELETE"]),
+        Route("/sessions/{session_id}/chat", chat, methods=["POST"]),
+        Route("/sessions/{session_id}/stream", resume_stream, methods=["GET"]),
+        Route("/sessions/{session_id}/stop", stop_reply, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
-    app.state.model = model if model is not None else DemoModel()
-    app.state.tokens_per_second = float(tokens_per_second)
-    app.state.stats = ServerStats()
-    # Set by ServerThread.stop() so open streams end promptly and cleanly.
-    app.state.shutting_down = threading.Event()
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(AccessMiddleware, users=table, max_body=max_body)],
+        exception_handlers={HTTPException: _http_error, StoreError: _store_error},
+        lifespan=lifespan,
+    )
+    app.state.context = ctx
+    app.state.model = chat_model
+    app.state.stats = ctx.stats
+    app.state.shutting_down = ctx.shutting_down
     return app

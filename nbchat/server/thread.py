@@ -1,4 +1,10 @@
-"""Run an ASGI app under uvicorn in a background daemon thread bound to loopback."""
+"""Run an ASGI app under uvicorn: in a background daemon thread, or in the foreground.
+
+Either way a stop (``ServerThread.stop()``, or Ctrl-C / SIGTERM for
+:func:`serve_foreground`) first sets the app's ``state.shutting_down`` event, so
+in-flight replies are stopped and saved and open streams end at once, instead of
+uvicorn waiting out its graceful timeout and then cancelling them.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,14 @@ import math
 import socket
 import threading
 import time
-from types import TracebackType
+from types import FrameType, TracebackType
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from nbchat.errors import ConfigurationError
 
-__all__ = ["ServerThread", "bind_socket", "format_url"]
+__all__ = ["ServerThread", "bind_socket", "format_url", "serve_foreground"]
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -37,7 +43,10 @@ def bind_socket(host: str, port: int) -> socket.socket:
         If the address cannot be bound (port in use, unknown host ...).
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP spelled out: asyncio enables TCP_NODELAY on accepted connections
+    # only when the socket says it is TCP. Without it, a response's headers and body
+    # (two writes) meet Nagle + delayed ACK: +40 ms on every request.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         # Same as uvicorn: a restarted server may rebind a port still in TIME_WAIT.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -52,6 +61,58 @@ def format_url(host: str, port: int) -> str:
     """``http://host:port``, with brackets around an IPv6 address."""
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}"
+
+
+def _shutdown_event(app: ASGIApp) -> threading.Event | None:
+    # Apps from create_app() expose state.shutting_down: setting it lets open
+    # streams finish at once instead of uvicorn cancelling them (with a logged
+    # traceback) after the graceful timeout.
+    event = getattr(getattr(app, "state", None), "shutting_down", None)
+    return event if isinstance(event, threading.Event) else None
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling the app as soon as a signal asks it to stop."""
+
+    def __init__(self, config: uvicorn.Config, shutting_down: threading.Event | None) -> None:
+        super().__init__(config)
+        self._shutting_down = shutting_down
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._shutting_down is not None:
+            self._shutting_down.set()
+        super().handle_exit(sig, frame)
+
+
+def serve_foreground(
+    app: ASGIApp, sock: socket.socket, *, log_level: str = "info", graceful_timeout: int = 5
+) -> None:
+    """Serve ``app`` on the listening ``sock`` until Ctrl-C or SIGTERM.
+
+    Parameters
+    ----------
+    app
+        The ASGI application.
+    sock
+        A bound socket (see :func:`bind_socket`).
+    log_level
+        uvicorn's log level. uvicorn's own access log stays off: the app logs each
+        request itself, without query strings.
+    graceful_timeout
+        Seconds open connections get to finish after the signal.
+    """
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        access_log=False,
+        ws="none",
+        lifespan="on",
+        timeout_graceful_shutdown=graceful_timeout,
+    )
+    event = _shutdown_event(app)
+    if event is not None:
+        event.clear()
+    _Server(config, event).run(sockets=[sock])
 
 
 class ServerThread:
@@ -174,11 +235,7 @@ class ServerThread:
             return self._url
 
     def _shutdown_event(self) -> threading.Event | None:
-        # Apps from create_app() expose state.shutting_down: setting it lets open
-        # streams finish at once instead of uvicorn cancelling them (with a logged
-        # traceback) after the graceful timeout.
-        event = getattr(getattr(self.app, "state", None), "shutting_down", None)
-        return event if isinstance(event, threading.Event) else None
+        return _shutdown_event(self.app)
 
     def stop(self, timeout: float | None = None) -> None:
         """Ask the server to shut down and wait for its thread (idempotent).
