@@ -55,6 +55,10 @@ class SSEDecoder:
         self._data: list[str] = []
         self._event_type = ""
         self._block_retry: int | None = None
+        # The spec keeps the id in a buffer while a block is read and copies it to the
+        # "last event ID string" only when the block is dispatched: an id read from an
+        # event cut off by a dropped connection must not be used to resume.
+        self._id_buffer = ""
         self.last_event_id = ""
         self.retry_ms: int | None = None
         self.comments = 0
@@ -126,7 +130,7 @@ class SSEDecoder:
             # "If the field value does not contain U+0000 NULL, then set the last
             # event ID buffer to the field value. Otherwise, ignore the field."
             if "\0" not in value:
-                self.last_event_id = value
+                self._id_buffer = value
         elif name == "retry" and _DIGITS.fullmatch(value):
             # "If the field value consists of only ASCII digits, then interpret the
             # field value as an integer in base ten ... Otherwise, ignore the field."
@@ -135,6 +139,9 @@ class SSEDecoder:
         # any other field name is ignored
 
     def _dispatch(self, events: list[ServerSentEvent]) -> None:
+        # "Set the last event ID string of the event source to the value of the last
+        # event ID buffer" (first step of dispatch, before the empty-data check).
+        self.last_event_id = self._id_buffer
         retry, self._block_retry = self._block_retry, None
         if not self._data:
             # "If the data buffer is an empty string, set the data buffer and the

@@ -124,3 +124,15 @@ def test_big_event_in_small_chunks() -> None:
     chunks = [body[i : i + 65536] for i in range(0, len(body), 65536)]
     (event,) = decode(chunks)
     assert event.data == payload
+
+
+def test_the_id_of_an_undispatched_event_is_not_the_last_event_id() -> None:
+    # A connection cut inside a block: resuming from its id would skip that event.
+    decoder = SSEDecoder()
+    decoder.feed(b"id: 1\ndata: a\n\nid: 2\ndata: b")
+    assert decoder.last_event_id == "1"
+    decoder.close()
+    assert decoder.last_event_id == "1"
+    only_id = SSEDecoder()
+    only_id.feed(b"id: 7\n\n")  # dispatch with no data still sets the id
+    assert only_id.last_event_id == "7"
