@@ -10,11 +10,12 @@ import nbchat
 PACKAGE = Path(nbchat.__file__).parent
 
 LAYERS: dict[str, int] = {
-    "errors": 0, "events": 0, "config": 0, "wire": 0, "providers": 0,
+    "errors": 0, "events": 0, "config": 0, "wire": 0, "providers": 0, "changes": 0,
     "sse": 1, "lines": 1, "parse": 1, "dialects": 1, "accumulate": 1, "metrics": 1, "batching": 1,
     "error_body": 1, "retry": 1,
     "transport": 2, "history": 2, "server": 2, "recording": 2,
-    "changes": 0, "message": 3, "turn": 3, "controller": 3, "session_client": 3, "reply_stream": 3, "endpoints": 3,
+    "message": 3, "turn": 3, "controller": 3, "session_client": 3, "reply_stream": 3,
+    "endpoints": 3,
     "widget": 4, "chat": 4,
     "__init__": 5, "__main__": 5, "cli": 5, "testing": 5,
 }  # fmt: skip
