@@ -66,6 +66,7 @@ nbval:
 
 bench: env bundle ## print the benchmark figures
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/sessions.py
 
 clean:
 	rm -rf $(VENV) node_modules nbchat/static/widget.js nbchat/static/widget.css $(TEST_DATA) test-artifacts
