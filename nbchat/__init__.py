@@ -8,9 +8,10 @@
 
 from __future__ import annotations
 
+from nbchat.changes import Phase
 from nbchat.chat import Chat
 from nbchat.config import Endpoint, Timeouts
-from nbchat.controller import ChatController, Phase
+from nbchat.controller import ChatController
 from nbchat.dialects import register_dialect
 from nbchat.errors import (
     AuthenticationError,

@@ -540,14 +540,4 @@ def _running_loop(what: str) -> asyncio.AbstractEventLoop:
         ) from None
 
 
-__all__ = [
-    "Change",
-    "ChatController",
-    "Listener",
-    "MessagesChanged",
-    "NoticeChanged",
-    "Phase",
-    "PhaseChanged",
-    "TextAppended",
-    "default_conversation_name",
-]
+__all__ = ["ChatController", "default_conversation_name"]

@@ -250,10 +250,7 @@ def request_json(
     For short control calls (create a session, load its messages) made while a cell
     runs; failures are named like a stream's (status, URL, the server's reason).
     """
-    request = HttpRequest(method, url, json or {}, headers or {})
-    shown = redact_url(url)
-    secrets = _secrets(request)
-    timeout = httpx.Timeout(timeouts.stall, connect=timeouts.connect)
+    shown, secrets, timeout = _json_call(method, url, timeouts, json, headers)
     try:
         with httpx.Client(timeout=timeout, follow_redirects=False) as client:
             response = client.request(method, url, json=json, headers=headers)
@@ -271,16 +268,25 @@ async def arequest_json(
     headers: dict[str, str] | None = None,
 ) -> Any:
     """:func:`request_json` for the event loop."""
-    request = HttpRequest(method, url, json or {}, headers or {})
-    shown = redact_url(url)
-    secrets = _secrets(request)
-    timeout = httpx.Timeout(timeouts.stall, connect=timeouts.connect)
+    shown, secrets, timeout = _json_call(method, url, timeouts, json, headers)
     try:
         async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
             response = await client.request(method, url, json=json, headers=headers)
     except httpx.HTTPError as exc:
         raise _failure(exc, shown, secrets) from exc
     return _json_result(response, response.content, shown, secrets)
+
+
+def _json_call(
+    method: str,
+    url: str,
+    timeouts: Timeouts,
+    json: dict[str, Any] | None,
+    headers: dict[str, str] | None,
+) -> tuple[str, tuple[str, ...], httpx.Timeout]:
+    # What both JSON calls need: the URL to show, the secrets to redact, the timeout.
+    secrets = _secrets(HttpRequest(method, url, json or {}, headers or {}))
+    return redact_url(url), secrets, httpx.Timeout(timeouts.stall, connect=timeouts.connect)
 
 
 def _json_result(response: httpx.Response, body: bytes, url: str, secrets: tuple[str, ...]) -> Any:

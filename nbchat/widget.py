@@ -19,7 +19,8 @@ import anywidget
 import traitlets
 
 from nbchat.batching import DEFAULT_INTERVAL_S, DeltaBatcher
-from nbchat.controller import Change, ChatController, TextAppended
+from nbchat.changes import Change, TextAppended
+from nbchat.controller import ChatController
 from nbchat.errors import NbchatError
 from nbchat.wire import Snapshot
 

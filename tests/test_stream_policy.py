@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from nbchat import ChatController, RetryPolicy, Timeouts
-from nbchat.controller import NoticeChanged, Phase, PhaseChanged, TextAppended
+from nbchat.changes import NoticeChanged, Phase, PhaseChanged, TextAppended
 from nbchat.history import SqliteHistory
 from tests.conftest import Faults
 from tests.fault_streams import FULL, WORDS

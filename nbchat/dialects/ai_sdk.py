@@ -49,7 +49,7 @@ from nbchat.dialects.base import (
     HttpRequest,
     ToolCallTracker,
     bearer_headers,
-    token_count,
+    usage_events,
 )
 from nbchat.errors import excerpt
 from nbchat.events import (
@@ -59,7 +59,6 @@ from nbchat.events import (
     StreamError,
     StreamEvent,
     TextDelta,
-    Usage,
 )
 from nbchat.sse import ServerSentEvent
 from nbchat.wire import ChatMessageParam
@@ -270,12 +269,7 @@ class AISDKv4Dialect(_AISDKBase):
         # d: finish message
         self.finished = True
         out: list[StreamEvent] = [*self._calls.finish_open()]
-        usage = value.get("usage")
-        if isinstance(usage, dict):
-            tokens_in = token_count(usage.get("promptTokens"))
-            tokens_out = token_count(usage.get("completionTokens"))
-            if tokens_in is not None or tokens_out is not None:
-                out.append(Usage(tokens_in, tokens_out))
+        out += usage_events(value.get("usage"), "promptTokens", "completionTokens")
         reason = value.get("finishReason")
         out.append(_finish(reason if isinstance(reason, str) else None))
         return out

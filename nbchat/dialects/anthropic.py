@@ -37,7 +37,7 @@ from nbchat.dialects.base import (
     ToolCallTracker,
     error_label,
     system_text,
-    token_count,
+    usage_events,
 )
 from nbchat.events import (
     Finished,
@@ -45,7 +45,6 @@ from nbchat.events import (
     ReasoningDelta,
     StreamEvent,
     TextDelta,
-    Usage,
 )
 from nbchat.sse import ServerSentEvent
 from nbchat.wire import ChatMessageParam
@@ -132,13 +131,7 @@ class AnthropicDialect(Dialect):
         return []  # ping, and event types added after this was written
 
     def _usage(self, usage: Any) -> list[StreamEvent]:
-        if not isinstance(usage, dict):
-            return []
-        tokens_in = token_count(usage.get("input_tokens"))
-        tokens_out = token_count(usage.get("output_tokens"))
-        if tokens_in is None and tokens_out is None:
-            return []
-        return [Usage(tokens_in, tokens_out)]
+        return usage_events(usage)
 
     def _index(self, data: dict[str, Any]) -> int | None:
         index = data.get("index")

@@ -25,7 +25,14 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from nbchat.config import Endpoint
 from nbchat.errors import excerpt
-from nbchat.events import StreamError, StreamEvent, ToolCallDelta, ToolCallFinished, ToolCallStarted
+from nbchat.events import (
+    StreamError,
+    StreamEvent,
+    ToolCallDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+    Usage,
+)
 from nbchat.lines import LineDecoder
 from nbchat.sse import ServerSentEvent, SSEDecoder
 from nbchat.wire import ChatMessageParam
@@ -184,6 +191,19 @@ def token_count(value: Any) -> int | None:
     if isinstance(value, float) and (value != value or not value.is_integer()):
         return None
     return int(value) if value >= 0 else None
+
+
+def usage_events(
+    usage: Any, input_key: str = "input_tokens", output_key: str = "output_tokens"
+) -> list[StreamEvent]:
+    """``[Usage(...)]`` from a provider's usage object, or ``[]`` when it reports nothing."""
+    if not isinstance(usage, dict):
+        return []
+    tokens_in = token_count(usage.get(input_key))
+    tokens_out = token_count(usage.get(output_key))
+    if tokens_in is None and tokens_out is None:
+        return []
+    return [Usage(tokens_in, tokens_out)]
 
 
 def error_label(error: Any) -> str:

@@ -41,7 +41,7 @@ from nbchat.dialects.base import (
     error_label,
     parse_arguments,
     system_text,
-    token_count,
+    usage_events,
 )
 from nbchat.events import (
     Finished,
@@ -51,7 +51,6 @@ from nbchat.events import (
     StreamError,
     StreamEvent,
     TextDelta,
-    Usage,
 )
 from nbchat.sse import ServerSentEvent
 from nbchat.wire import ChatMessageParam
@@ -187,12 +186,7 @@ class OpenAIResponsesDialect(Dialect):
         response = data.get("response")
         response = response if isinstance(response, dict) else {}
         out: list[StreamEvent] = [*self._calls.finish_open()]
-        usage = response.get("usage")
-        if isinstance(usage, dict):
-            tokens_in = token_count(usage.get("input_tokens"))
-            tokens_out = token_count(usage.get("output_tokens"))
-            if tokens_in is not None or tokens_out is not None:
-                out.append(Usage(tokens_in, tokens_out))
+        out += usage_events(response.get("usage"))
         status = _status(data, kind)
         if kind == "response.failed":
             error = response.get("error")
