@@ -10,85 +10,30 @@ because each save is one transaction.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
 from nbchat.errors import HistoryError
 from nbchat.history.migrations import MIGRATIONS
+from nbchat.history.sqlite_db import SqliteFile
 from nbchat.history.store import HistoryStore, MessageRecord
 from nbchat.wire import MessageStatus, MetricsInfo, Role
 
 
-class SqliteHistory(HistoryStore):
+class SqliteHistory(SqliteFile, HistoryStore):
     """Conversations in a SQLite file at ``path`` (created with its folder if missing)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
         self.location = str(self.path)
-        self._lock = threading.Lock()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                self.path, timeout=10.0, check_same_thread=False, isolation_level=None
-            )
-        except (OSError, sqlite3.Error) as exc:
-            raise HistoryError(f"cannot open history file {self.path}: {exc}") from exc
-        try:
-            with self._guard("open"):
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA foreign_keys=ON")
-                self._migrate()
-        except HistoryError:
-            self._db.close()
-            raise
-
-    @contextmanager
-    def _guard(self, action: str) -> Iterator[None]:
-        with self._lock:
-            try:
-                yield
-            except sqlite3.Error as exc:
-                raise HistoryError(f"cannot {action} history file {self.path}: {exc}") from exc
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            # SQLite may have rolled back already (e.g. SQLITE_FULL); a second ROLLBACK
-            # would fail and hide the real cause.
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
-    def _migrate(self) -> None:
-        db = self._db
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)"
+        super().__init__(
+            self.path,
+            name=f"history file {self.path}",
+            error=HistoryError,
+            migrations=MIGRATIONS,
+            elsewhere="Chat(history=...)",
         )
-        applied = {row[0] for row in db.execute("SELECT name FROM _migrations")}
-        known = {name for name, _ in MIGRATIONS}
-        unknown = sorted(applied - known)
-        if unknown:
-            raise HistoryError(
-                f"history file {self.path} was written by a newer nbchat (migrations {unknown}); "
-                "upgrade nbchat or choose another file with Chat(history=...)"
-            )
-        for name, sql in MIGRATIONS:
-            if name in applied:
-                continue
-            with self._transaction():
-                for statement in sql.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
 
     def load(self, conversation: str) -> list[MessageRecord]:
         with self._guard("read"):
@@ -165,8 +110,7 @@ class SqliteHistory(HistoryStore):
         return [row[0] for row in rows]
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._close()
 
 
 def _record(row: tuple[Any, ...]) -> MessageRecord:

@@ -22,7 +22,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sse_starlette import EventSourceResponse
@@ -39,7 +39,7 @@ from nbchat.server.model import ModelSetupError
 from nbchat.server.openai_request import ChatRequest, RequestError, parse_chat_request
 from nbchat.server.replies import ServerClosing, TooManyReplies
 
-__all__ = ["chat_completions", "list_models", "status_for_code"]
+__all__ = ["chat_completions", "follow_sse", "list_models", "status_for_code"]
 
 _COMPACT = (",", ":")  # OpenAI's own chunks carry no spaces
 _OPENAI_FINISH = {"stop", "length", "tool_calls", "content_filter"}
@@ -52,6 +52,22 @@ _STATUS_BY_CODE = {"AI_ERROR": 502, "SERVER_SHUTDOWN": 503, "RATE_LIMITED": 429}
 def status_for_code(code: str) -> int:
     """The HTTP status that stands for an error ``code`` answered as JSON."""
     return _STATUS_BY_CODE.get(code, 500)
+
+
+async def follow_sse(
+    generation: Generation, first: str, render: Callable[[int, StreamEvent], str], after: int = 0
+) -> AsyncIterator[bytes]:
+    """The SSE body of ``generation``: ``first``, then each event after ``after`` rendered.
+
+    ``render(number, event)`` gives an event's text (``""`` for none). Everything that
+    arrived together goes out in one write; closing the body stops following.
+    """
+    yield first.encode()
+    async with contextlib.aclosing(generation.follow(after)) as batches:
+        async for batch in batches:
+            text = "".join(render(number, event) for number, event in batch)
+            if text:
+                yield text.encode()
 
 
 async def chat_completions(request: Request) -> Response:
@@ -212,15 +228,10 @@ class _ChunkStream:
             return f"data: {json.dumps({'error': error}, ensure_ascii=False)}\n\n"
         return ""
 
-    async def events(self) -> AsyncIterator[bytes]:
-        """Yield the chunks; sse-starlette cancels this when the client disconnects."""
-        yield self._chunk({"role": "assistant", "content": ""}, None).encode()
-        async with contextlib.aclosing(self.generation.follow()) as batches:
-            async for batch in batches:
-                # Everything that arrived together goes out in one write.
-                text = "".join(self._render(event) for _, event in batch)
-                if text:
-                    yield text.encode()
+    def events(self) -> AsyncIterator[bytes]:
+        """The chunks; sse-starlette cancels the stream when the client disconnects."""
+        first = self._chunk({"role": "assistant", "content": ""}, None)
+        return follow_sse(self.generation, first, lambda _, event: self._render(event))
 
     async def on_client_close(self, message: Message) -> None:
         """Record a disconnect that happened before the reply was complete."""

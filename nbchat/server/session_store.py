@@ -23,6 +23,7 @@ multi-user deployment) can implement the interface without blocking the event lo
 
 from __future__ import annotations
 
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -113,7 +114,6 @@ class SessionStore(ABC):
     async def messages(self, session_id: str) -> list[StoredMessage]:
         """The session's messages in order (empty for an unknown session)."""
 
-    @abstractmethod
     async def add_message(
         self,
         session_id: str,
@@ -124,6 +124,20 @@ class SessionStore(ABC):
         message_id: str | None = None,
     ) -> StoredMessage:
         """Append a message to the session and return it (a new id unless given)."""
+        now = time.time()
+        finished = None if status == "streaming" else now
+        message = StoredMessage(
+            message_id or new_id(), session_id, role, content, status, now, finished
+        )
+        await self._append_message(message)
+        return message
+
+    @abstractmethod
+    async def _append_message(self, message: StoredMessage) -> None:
+        """Store ``message`` after its session's others; it updates the session too.
+
+        The implementation half of :meth:`add_message`, which builds the message.
+        """
 
     @abstractmethod
     async def finish_message(

@@ -35,9 +35,8 @@ a browser ``EventSource`` to stop reconnecting).
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 from sse_starlette import EventSourceResponse
@@ -48,7 +47,7 @@ from nbchat.events import Finished, StreamError, StreamEvent, TextDelta
 from nbchat.server.context import ServerContext, context, user_of
 from nbchat.server.error_responses import api_error
 from nbchat.server.generation import Generation
-from nbchat.server.openai_api import SHUTDOWN_GRACE_S
+from nbchat.server.openai_api import SHUTDOWN_GRACE_S, follow_sse
 
 __all__ = ["RETRY_MS", "event_stream", "last_event_id", "render", "resume", "resume_stream"]
 
@@ -93,22 +92,12 @@ def render(generation: Generation, number: int, event: StreamEvent) -> str:
     return ""
 
 
-async def _events(generation: Generation, after: int) -> AsyncIterator[bytes]:
-    yield f"retry: {RETRY_MS}\n\n".encode()
-    async with contextlib.aclosing(generation.follow(after)) as batches:
-        async for batch in batches:
-            # Everything that arrived together goes out in one write.
-            text = "".join(render(generation, number, event) for number, event in batch)
-            if text:
-                yield text.encode()
-
-
 def event_stream(generation: Generation, after: int = 0) -> Response:
     """The SSE response that follows ``generation`` from event ``after`` on."""
     if generation.ended and after >= len(generation.events):
         return Response(status_code=204)
     return EventSourceResponse(
-        _events(generation, after),
+        follow_sse(generation, f"retry: {RETRY_MS}\n\n", partial(render, generation), after),
         ping=PING_S,
         sep="\n",
         shutdown_grace_period=SHUTDOWN_GRACE_S,
@@ -156,17 +145,9 @@ def last_event_id(request: Request) -> str | None:
 async def resume_stream(request: Request) -> Response:
     """Handle ``GET /sessions/{id}/stream``: replay a reply after ``Last-Event-ID``.
 
-    Parameters
-    ----------
-    request
-        The incoming request.
-
-    Returns
-    -------
-    Response
-        The event stream, ``204`` if the client already has the whole reply, or a
-        JSON error: 404 ``NOT_FOUND`` (unknown session, or no reply to resume),
-        400 ``VALIDATION_ERROR`` (a malformed ``Last-Event-ID``).
+    Answers the event stream, ``204`` if the client already has the whole reply, or a
+    JSON error: 404 ``NOT_FOUND`` (unknown session, or no reply to resume), 400
+    ``VALIDATION_ERROR`` (a malformed ``Last-Event-ID``).
     """
     ctx = context(request)
     session_id = request.path_params["session_id"]

@@ -1,9 +1,10 @@
 """The default :class:`~nbchat.server.session_store.SessionStore`: one SQLite file.
 
-Same conventions as the kernel history (:mod:`nbchat.history.sqlite`): stdlib
-``sqlite3``, WAL (readers never wait for the writer), ``busy_timeout`` for short
-locks, one transaction per write, and a ``_migrations`` table of named migrations
-applied once and in order; a file written by a newer nbchat is refused. ``":memory:"``
+Same conventions as the kernel history, and the same plumbing
+(:mod:`nbchat.history.sqlite_db`): stdlib ``sqlite3``, WAL (readers never wait for
+the writer), ``busy_timeout`` for short locks, one transaction per write, and a
+``_migrations`` table of named migrations applied once and in order; a file written
+by a newer nbchat is refused. ``":memory:"``
 keeps everything in memory (tests, the embedded server).
 
 Queries run in a worker thread (``asyncio.to_thread``) behind one lock, so a slow
@@ -15,13 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from nbchat.history.sqlite_db import SqliteFile
 from nbchat.server.session_store import (
     MessageState,
     SessionRecord,
@@ -73,7 +73,7 @@ _MESSAGE_COLUMNS = (
 )
 
 
-class SqliteSessionStore(SessionStore):
+class SqliteSessionStore(SqliteFile, SessionStore):
     """Sessions in the SQLite file at ``path`` (created with its folder if missing).
 
     Parameters
@@ -93,75 +93,17 @@ class SqliteSessionStore(SessionStore):
         memory = str(path) == ":memory:"
         self.path = Path(":memory:") if memory else Path(path).expanduser()
         self.location = "memory" if memory else str(self.path)
-        self._lock = threading.Lock()
-        self._closed = False
-        try:
-            if not memory:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                ":memory:" if memory else self.path,
-                timeout=10.0,
-                check_same_thread=False,
-                isolation_level=None,
-            )
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open the sessions database {self.location}: {exc}") from exc
-        try:
-            with self._guard("open"):
-                self._db.execute("PRAGMA journal_mode=WAL")
-                # WAL + NORMAL: a commit survives a crash of the process, not of the OS.
-                self._db.execute("PRAGMA synchronous=NORMAL")
-                self._db.execute("PRAGMA foreign_keys=ON")
-                self._migrate()
-        except StoreError:
-            self._db.close()
-            raise
+        super().__init__(
+            self.path,
+            name=f"the sessions database {self.location}",
+            error=StoreError,
+            migrations=MIGRATIONS,
+            elsewhere="--db",
+            # WAL + NORMAL: a commit survives a crash of the process, not of the OS.
+            pragmas=["synchronous=NORMAL"],
+        )
 
     # -- plumbing -------------------------------------------------------------------
-
-    @contextmanager
-    def _guard(self, action: str) -> Iterator[None]:
-        with self._lock:
-            try:
-                yield
-            except sqlite3.Error as exc:
-                raise StoreError(
-                    f"cannot {action} the sessions database {self.location}: {exc}"
-                ) from exc
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            # SQLite may have rolled back already (SQLITE_FULL): a second ROLLBACK
-            # would fail and hide the real cause.
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-
-    def _migrate(self) -> None:
-        db = self._db
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)"
-        )
-        applied = {row[0] for row in db.execute("SELECT name FROM _migrations")}
-        unknown = sorted(applied - {name for name, _ in MIGRATIONS})
-        if unknown:
-            raise StoreError(
-                f"the sessions database {self.location} was written by a newer nbchat "
-                f"(migrations {unknown}); upgrade nbchat or choose another file with --db"
-            )
-        for name, sql in MIGRATIONS:
-            if name in applied:
-                continue
-            with self._transaction():
-                for statement in sql.split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
 
     async def _run(self, action: str, work: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
@@ -230,31 +172,21 @@ class SqliteSessionStore(SessionStore):
 
         return await self._run("read", work)
 
-    async def add_message(
-        self,
-        session_id: str,
-        *,
-        role: StoredRole,
-        content: str,
-        status: MessageState,
-        message_id: str | None = None,
-    ) -> StoredMessage:
-        now = time.time()
-        finished = None if status == "streaming" else now
-        message = StoredMessage(
-            message_id or new_id(), session_id, role, content, status, now, finished
-        )
+    async def _append_message(self, message: StoredMessage) -> None:
+        row = (message.id, message.session_id, message.role, message.content, message.status)
+        now = message.created_at
 
         def work(db: sqlite3.Connection) -> None:
             with self._transaction():
                 db.execute(
                     f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (message.id, session_id, role, content, status, now, finished, None, None),
+                    (*row, now, message.finished_at, None, None),
                 )
-                db.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (now, session_id))
+                db.execute(
+                    "UPDATE sessions SET updated_at = ? WHERE id = ?", (now, message.session_id)
+                )
 
         await self._run("write", work)
-        return message
 
     async def finish_message(
         self,
@@ -305,10 +237,7 @@ class SqliteSessionStore(SessionStore):
         return await self._run("write", work)
 
     async def close(self) -> None:
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._db.close()
+        self._close()
 
 
 def _message(row: tuple[Any, ...]) -> StoredMessage:

@@ -15,38 +15,14 @@ from typing import Any
 
 import pytest
 
-from tests.browser.jupyter import CHROMIUM, CHROMIUM_ARGS, JupyterLab
+from tests.browser import jupyter
+from tests.browser.jupyter import JupyterLab, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 
-JS_PANEL = """() => {
-  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  if (!w || !w.sessionContext || !w.content) return {ready: false};
-  const k = w.sessionContext.session && w.sessionContext.session.kernel;
-  return {ready: true, kernel: k ? k.status : null};
-}"""
-JS_CELLS = """() => {
-  const nb = window.jupyterapp.shell.currentWidget.content;
-  return nb.widgets.map((cell, i) => {
-    const m = cell.model;
-    if (m.type !== 'code') return {index: i, type: m.type};
-    const p = cell.node.querySelector('.jp-InputPrompt');
-    const outs = [];
-    for (let j = 0; j < m.outputs.length; j++) outs.push(m.outputs.get(j).toJSON());
-    return {index: i, type: 'code', count: m.executionCount,
-            pending: !!(p && p.textContent.includes('*')),
-            error: outs.some(o => o.output_type === 'error'), outputs: outs};
-  });
-}"""
-JS_RUN_CELL = """(i) => {
-  const panel = window.jupyterapp.shell.currentWidget;
-  panel.content.activeCellIndex = i;
-  window.jupyterapp.commands.execute('notebook:run-cell');
-  return true;
-}"""
 JS_RESTART = """async () => {
   const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
   await k.restart();
@@ -56,86 +32,19 @@ JS_RESTART = """async () => {
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (Debian's chromium package)")
-    root = tmp_path_factory.mktemp("lab-root")
-    shutil.copy(REPO / "notebooks" / "01-quickstart.ipynb", root)
-    data = tmp_path_factory.mktemp("nbchat-data")
-    server = JupyterLab(
-        root,
-        tmp_path_factory.mktemp("lab-state"),
+    with JupyterLab.serving(
+        tmp_path_factory,
+        lambda root: shutil.copy(REPO / "notebooks" / "01-quickstart.ipynb", root),
         # A slow demo pace so there is time to watch the reply grow and stop it.
-        {"NBCHAT_DATA_DIR": str(data), "NBCHAT_DEMO_TPS": "12"},
-    )
-    server.start()
-    try:
+        {"NBCHAT_DEMO_TPS": "12"},
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
 def page(lab: JupyterLab, tmp_path: Path) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    errors: list[str] = []
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 1000},
-        )
-        page = context.pages[0] if context.pages else context.new_page()
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("console", lambda m: errors.append(m.text) if "nbchat" in m.text.lower() else None)
-        page.nbchat_errors = errors
-        try:
-            yield page
-        finally:
-            page.screenshot(path=str(ARTIFACTS / "last.png"))
-            context.close()
-
-
-def wait_until(predicate: Any, timeout: float, what: str, step: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def open_notebook(page: Any, lab: JupyterLab) -> None:
-    page.goto(lab.lab_url("01-quickstart.ipynb"), wait_until="domcontentloaded", timeout=60000)
-    page.wait_for_function("() => !!(window.jupyterapp && window.jupyterapp.shell)", timeout=60000)
-
-    def ready() -> bool:
-        dialog = page.query_selector(".jp-Dialog .jp-mod-accept")
-        if dialog:
-            dialog.click()
-        state = page.evaluate(JS_PANEL)
-        return bool(state.get("ready") and state.get("kernel") == "idle")
-
-    wait_until(ready, 90, "the notebook and an idle kernel")
-
-
-def wait_cells_done(page: Any, timeout: float = 120) -> list[dict[str, Any]]:
-    def done() -> list[dict[str, Any]] | None:
-        cells = [c for c in page.evaluate(JS_CELLS) if c["type"] == "code"]
-        if any(c["pending"] for c in cells):
-            return None
-        if any(c["error"] for c in cells):  # Run All stops at an error
-            return cells
-        return None if any(c["count"] is None for c in cells) else cells
-
-    cells = wait_until(done, timeout, "every code cell to finish", step=0.1)
-    errors = [c for c in cells if c["error"]]
-    assert not errors, errors
-    return cells
+    with jupyter.chromium_page(tmp_path / "chromium-profile", ARTIFACTS / "last.png") as page:
+        yield page
 
 
 def assistant_messages(page: Any) -> list[dict[str, str]]:
@@ -148,9 +57,8 @@ def assistant_messages(page: Any) -> list[dict[str, str]]:
 
 
 def test_type_stream_stop_restart_restore(lab: JupyterLab, page: Any) -> None:
-    open_notebook(page, lab)
-    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-    wait_cells_done(page)
+    jupyter.open_notebook(page, lab, "01-quickstart.ipynb")
+    jupyter.run_all_cells(page, timeout=120)
     page.wait_for_selector(".nbchat .nbchat-input", timeout=30000)
     before = assistant_messages(page)
     assert [m["role"] for m in before] == ["user", "assistant"]
@@ -206,10 +114,10 @@ def test_type_stream_stop_restart_restore(lab: JupyterLab, page: Any) -> None:
 
     # Restart the kernel and re-run the chat cell: the conversation comes back.
     page.evaluate(JS_RESTART)
-    wait_until(lambda: page.evaluate(JS_PANEL).get("kernel") == "idle", 60, "the restarted kernel")
-    code_cells = [c for c in page.evaluate(JS_CELLS) if c["type"] == "code"]
-    chat_cell = code_cells[0]["index"]
-    page.evaluate(JS_RUN_CELL, chat_cell)
+    wait_until(
+        lambda: page.evaluate(jupyter.JS_PANEL).get("kernel") == "idle", 60, "the restarted kernel"
+    )
+    page.evaluate(jupyter.JS_RUN_CELL, jupyter.code_cells(page)[0]["index"])  # the chat cell
 
     def restored() -> list[dict[str, str]] | None:
         messages = assistant_messages(page)
@@ -222,4 +130,4 @@ def test_type_stream_stop_restart_restore(lab: JupyterLab, page: Any) -> None:
     assert messages[3]["status"] == "stopped" and messages[3]["text"] == partial
     assert "stopped" in messages[3]["marker"].lower()
     page.screenshot(path=str(ARTIFACTS / "4-restored-after-restart.png"))
-    assert not [e for e in page.nbchat_errors if "error" in e.lower()], page.nbchat_errors
+    jupyter.assert_no_nbchat_errors(page)

@@ -16,7 +16,6 @@ Screenshots of each widget go to test-artifacts/browser/replay-*.png.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,8 @@ from typing import Any
 import nbformat
 import pytest
 
-from tests.browser.jupyter import CHROMIUM, CHROMIUM_ARGS, JupyterLab
+from tests.browser import jupyter
+from tests.browser.jupyter import JupyterLab, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -50,31 +50,6 @@ PROGRESS_STAGES = [
 ]
 PROGRESS_RESULT = {"exercises": [{"name": "Squat", "sets": 3, "reps": 10}], "plan_id": "p-42"}
 
-JS_PANEL = """() => {
-  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  if (!w || !w.sessionContext || !w.content) return {ready: false};
-  const k = w.sessionContext.session && w.sessionContext.session.kernel;
-  return {ready: true, kernel: k ? k.status : null};
-}"""
-JS_CELLS = """() => {
-  const nb = window.jupyterapp.shell.currentWidget.content;
-  return nb.widgets.map((cell, i) => {
-    const m = cell.model;
-    if (m.type !== 'code') return {index: i, type: m.type};
-    const p = cell.node.querySelector('.jp-InputPrompt');
-    const outs = [];
-    for (let j = 0; j < m.outputs.length; j++) outs.push(m.outputs.get(j).toJSON());
-    return {index: i, type: 'code', count: m.executionCount,
-            pending: !!(p && p.textContent.includes('*')),
-            error: outs.some(o => o.output_type === 'error'), outputs: outs};
-  });
-}"""
-JS_RUN_CELL = """(i) => {
-  const panel = window.jupyterapp.shell.currentWidget;
-  panel.content.activeCellIndex = i;
-  window.jupyterapp.commands.execute('notebook:run-cell');
-  return true;
-}"""
 # Everything the checks need from the k-th chat widget, in one round trip.
 JS_WIDGET = """(k) => {
   const root = document.querySelectorAll('.nbchat')[k];
@@ -232,86 +207,18 @@ def write_notebook(root: Path, files: dict[str, Path]) -> None:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make chromium` (Debian's chromium package)")
-    root = tmp_path_factory.mktemp("lab-root")
-    write_notebook(root, write_data(root))
-    data = tmp_path_factory.mktemp("nbchat-data")
-    server = JupyterLab(root, tmp_path_factory.mktemp("lab-state"), {"NBCHAT_DATA_DIR": str(data)})
-    server.start()
-    try:
+    with JupyterLab.serving(
+        tmp_path_factory, lambda root: write_notebook(root, write_data(root))
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
 def page(lab: JupyterLab, tmp_path: Path) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    errors: list[str] = []
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 1000},
-        )
-        page = context.pages[0] if context.pages else context.new_page()
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("console", lambda m: errors.append(m.text) if "nbchat" in m.text.lower() else None)
-        page.nbchat_errors = errors
-        try:
-            yield page
-        finally:
-            page.screenshot(path=str(ARTIFACTS / "replay-last.png"))
-            context.close()
-
-
-def wait_until(predicate: Any, timeout: float, what: str, step: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}; last: {value!r}")
-
-
-def open_notebook(page: Any, lab: JupyterLab) -> None:
-    page.goto(lab.lab_url(NOTEBOOK), wait_until="domcontentloaded", timeout=60000)
-    page.wait_for_function("() => !!(window.jupyterapp && window.jupyterapp.shell)", timeout=60000)
-
-    def ready() -> bool:
-        dialog = page.query_selector(".jp-Dialog .jp-mod-accept")
-        if dialog:
-            dialog.click()
-        state = page.evaluate(JS_PANEL)
-        return bool(state.get("ready") and state.get("kernel") == "idle")
-
-    wait_until(ready, 90, "the notebook and an idle kernel")
-
-
-def code_cells(page: Any) -> list[dict[str, Any]]:
-    return [c for c in page.evaluate(JS_CELLS) if c["type"] == "code"]
-
-
-def wait_cells_done(page: Any, timeout: float = 60) -> list[dict[str, Any]]:
-    def done() -> list[dict[str, Any]] | None:
-        cells = code_cells(page)
-        if any(c["pending"] for c in cells):
-            return None
-        if any(c["error"] for c in cells):  # Run All stops at an error
-            return cells
-        return None if any(c["count"] is None for c in cells) else cells
-
-    cells = wait_until(done, timeout, "every code cell to finish", step=0.1)
-    errors = [c["outputs"] for c in cells if c["error"]]
-    assert not errors, errors
-    return cells
+    with jupyter.chromium_page(
+        tmp_path / "chromium-profile", ARTIFACTS / "replay-last.png"
+    ) as page:
+        yield page
 
 
 def widget(page: Any, k: int) -> dict[str, Any]:
@@ -342,9 +249,8 @@ def cell_text(cell: dict[str, Any]) -> str:
 
 
 def test_retry_tools_reasoning_progress(lab: JupyterLab, page: Any) -> None:
-    open_notebook(page, lab)
-    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-    cells = wait_cells_done(page)
+    jupyter.open_notebook(page, lab, NOTEBOOK)
+    cells = jupyter.run_all_cells(page, timeout=60)
     wait_until(
         lambda: page.evaluate("() => document.querySelectorAll('.nbchat').length") == 4,
         20,
@@ -427,12 +333,12 @@ def test_retry_tools_reasoning_progress(lab: JupyterLab, page: Any) -> None:
 
     # ---- The kernel agrees (last cell re-run after the Retry) ----------------------------
     last = cells[-1]
-    page.evaluate(JS_RUN_CELL, last["index"])
+    page.evaluate(jupyter.JS_RUN_CELL, last["index"])
     rerun = wait_until(
         lambda: next(
             (
                 c
-                for c in code_cells(page)
+                for c in jupyter.code_cells(page)
                 if c["index"] == last["index"] and not c["pending"] and c["count"] != last["count"]
             ),
             None,
@@ -449,4 +355,4 @@ def test_retry_tools_reasoning_progress(lab: JupyterLab, page: Any) -> None:
     assert kernel[RETRY][1]["content"] == full
     assert [m["status"] for m in kernel[TOOLS]] == ["done", "done"]
     assert [m["status"] for m in kernel[PROGRESS]] == ["done", "done"]
-    assert not [e for e in page.nbchat_errors if "error" in e.lower()], page.nbchat_errors
+    jupyter.assert_no_nbchat_errors(page)
