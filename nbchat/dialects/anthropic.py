@@ -32,8 +32,8 @@ from typing import Any
 
 from nbchat.config import Endpoint
 from nbchat.dialects.base import (
-    Dialect,
     HttpRequest,
+    JSONDialect,
     ToolCallTracker,
     error_label,
     system_text,
@@ -64,7 +64,7 @@ _FINISH: dict[str, FinishReason] = {
 _TOOL_BLOCKS = ("tool_use", "server_tool_use")
 
 
-class AnthropicDialect(Dialect):
+class AnthropicDialect(JSONDialect):
     """Parser for one Anthropic Messages stream; see the module docstring."""
 
     name = "anthropic"
@@ -99,12 +99,7 @@ class AnthropicDialect(Dialect):
         url = endpoint.base_url.rstrip("/") + "/messages"
         return HttpRequest("POST", url, body, headers)
 
-    def feed(self, event: ServerSentEvent) -> list[StreamEvent]:
-        if self.finished or self.failed:
-            return []
-        data, problem = self.parse_object(event.data)
-        if problem is not None:
-            return [problem]
+    def on_object(self, event: ServerSentEvent, data: dict[str, Any]) -> list[StreamEvent]:
         kind = data.get("type") or event.event
         if kind == "message_start":
             message = data.get("message") or {}

@@ -166,6 +166,26 @@ class DecodedStream:
         return self._decoder.comments
 
 
+class JSONDialect(Dialect):
+    """A dialect whose every event holds one JSON object: ``feed`` parses it once.
+
+    Subclasses implement :meth:`on_object`; events after the end or a failure are
+    ignored, and data that is not a JSON object is a PROTOCOL_ERROR quoting it.
+    """
+
+    def feed(self, event: ServerSentEvent) -> list[StreamEvent]:
+        if self.finished or self.failed:
+            return []
+        data, problem = self.parse_object(event.data)
+        if problem is not None:
+            return [problem]
+        return self.on_object(event, data)
+
+    @abstractmethod
+    def on_object(self, event: ServerSentEvent, data: dict[str, Any]) -> list[StreamEvent]:
+        """Normalized events for one event's JSON object ``data``."""
+
+
 def decoder_for(dialect: Dialect) -> EventDecoder:
     """A new decoder for the body of one response in ``dialect``'s framing."""
     if dialect.framing == "lines":

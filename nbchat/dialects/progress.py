@@ -29,8 +29,8 @@ from urllib.parse import urlsplit
 
 from nbchat.config import Endpoint
 from nbchat.dialects.base import (
-    Dialect,
     HttpRequest,
+    JSONDialect,
     bearer_headers,
     error_label,
     last_user_text,
@@ -57,7 +57,7 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-class ProgressDialect(Dialect):
+class ProgressDialect(JSONDialect):
     """Parser for one spec 004 progress stream; see the module docstring."""
 
     name = "progress"
@@ -69,12 +69,7 @@ class ProgressDialect(Dialect):
         body = {"prompt": last_user_text(messages)}
         return HttpRequest("POST", progress_url(endpoint.base_url), body, bearer_headers(endpoint))
 
-    def feed(self, event: ServerSentEvent) -> list[StreamEvent]:
-        if self.finished or self.failed:
-            return []
-        data, problem = self.parse_object(event.data)
-        if problem is not None:
-            return [problem]
+    def on_object(self, event: ServerSentEvent, data: dict[str, Any]) -> list[StreamEvent]:
         kind = data.get("type")
         if not isinstance(kind, str) or not kind:
             kind = event.event if event.event in ("result", "error") else "progress"

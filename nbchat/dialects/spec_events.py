@@ -41,8 +41,8 @@ from typing import Any
 
 from nbchat.config import Endpoint
 from nbchat.dialects.base import (
-    Dialect,
     HttpRequest,
+    JSONDialect,
     ToolCallTracker,
     bearer_headers,
     error_label,
@@ -74,7 +74,7 @@ def usage_of(data: dict[str, Any]) -> list[StreamEvent]:
     return [Usage(tokens_in, tokens_out)]
 
 
-class SpecEventsDialect(Dialect):
+class SpecEventsDialect(JSONDialect):
     """Parser for one spec 001 / spec 002 event stream; see the module docstring."""
 
     name = "events"
@@ -94,12 +94,7 @@ class SpecEventsDialect(Dialect):
         body = {"message": last_user_text(messages)}
         return HttpRequest("POST", url, body, bearer_headers(endpoint))
 
-    def feed(self, event: ServerSentEvent) -> list[StreamEvent]:
-        if self.finished or self.failed:
-            return []
-        data, problem = self.parse_object(event.data)
-        if problem is not None:
-            return [problem]
+    def on_object(self, event: ServerSentEvent, data: dict[str, Any]) -> list[StreamEvent]:
         kind = event_name(event, data)
         out = usage_of(data)
         if kind in ("chunk", "message"):
