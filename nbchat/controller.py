@@ -423,39 +423,40 @@ class ChatController:
                 replay_speed=self.replay_speed,
             )
             async with contextlib.aclosing(stream.events()) as events:
-                async for event in events:
-                    if isinstance(event, TextDelta):
-                        # The message is the one store of the reply's text; the
-                        # Reply keeps everything else (errors, usage, tool calls).
-                        if timer.token() or self._phase is not Phase.STREAMING:
+                async for batch in events:
+                    for event in batch:
+                        if isinstance(event, TextDelta):
+                            # The message is the one store of the reply's text; the
+                            # Reply keeps everything else (errors, usage, tool calls).
+                            if timer.token() or self._phase is not Phase.STREAMING:
+                                self._set_phase(Phase.STREAMING)
+                            message.append(event.text)
+                            self._emit(TextAppended(message.id, event.text))
+                            continue
+                        if isinstance(event, ReasoningDelta):
                             self._set_phase(Phase.STREAMING)
-                        message.append(event.text)
-                        self._emit(TextAppended(message.id, event.text))
-                        continue
-                    if isinstance(event, ReasoningDelta):
-                        self._set_phase(Phase.STREAMING)
-                        message.append_reasoning(event.text)
-                        self._emit(TextAppended(message.id, event.text, "reasoning"))
-                        continue
-                    reply.apply(event)
-                    if isinstance(event, (ToolCallStarted, ToolCallFinished)):
-                        self._set_phase(Phase.STREAMING)
-                        message.tool_calls = tools.infos(reply, event)
-                        self._emit(MessagesChanged())
-                    elif isinstance(event, Progress):
-                        self._set_phase(Phase.STREAMING)
-                        message.progress = {
-                            "stage": event.stage,
-                            "percent": event.percent,
-                            "message": event.message,
-                            "eta_s": event.eta_s,
-                        }
-                        self._emit(MessagesChanged())
-                    elif isinstance(event, Result):
-                        message.result = event.data
-                    elif isinstance(event, Usage):
-                        timer.output_tokens = reply.output_tokens
-                        timer.input_tokens = reply.input_tokens
+                            message.append_reasoning(event.text)
+                            self._emit(TextAppended(message.id, event.text, "reasoning"))
+                            continue
+                        reply.apply(event)
+                        if isinstance(event, (ToolCallStarted, ToolCallFinished)):
+                            self._set_phase(Phase.STREAMING)
+                            message.tool_calls = tools.infos(reply, event)
+                            self._emit(MessagesChanged())
+                        elif isinstance(event, Progress):
+                            self._set_phase(Phase.STREAMING)
+                            message.progress = {
+                                "stage": event.stage,
+                                "percent": event.percent,
+                                "message": event.message,
+                                "eta_s": event.eta_s,
+                            }
+                            self._emit(MessagesChanged())
+                        elif isinstance(event, Result):
+                            message.result = event.data
+                        elif isinstance(event, Usage):
+                            timer.output_tokens = reply.output_tokens
+                            timer.input_tokens = reply.input_tokens
             status, error = _outcome(reply)
         except asyncio.CancelledError as exc:
             status, cancelled = "stopped", exc

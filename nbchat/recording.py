@@ -174,7 +174,7 @@ class ReplayStream(DecodedStream):
         self._turn = turn
         self._speed = speed
 
-    async def __aiter__(self) -> AsyncIterator[ServerSentEvent]:
+    async def batches(self) -> AsyncIterator[list[ServerSentEvent]]:
         loop = asyncio.get_running_loop()
         start = loop.time()
         for at, data in self._turn.chunks:
@@ -182,10 +182,12 @@ class ReplayStream(DecodedStream):
             if delay > 0:
                 await asyncio.sleep(delay)
             self.bytes_received += len(data)
-            for event in self._decoder.feed(data):
-                yield event
-        for event in self._decoder.close():
-            yield event
+            events = self._decoder.feed(data)
+            if events:
+                yield events
+        events = self._decoder.close()
+        if events:
+            yield events
 
 
 @asynccontextmanager

@@ -94,8 +94,10 @@ class ReplyStream:
         self.retries = 0
         self.reconnects = 0
 
-    async def events(self) -> AsyncGenerator[StreamEvent, None]:
-        """Normalized events until the stream ends; a failure that stays is raised.
+    async def events(self) -> AsyncGenerator[list[StreamEvent], None]:
+        """Normalized events, a list per body chunk, until the stream ends.
+
+        A failure that stays (no more retries or resumes) is raised.
 
         Raises
         ------
@@ -118,21 +120,26 @@ class ReplyStream:
                 async with self._open(attempt) as stream:
                     self._notice("")
                     self._record("start", stream.content_type)
-                    async for sse in stream:
-                        if sse.id:
-                            if not first_id:
-                                first_id = sse.id
-                            elif last_id and sse.id == first_id and not skipping:
-                                # The server ignored Last-Event-ID and started over:
-                                # skip what was already shown, up to where it broke.
-                                skipping = True
-                                log.warning("nbchat: server replayed the stream from the start")
-                            if skipping:
-                                if sse.id == last_id:
-                                    skipping = False
-                                continue
-                        for event in dialect.feed(sse):
-                            yield event
+                    async for batch in stream.batches():
+                        out: list[StreamEvent] = []
+                        for sse in batch:
+                            if sse.id:
+                                if not first_id:
+                                    first_id = sse.id
+                                elif last_id and sse.id == first_id and not skipping:
+                                    # The server ignored Last-Event-ID and started over:
+                                    # skip what was already shown, up to where it broke.
+                                    skipping = True
+                                    log.warning("nbchat: server replayed the stream from the start")
+                                if skipping:
+                                    if sse.id == last_id:
+                                        skipping = False
+                                    continue
+                            out += dialect.feed(sse)
+                            if dialect.failed or dialect.finished:
+                                break
+                        if out:
+                            yield out
                         if dialect.failed or dialect.finished:
                             break
                     retry_ms = stream.retry_ms if stream.retry_ms is not None else retry_ms
@@ -169,8 +176,9 @@ class ReplyStream:
             )
             await asyncio.sleep(wait)
         self._record("end")
-        for event in dialect.end():
-            yield event
+        ending = dialect.end()
+        if ending:
+            yield ending
 
     def _open(
         self, request: HttpRequest

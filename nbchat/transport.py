@@ -93,7 +93,7 @@ class EventStream(DecodedStream):
         self._secrets = secrets
         self._watchdog = watchdog
 
-    async def __aiter__(self) -> AsyncIterator[ServerSentEvent]:
+    async def batches(self) -> AsyncIterator[list[ServerSentEvent]]:
         decoder = self._decoder
         watchdog = self._watchdog
         try:
@@ -104,12 +104,12 @@ class EventStream(DecodedStream):
                 events = decoder.feed(chunk)
                 if events:
                     watchdog.progress()
-                    for event in events:
-                        yield event
+                    yield events
         except httpx.HTTPError as exc:
             raise _failure(exc, self.url, self._secrets) from exc
-        for event in decoder.close():
-            yield event
+        events = decoder.close()
+        if events:
+            yield events
 
 
 class _Watchdog:

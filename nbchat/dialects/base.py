@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -137,12 +137,23 @@ class Dialect(ABC):
         return StreamError("PROVIDER_ERROR", message)
 
 
-class DecodedStream:
+class DecodedStream(ABC):
     """What a caller can ask an open stream, whatever feeds it (HTTP or a recording).
 
     ``bytes_received`` counts body bytes; ``last_event_id``, ``retry_ms`` and
     ``comments`` are the decoder's, per the SSE rules (lines framing has none).
+    ``batches()`` yields the events each body chunk completed, as one list (the hot
+    path: one await per chunk, not per event); ``async for`` yields them one by one.
     """
+
+    @abstractmethod
+    def batches(self) -> AsyncIterator[list[ServerSentEvent]]:
+        """The events of each chunk, as they arrive."""
+
+    async def __aiter__(self) -> AsyncIterator[ServerSentEvent]:
+        async for batch in self.batches():
+            for event in batch:
+                yield event
 
     def __init__(self, framing: Framing, url: str, status: int, content_type: str | None) -> None:
         self._decoder: SSEDecoder | LineDecoder = (
