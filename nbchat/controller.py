@@ -198,6 +198,7 @@ class ChatController:
         self._phase = Phase.IDLE
         self._turn: Turn | None = None
         self._listeners: list[Listener] = []
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- observation -------------------------------------------------------------------
 
@@ -462,7 +463,10 @@ class ChatController:
             status, cancelled = "stopped", exc
             if self.session_id is not None:
                 # Closing the stream leaves the server generating for its grace period.
-                asyncio.get_running_loop().create_task(self._stop_remote())
+                stopping = asyncio.get_running_loop().create_task(self._stop_remote())
+                # The loop keeps only weak references to tasks: hold it until it ends.
+                self._background.add(stopping)
+                stopping.add_done_callback(self._background.discard)
         except NbchatError as exc:
             status = "interrupted" if exc.code == "INTERRUPTED" else "error"
             error = _error_info(exc.code, exc.message)

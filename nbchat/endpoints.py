@@ -89,6 +89,11 @@ def session_endpoint(
     timeouts: Timeouts | None,
     system: str | None,
 ) -> tuple[RemoteSession, Endpoint]:
+    """Open ``session`` on the sessions server at ``base_url`` (the embedded one if None).
+
+    The endpoint streams with the ``events`` dialect from ``{server}/sessions/{id}``;
+    the token is ``api_key`` or ``$NBCHAT_SERVER_TOKEN``.
+    """
     times = timeouts or Timeouts()
     embedded = base_url is None
     if base_url is None:
@@ -96,11 +101,7 @@ def session_endpoint(
 
         server = ensure_embedded_server().removesuffix("/v1")
     else:
-        server = base_url.rstrip("/")
-        if not server.startswith(("http://", "https://")):
-            raise ConfigurationError(
-                f"base_url must start with http:// or https://, got {base_url!r}"
-            )
+        server = _checked_url(base_url)
     key = api_key if api_key is not None else os.environ.get(SERVER_TOKEN_ENV) or None
     remote = open_session(server, session, api_key=key, timeouts=times, system=system)
     endpoint = Endpoint(

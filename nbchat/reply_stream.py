@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import inspect
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from nbchat.config import Endpoint
 from nbchat.dialects import Dialect, HttpRequest, get_dialect
@@ -119,7 +120,14 @@ class ReplyStream:
             try:
                 async with self._open(attempt) as stream:
                     self._notice("")
-                    self._record("start", stream.content_type)
+                    self._record(
+                        functools.partial(
+                            Recorder.start,
+                            dialect=self.endpoint.dialect,
+                            model=self.endpoint.model,
+                            content_type=stream.content_type,
+                        )
+                    )
                     async for batch in stream.batches():
                         out: list[StreamEvent] = []
                         for sse in batch:
@@ -142,10 +150,8 @@ class ReplyStream:
                             yield out
                         if dialect.failed or dialect.finished:
                             break
-                    retry_ms = stream.retry_ms if stream.retry_ms is not None else retry_ms
                     if dialect.failed or dialect.finished:
                         break
-                    last_id = stream.last_event_id or last_id
                     drop: StreamFailure = InterruptedStream(
                         f"the stream from {stream.url} ended before {dialect.end_marker}",
                         url=stream.url,
@@ -155,12 +161,12 @@ class ReplyStream:
                     failures += 1
                     request, refreshed = await self._before_bytes(exc, request, failures, refreshed)
                     continue
-                if stream.retry_ms is not None:
-                    retry_ms = stream.retry_ms
-                last_id = stream.last_event_id or last_id
                 if not isinstance(exc, (InterruptedStream, StalledError)):
                     raise
                 drop = raised = exc
+            # The stream dropped after bytes: resume from what its decoder saw.
+            retry_ms = stream.retry_ms if stream.retry_ms is not None else retry_ms
+            last_id = stream.last_event_id or last_id
             if not last_id or self.reconnects >= self._policy.max_reconnects:
                 # No ids, or out of tries: the drop's own error, or the dialect's
                 # INTERRUPTED for an EOF before the end marker.
@@ -175,7 +181,7 @@ class ReplyStream:
                 f"({self.reconnects} of {self._policy.max_reconnects})"
             )
             await asyncio.sleep(wait)
-        self._record("end")
+        self._record(Recorder.end)
         ending = dialect.end()
         if ending:
             yield ending
@@ -185,7 +191,7 @@ class ReplyStream:
     ) -> AbstractAsyncContextManager[EventStream | ReplayStream]:
         dialect = self.dialect
         if self._replay is not None:
-            where = f"replay of {self.endpoint.display_url}"
+            where = self.endpoint.display_url  # "replay of <file>"
             return open_replay(self._replay, self._replay_speed, dialect.framing, where)
         on_chunk = None if self._recorder is None else self._record_chunk
         return open_events(
@@ -197,19 +203,14 @@ class ReplyStream:
         )
 
     def _record_chunk(self, data: bytes) -> None:
-        self._record("chunk", data)
+        self._record(lambda r: r.chunk(data))
 
-    def _record(self, what: str, arg: Any = None) -> None:
+    def _record(self, write: Callable[[Recorder], None]) -> None:
         recorder = self._recorder
         if recorder is None:
             return
         try:
-            if what == "start":
-                recorder.start(self.endpoint.dialect, self.endpoint.model, arg)
-            elif what == "chunk":
-                recorder.chunk(arg)
-            else:
-                recorder.end()
+            write(recorder)
         except HistoryError as exc:
             # A recording that cannot be written must not break the reply.
             log.error("nbchat: %s; recording stopped", exc)
