@@ -34,7 +34,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nbchat.sse import SSEDecoder  # noqa: E402
+from nbchat.stream.sse import SSEDecoder  # noqa: E402
 from tests.net import free_port  # noqa: E402
 
 
@@ -124,7 +124,7 @@ async def wait_healthy(url: str, proc: subprocess.Popen[str]) -> None:
     raise RuntimeError("the server did not start")
 
 
-async def run(sessions: int, tps: float, timeout: float) -> int:
+async def run(sessions: int, tps: float, timeout: float) -> int:  # noqa: ASYNC109
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as folder:

@@ -8,11 +8,11 @@
 
 from __future__ import annotations
 
-from nbchat.changes import Phase
+from nbchat.accumulate import Reply, ToolCall
 from nbchat.chat import Chat
 from nbchat.config import Endpoint, Timeouts
 from nbchat.controller import ChatController
-from nbchat.dialects import register_dialect
+from nbchat.dialects import Dialect, register_dialect
 from nbchat.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -34,7 +34,9 @@ from nbchat.errors import (
 from nbchat.message import Message
 from nbchat.parse import parse_stream
 from nbchat.retry import RetryPolicy
+from nbchat.stream import HttpTransport, ReplayTransport, Transport
 from nbchat.turn import Turn
+from nbchat.wire import Phase
 
 __version__ = "0.1.0"
 
@@ -44,9 +46,11 @@ __all__ = [
     "ChatController",
     "ConfigurationError",
     "ConnectionFailed",
+    "Dialect",
     "Endpoint",
     "HTTPStatusError",
     "HistoryError",
+    "HttpTransport",
     "InterruptedStream",
     "Message",
     "NbchatError",
@@ -55,11 +59,15 @@ __all__ = [
     "ProtocolError",
     "ProviderError",
     "RateLimitedError",
+    "ReplayTransport",
+    "Reply",
     "RetryPolicy",
     "ServerError",
     "StalledError",
     "StreamFailure",
     "Timeouts",
+    "ToolCall",
+    "Transport",
     "Turn",
     "TurnInProgressError",
     "ValidationError",

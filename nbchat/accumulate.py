@@ -1,16 +1,21 @@
-"""Accumulate normalized stream events into one reply.
+"""The ledger of one reply: every normalized event of a stream, summed in one place.
 
-A :class:`Reply` is what a finished (or interrupted) stream amounts to: text,
-reasoning, refusal, tool calls (with their results and durations when the stream
-reports them), finish reason, usage, the last progress step and final result of a
-progress stream, and the error, if any. It is
-pure: no clock, no I/O. ``parse_stream`` and the controller both build one.
+A :class:`Reply` is what a stream amounts to: text, reasoning, refusal, tool calls
+(with their results and durations), finish reason, usage, the last progress step and
+final result of a progress stream, and the error, if any. It is the one record of
+those facts: :func:`nbchat.parse_stream` returns one, a live turn fills one, the
+:class:`~nbchat.message.Message` of an assistant reply presents one, and history
+stores and restores one. It is pure: no clock, no I/O.
+
+Text and reasoning are kept as lists of pieces joined on read (and the join
+cached), so a long reply streamed token by token costs linear, not quadratic, time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from nbchat.events import (
     Finished,
@@ -27,6 +32,7 @@ from nbchat.events import (
     ToolCallStarted,
     Usage,
 )
+from nbchat.wire import ProgressInfo, ToolCallInfo
 
 
 @dataclass
@@ -41,17 +47,71 @@ class ToolCall:
     finished: bool = False
     result: Any = None
     duration_s: float | None = None
+    _pieces: list[str] = field(default_factory=list, repr=False)
+
+    def info(self) -> ToolCallInfo:
+        """The call as the widget and history see it (JSON-safe)."""
+        out: ToolCallInfo = {
+            "id": self.id,
+            "name": self.name,
+            "arguments": self.arguments if self.finished else "".join(self._pieces),
+            "input": self.input if self.finished else None,
+            "status": "done" if self.finished else "running",
+        }
+        if self.result is not None:
+            out["result"] = self.result
+        if self.duration_s is not None:
+            out["duration_s"] = round(self.duration_s, 3)
+        return out
+
+    @classmethod
+    def from_info(cls, index: int, info: dict[str, Any]) -> ToolCall:
+        """A call as :meth:`info` described it (e.g. read back from history)."""
+        arguments = str(info.get("arguments") or "")
+        raw_input = info.get("input")
+        duration = info.get("duration_s")
+        return cls(
+            index,
+            str(info.get("id") or ""),
+            str(info.get("name") or ""),
+            arguments,
+            dict(raw_input) if isinstance(raw_input, dict) else {},
+            info.get("status") == "done",
+            info.get("result"),
+            float(duration) if isinstance(duration, (int, float)) else None,
+            [arguments],
+        )
+
+
+class _Pieces:
+    """Text that grows by appending: pieces joined once per read."""
+
+    __slots__ = ("_joined", "_parts")
+
+    def __init__(self, text: str = "") -> None:
+        self._parts: list[str] = [text] if text else []
+        self._joined: str | None = text
+
+    def append(self, text: str) -> None:
+        self._parts.append(text)
+        self._joined = None
+
+    def __str__(self) -> str:
+        if self._joined is None:
+            self._joined = "".join(self._parts)
+            self._parts = [self._joined] if self._joined else []
+        return self._joined
 
 
 class Reply:
     """The running sum of one stream's events; see the module docstring."""
 
-    def __init__(self) -> None:
-        self._text: list[str] = []
-        self._reasoning: list[str] = []
-        self._refusal: list[str] = []
-        self._tool_args: dict[int, list[str]] = {}
+    def __init__(self, text: str = "") -> None:
+        self._text = _Pieces(text)
+        self._reasoning = _Pieces()
+        self._refusal = _Pieces()
         self.tool_calls: list[ToolCall] = []
+        self._calls: dict[int, ToolCall] = {}
         self.finish_reason: FinishReason | None = None
         self.native_finish_reason: str | None = None
         self.finished = False
@@ -63,17 +123,19 @@ class Reply:
         self.progress: Progress | None = None
         self.result: Any = None
 
+    # -- reading -----------------------------------------------------------------------
+
     @property
     def text(self) -> str:
-        return "".join(self._text)
+        return str(self._text)
 
     @property
     def reasoning(self) -> str:
-        return "".join(self._reasoning)
+        return str(self._reasoning)
 
     @property
     def refusal(self) -> str:
-        return "".join(self._refusal)
+        return str(self._refusal)
 
     @property
     def usage(self) -> Usage | None:
@@ -81,28 +143,56 @@ class Reply:
             return None
         return Usage(self.input_tokens, self.output_tokens)
 
+    def tool_call_infos(self) -> list[ToolCallInfo]:
+        return [call.info() for call in self.tool_calls]
+
+    def progress_info(self) -> ProgressInfo | None:
+        step = self.progress
+        if step is None:
+            return None
+        return {
+            "stage": step.stage,
+            "percent": step.percent,
+            "message": step.message,
+            "eta_s": step.eta_s,
+        }
+
+    def call(self, index: int) -> ToolCall | None:
+        """The tool call with stream index ``index``, if it started."""
+        return self._calls.get(index)
+
+    # -- writing -----------------------------------------------------------------------
+
+    def append_text(self, text: str) -> None:
+        """A piece of visible text (the hot path: what ``apply(TextDelta(text))`` does)."""
+        self._text.append(text)
+        self.text_deltas += 1
+
     def apply(self, event: StreamEvent) -> None:
         """Add one event to the reply."""
         if isinstance(event, TextDelta):
-            self._text.append(event.text)
-            self.text_deltas += 1
+            self.append_text(event.text)
         elif isinstance(event, ReasoningDelta):
             self._reasoning.append(event.text)
         elif isinstance(event, RefusalDelta):
             self._refusal.append(event.text)
         elif isinstance(event, ToolCallStarted):
-            self.tool_calls.append(ToolCall(event.index, event.id, event.name))
-            self._tool_args[event.index] = []
+            call = ToolCall(event.index, event.id, event.name)
+            self.tool_calls.append(call)
+            self._calls[event.index] = call
         elif isinstance(event, ToolCallDelta):
-            self._tool_args.setdefault(event.index, []).append(event.arguments)
+            started = self._calls.get(event.index)
+            if started is not None:
+                started._pieces.append(event.arguments)
         elif isinstance(event, ToolCallFinished):
-            call = self._call(event.index)
-            if call is not None:
-                call.arguments = "".join(self._tool_args.get(event.index, []))
-                call.input = dict(event.arguments)
-                call.finished = True
-                call.result = event.result
-                call.duration_s = event.duration_s
+            finished = self._calls.get(event.index)
+            if finished is not None:
+                finished.arguments = "".join(finished._pieces)
+                finished.input = dict(event.arguments)
+                finished.finished = True
+                finished.result = event.result
+                if event.duration_s is not None:
+                    finished.duration_s = event.duration_s
         elif isinstance(event, Progress):
             self.progress = event
         elif isinstance(event, Result):
@@ -122,8 +212,45 @@ class Reply:
             self.error = event
             self.finish_reason = "error"
 
-    def _call(self, index: int) -> ToolCall | None:
-        for call in self.tool_calls:
-            if call.index == index:
-                return call
-        return None
+    def fail(self, code: str, message: str) -> None:
+        """Record why the reply failed (a transport failure, a bug), unless it already did."""
+        self.apply(StreamError(code, message))
+
+    @classmethod
+    def restore(
+        cls,
+        text: str = "",
+        *,
+        reasoning: str = "",
+        refusal: str = "",
+        tool_calls: Iterable[dict[str, Any]] = (),
+        finish_reason: str | None = None,
+        progress: dict[str, Any] | None = None,
+        result: Any = None,
+        error: StreamError | None = None,
+    ) -> Reply:
+        """A reply rebuilt from what was stored (history, a sessions server)."""
+        reply = cls(text)
+        if reasoning:
+            reply._reasoning.append(reasoning)
+        if refusal:
+            reply._refusal.append(refusal)
+        for index, info in enumerate(tool_calls):
+            call = ToolCall.from_info(index, info)
+            reply.tool_calls.append(call)
+            reply._calls[index] = call
+        reply.finish_reason = cast("FinishReason | None", finish_reason)
+        if progress is not None:
+            percent, eta = progress.get("percent"), progress.get("eta_s")
+            reply.progress = Progress(
+                str(progress.get("stage") or ""),
+                float(percent) if isinstance(percent, (int, float)) else None,
+                str(progress.get("message") or ""),
+                float(eta) if isinstance(eta, (int, float)) else None,
+            )
+        reply.result = result
+        reply.error = error
+        return reply
+
+
+__all__ = ["Reply", "ToolCall"]

@@ -7,27 +7,11 @@ batches. Plain values, no behaviour.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-
-class Phase(str, enum.Enum):
-    """What the chat is doing; terminal phases name how the last turn ended."""
-
-    IDLE = "idle"
-    CONNECTING = "connecting"
-    RECONNECTING = "reconnecting"
-    STREAMING = "streaming"
-    DONE = "done"
-    STOPPED = "stopped"
-    ERROR = "error"
-    INTERRUPTED = "interrupted"
-
-    @property
-    def busy(self) -> bool:
-        return self in (Phase.CONNECTING, Phase.RECONNECTING, Phase.STREAMING)
+from nbchat.wire import Phase
 
 
 @dataclass(frozen=True)

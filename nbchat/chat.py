@@ -77,12 +77,12 @@ class Chat(ChatController):
         if self._widget is None:
             warn_if_old_ipykernel()
             self._widget = ChatWidget(self)
+            self.connect_soon()
         return self._widget
 
     def __repr__(self) -> str:
-        where = "embedded demo server" if self.endpoint.embedded else self.endpoint.display_url
         return (
-            f"Chat(model={self.endpoint.model!r}, endpoint={where!r}, "
+            f"Chat(model={self.endpoint.model!r}, endpoint={self.where!r}, "
             f"conversation={self.name!r}, messages={len(self.messages)}, "
             f"state={self.state.value!r})"
         )

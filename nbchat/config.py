@@ -36,16 +36,11 @@ class Endpoint:
     api_key: str | None = field(default=None, repr=False)
     dialect: str = "openai-chat"
     headers: tuple[tuple[str, str], ...] = ()
-    timeouts: Timeouts = field(default_factory=Timeouts)
     embedded: bool = False
-    #: the recording file this chat plays instead of making requests (``Chat(replay=...)``)
-    replay: str | None = None
 
     @property
     def display_url(self) -> str:
         """The base URL without query string or credentials: safe to show and log."""
-        if self.replay is not None:
-            return f"replay of {self.replay}"
         return redact_url(self.base_url)
 
 

@@ -1,70 +1,57 @@
-"""The chat controller: conversation state, turns, history writes, change events.
+"""The chat controller: conversation state, turns, history, change events.
 
-Lifecycle of a turn (no Jupyter imports here; the widget only listens)::
+Lifecycle of a conversation (no Jupyter imports here; the widget only listens)::
 
-    send(text) ──> user message saved to history, assistant message added (streaming)
-        phase: connecting ──first text──> streaming ──> done | stopped | error | interrupted
-        each text delta:  message.append(text), TextAppended change
-        at the end:       assistant message saved with its status and partial text
+    send(text) ──> user message saved to history; assistant message added
+               ──> a Turn runs as a task on the running loop (see nbchat.turn:
+                   phase, streaming into the reply's ledger, Stop, finalize)
+               ──> the turn saves the reply and tells the controller it ended
 
 ``send`` never blocks: the turn runs as a task on the running event loop, so widget
 messages (the Stop button) keep flowing while it streams. Listeners registered with
-``subscribe`` get :data:`Change` values, synchronously, on the loop's thread.
+``subscribe`` get :data:`Change` values, synchronously, on the loop's thread. The
+controller is the turn's host: it emits, saves, prepares the request (opening a
+server session when the chat has one) and keeps a key renewed by ``token_refresh``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import PurePath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from nbchat.accumulate import Reply
-from nbchat.changes import (
-    Change,
-    Listener,
-    MessagesChanged,
-    NoticeChanged,
-    Phase,
-    PhaseChanged,
-    TextAppended,
-)
+from nbchat.changes import Change, Listener, MessagesChanged, Phase, PhaseChanged
 from nbchat.config import Timeouts
 from nbchat.dialects import get_dialect
 from nbchat.endpoints import replay_endpoint, resolve_endpoint, session_endpoint
 from nbchat.errors import (
-    HINTS,
     ConfigurationError,
-    HistoryError,
     NbchatError,
     TurnInProgressError,
     failure_for_code,
 )
-from nbchat.events import (
-    Progress,
-    ReasoningDelta,
-    Result,
-    TextDelta,
-    ToolCallFinished,
-    ToolCallStarted,
-    Usage,
-)
 from nbchat.history import HistoryStore, open_history
 from nbchat.message import Message
-from nbchat.metrics import ReplyTimer, ToolTimer
-from nbchat.recording import RecordedTurn, Recorder, Recording, load_recording
 from nbchat.reply_stream import ReplyStream, TokenRefresh
 from nbchat.retry import RetryPolicy
-from nbchat.session_client import RemoteSession, stop_remote_reply
+from nbchat.session_client import RemoteSession
+from nbchat.stream import (
+    HttpTransport,
+    Recorder,
+    Recording,
+    RecordingTransport,
+    ReplayTransport,
+    Transport,
+)
 from nbchat.turn import Turn, run_blocking
-from nbchat.wire import ChatMessageParam, ErrorInfo, MessageStatus
+from nbchat.wire import ChatMessageParam
 
-if TYPE_CHECKING:  # only transport imports httpx at run time
+if TYPE_CHECKING:  # only nbchat.stream.http imports httpx at run time
     import httpx
 
 log = logging.getLogger("nbchat")
@@ -110,7 +97,8 @@ class ChatController:
         Extra HTTP headers sent with every request.
     timeouts : Timeouts, optional
         ``connect`` and ``stall`` (the watchdog: no headers, or no new event, for this
-        long ends the stream; keep-alive comments do not count).
+        long ends the stream; keep-alive comments do not count). For the default HTTP
+        transport; a transport of your own carries its own.
     retry : RetryPolicy, optional
         Retries before any byte (429/503 Retry-After, 408/502/504, connection errors)
         and resumes of streams that carry ids. A reply is never re-sent once bytes of
@@ -130,6 +118,13 @@ class ChatController:
         transcript and the model key; replies stream with the ``events`` dialect and
         resume with ``Last-Event-ID`` after a drop; ``chat.session_id`` is the id to
         reopen it with. The token comes from ``api_key`` or ``$NBCHAT_SERVER_TOKEN``.
+        The session is created or loaded by the first turn, when the widget is shown,
+        or by ``await chat.connect()``.
+    transport : Transport, optional
+        Where responses come from (:mod:`nbchat.stream`): by default an
+        :class:`~nbchat.stream.HttpTransport` with ``timeouts`` (and ``http_client``,
+        an ``httpx.AsyncClient`` to send with); ``replay=`` makes a
+        :class:`~nbchat.stream.ReplayTransport`. Tests and tools hand in their own.
     """
 
     def __init__(
@@ -151,25 +146,28 @@ class ChatController:
         replay_speed: float = 1.0,
         session: str | None = None,
         http_client: httpx.AsyncClient | None = None,
+        transport: Transport | None = None,
     ) -> None:
-        self.session_id: str | None = None
-        remote: RemoteSession | None = None
-        self._replay_turns: list[RecordedTurn] = []
-        self._replay_next = 0
-        self.replay_speed = replay_speed
-        if replay is not None:
-            if not replay_speed > 0:
-                raise ConfigurationError(f"replay_speed must be > 0, got {replay_speed!r}")
-            self._replay_turns = load_recording(replay, dialect)
-            self.endpoint = replay_endpoint(replay, self._replay_turns[0], model, dialect, timeouts)
-        elif session is not None:
-            remote, self.endpoint = session_endpoint(
-                session, base_url, api_key, model, dialect, headers, timeouts, system
+        self._session: RemoteSession | None = None
+        if transport is not None and (timeouts is not None or http_client is not None):
+            raise ConfigurationError(
+                "timeouts= and http_client= configure the default HTTP transport; "
+                "with transport=, configure the transport itself"
             )
-            self.session_id = remote.id
+        if replay is not None:
+            if transport is not None or session is not None:
+                raise ConfigurationError("replay= plays a recording: drop transport= and session=")
+            replayed = ReplayTransport.from_file(replay, dialect=dialect, speed=replay_speed)
+            self.endpoint = replay_endpoint(replayed, replay, model, dialect)
+            transport = replayed
+        transport = transport or HttpTransport(timeouts, http_client)
+        if session is not None:
+            self._session, self.endpoint = session_endpoint(
+                session, base_url, api_key, model, dialect, headers, system, transport
+            )
             if history is _DEFAULT:
                 history = None  # the server keeps the transcript
-        else:
+        elif replay is None:
             self.endpoint = resolve_endpoint(
                 base_url=base_url,
                 api_key=api_key,
@@ -177,39 +175,52 @@ class ChatController:
                 provider=provider,
                 dialect=dialect,
                 headers=headers,
-                timeouts=timeouts,
             )
         get_dialect(self.endpoint.dialect)  # fail now, not at the first send, on a bad name
-        self._recorder: Recorder | None = None
+        #: where responses come from (see nbchat.stream)
+        self.transport: Transport = transport
         self.name = name or default_conversation_name()
         self.system = system
         self.retry_policy = retry or RetryPolicy()
         self.token_refresh = token_refresh
-        self.notice = ""
-        self._http_client = http_client
         self._history: HistoryStore = open_history(
             True if history is _DEFAULT else history  # type: ignore[arg-type]
         )
-        self.messages: list[Message] = (
-            remote.messages
-            if remote is not None
-            else [Message.from_record(r) for r in self._history.load(self.name)]
-        )
-        self._phase = Phase.IDLE
+        self.messages: list[Message] = [
+            Message.from_record(r) for r in self._history.load(self.name)
+        ]
         self._turn: Turn | None = None
         self._listeners: list[Listener] = []
         self._background: set[asyncio.Task[None]] = set()
+        self._opening: asyncio.Future[None] | None = None
 
     # -- observation -------------------------------------------------------------------
 
     @property
     def state(self) -> Phase:
-        """The current :class:`Phase`."""
-        return self._phase
+        """The current :class:`Phase` (of the current or last turn; IDLE before any)."""
+        return self._turn.phase if self._turn is not None else Phase.IDLE
+
+    @property
+    def notice(self) -> str:
+        """A transient line about the running turn ("rate limited: retrying in 2 s"), or ""."""
+        return self._turn.notice if self._turn is not None else ""
 
     @property
     def history_location(self) -> str:
         return self._history.location
+
+    @property
+    def where(self) -> str:
+        """Where replies come from, safe to show: no key, no query string."""
+        if self.endpoint.embedded:
+            return "embedded demo server"
+        return self.transport.describe(self.endpoint.base_url)
+
+    @property
+    def session_id(self) -> str | None:
+        """The id of the server session (``session=``), once it exists."""
+        return self._session.id if self._session is not None else None
 
     @property
     def model(self) -> str:
@@ -221,32 +232,108 @@ class ChatController:
         if not isinstance(name, str) or not name:
             raise ConfigurationError("model must be a non-empty string")
         self.endpoint = dataclasses.replace(self.endpoint, model=name)
-        self._emit(MessagesChanged())
+        self.emit(MessagesChanged())
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(change)`` on every change; returns a function that unsubscribes."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
-    def _emit(self, change: Change) -> None:
+    # -- the turn's host ---------------------------------------------------------------
+
+    def emit(self, change: Change) -> None:
+        """Tell every listener about ``change`` (a broken listener is logged, not raised)."""
         for listener in list(self._listeners):
             try:
                 listener(change)
             except Exception:  # a broken view must not break the turn
                 log.exception("nbchat listener failed on %r", change)
 
-    def _set_phase(self, phase: Phase) -> None:
-        if phase is not self._phase:
-            self._phase = phase
-            self._emit(PhaseChanged(phase))
+    def save(self, message: Message) -> None:
+        finished = message.created_at if message.role == "user" else time.time()
+        self._history.save(self.name, message.to_record(finished_at=finished))
 
-    def _set_notice(self, notice: str) -> None:
-        if notice == self.notice:
+    async def prepare(self, turn: Turn) -> ReplyStream:
+        await self.connect()
+        return ReplyStream(
+            self.endpoint,
+            self._request_messages(turn),
+            transport=self.transport,
+            policy=self.retry_policy,
+            token_refresh=self.token_refresh,
+            on_notice=turn.set_notice,
+        )
+
+    def ended(self, turn: Turn) -> None:
+        if turn.stream is not None:
+            self.endpoint = turn.stream.endpoint  # keeps a key renewed by token_refresh
+        if turn.message.status == "stopped" and self._session is not None:
+            # Closing the stream leaves the server generating for its grace period.
+            self._in_background(self._stop_remote(self._session))
+
+    # -- sessions ----------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Create or load the server session (``session=``) now, if not done yet.
+
+        The first turn does this by itself; the widget does it when shown, so a
+        reopened session's transcript appears. Without a session: nothing to do.
+
+        Raises
+        ------
+        StreamFailure
+            The server cannot be reached, refuses the token or does not know the session.
+        """
+        remote = self._session
+        if remote is None or remote.opened:
             return
-        self.notice = notice
-        if notice:
-            self._set_phase(Phase.RECONNECTING)
-        self._emit(NoticeChanged(notice))
+        # One open at a time, also when the widget and a first send both ask for it
+        # (two POST /sessions would make two sessions); shielded, so a Stop during it
+        # does not leave a session half made.
+        opening = self._opening
+        if opening is None or opening.get_loop() is not asyncio.get_running_loop():
+            opening = self._opening = asyncio.ensure_future(self._open_session(remote))
+        try:
+            await asyncio.shield(opening)
+        finally:
+            if opening.done() and self._opening is opening:
+                self._opening = None
+
+    async def _open_session(self, remote: RemoteSession) -> None:
+        earlier = await remote.open()
+        self.endpoint = dataclasses.replace(self.endpoint, base_url=remote.url)
+        if earlier:
+            self.messages[:0] = earlier
+        self.emit(MessagesChanged())
+
+    def connect_soon(self) -> None:
+        """Start :meth:`connect` in the background when a loop runs (the widget's open)."""
+        remote = self._session
+        if remote is None or remote.opened:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop: the first turn connects
+        self._in_background(self._connect_logged())
+
+    async def _connect_logged(self) -> None:
+        try:
+            await self.connect()
+        except NbchatError as exc:
+            log.warning("nbchat: could not open the session: %s", exc)
+
+    async def _stop_remote(self, remote: RemoteSession) -> None:
+        try:
+            await remote.stop_reply()
+        except NbchatError as exc:
+            log.warning("nbchat: could not stop the reply on the server: %s", exc)
+
+    def _in_background(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        # The loop keeps only weak references to tasks: hold it until it ends.
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # -- turns -------------------------------------------------------------------------
 
@@ -275,7 +362,7 @@ class ChatController:
             raise ConfigurationError("cannot send an empty message")
         self._refuse_if_busy()
         user = Message("user", text)
-        self._history.save(self.name, user.to_record(finished_at=user.created_at))
+        self.save(user)
         self.messages.append(user)
         return self._start(loop, user)
 
@@ -315,32 +402,11 @@ class ChatController:
 
     def _start(self, loop: asyncio.AbstractEventLoop, user: Message) -> Turn:
         reply = Message("assistant", status="streaming", model=self.endpoint.model)
-        request_messages = self._request_messages()
         self.messages.append(reply)
-        turn = Turn(user, reply)
+        turn = Turn(self, user, reply)
         self._turn = turn
-        self.notice = ""
-        self._emit(MessagesChanged())
-        self._set_phase(Phase.CONNECTING)
-        task = loop.create_task(self._run(turn, request_messages), name=f"nbchat turn {reply.id}")
-        task.add_done_callback(lambda _task: self._end_unstarted(turn))
-        turn._attach(task, loop)
-        return turn
-
-    def _end_unstarted(self, turn: Turn) -> None:
-        # A task cancelled before its first step never runs _run's body (no except
-        # clause can see that cancellation), so its reply is finished here.
-        if turn.message.status == "streaming":
-            timer = ReplyTimer()
-            timer.stop()
-            self._finish(turn.message, "stopped", None, timer)
-
-    def _next_replay_turn(self) -> RecordedTurn | None:
-        if not self._replay_turns:
-            return None
-        turn = self._replay_turns[self._replay_next % len(self._replay_turns)]
-        self._replay_next += 1
-        return turn
+        self.emit(MessagesChanged())
+        return turn.start(loop)
 
     def record(self, path: str | os.PathLike[str] | None) -> Recording:
         """Save the raw response stream of the next turns to ``path``; ``None`` stops.
@@ -352,12 +418,14 @@ class ChatController:
             with chat.record("demo.jsonl"):
                 await chat.send("Explain SSE")
         """
-        if self._recorder is not None:
-            self._recorder.close()
-            self._recorder = None
+        current = self.transport
+        if isinstance(current, RecordingTransport):
+            current.close()
+            self.transport = current.inner
         if path is not None:
             key = self.endpoint.api_key
-            self._recorder = Recorder(path, secrets=(key,) if key else ())
+            recorder = Recorder.open(path, secrets=(key,) if key else ())
+            self.transport = RecordingTransport(self.transport, recorder)
         return Recording(lambda: self.record(None))
 
     def stop(self) -> None:
@@ -387,152 +455,23 @@ class ChatController:
             raise TurnInProgressError("stop the streaming reply before clearing the chat")
         self._history.clear(self.name)
         self.messages = []
-        self._emit(MessagesChanged())
-        self._set_phase(Phase.IDLE)
+        self._turn = None
+        self.emit(MessagesChanged())
+        self.emit(PhaseChanged(Phase.IDLE))
 
-    def _request_messages(self) -> list[ChatMessageParam]:
+    def _request_messages(self, turn: Turn) -> list[ChatMessageParam]:
         # The same context whichever model answers: the system prompt, then every
         # user message and every assistant reply that has text (a stopped or
-        # interrupted partial included: the user saw it).
+        # interrupted partial included: the user saw it), up to this turn's reply.
         out: list[ChatMessageParam] = []
         if self.system:
             out.append({"role": "system", "content": self.system})
         for message in self.messages:
+            if message is turn.message:
+                break
             if message.role in ("user", "assistant") and message.content:
                 out.append(message.to_param())
         return out
-
-    async def _run(self, turn: Turn, request_messages: list[ChatMessageParam]) -> Message:
-        message = turn.message
-        timer = ReplyTimer()
-        reply = Reply()
-        status: MessageStatus = "error"
-        error: ErrorInfo | None = None
-        cancelled: asyncio.CancelledError | None = None
-        stream: ReplyStream | None = None
-        tools = ToolTimer()
-        try:
-            stream = ReplyStream(
-                self.endpoint,
-                request_messages,
-                policy=self.retry_policy,
-                client=self._http_client,
-                token_refresh=self.token_refresh,
-                on_notice=self._set_notice,
-                recorder=self._recorder,
-                replay=self._next_replay_turn(),
-                replay_speed=self.replay_speed,
-            )
-            async with contextlib.aclosing(stream.events()) as events:
-                async for batch in events:
-                    for event in batch:
-                        if isinstance(event, TextDelta):
-                            # The message is the one store of the reply's text; the
-                            # Reply keeps everything else (errors, usage, tool calls).
-                            if timer.token() or self._phase is not Phase.STREAMING:
-                                self._set_phase(Phase.STREAMING)
-                            message.append(event.text)
-                            self._emit(TextAppended(message.id, event.text))
-                            continue
-                        if isinstance(event, ReasoningDelta):
-                            self._set_phase(Phase.STREAMING)
-                            message.append_reasoning(event.text)
-                            self._emit(TextAppended(message.id, event.text, "reasoning"))
-                            continue
-                        reply.apply(event)
-                        if isinstance(event, (ToolCallStarted, ToolCallFinished)):
-                            self._set_phase(Phase.STREAMING)
-                            message.tool_calls = tools.infos(reply, event)
-                            self._emit(MessagesChanged())
-                        elif isinstance(event, Progress):
-                            self._set_phase(Phase.STREAMING)
-                            message.progress = {
-                                "stage": event.stage,
-                                "percent": event.percent,
-                                "message": event.message,
-                                "eta_s": event.eta_s,
-                            }
-                            self._emit(MessagesChanged())
-                        elif isinstance(event, Result):
-                            message.result = event.data
-                        elif isinstance(event, Usage):
-                            timer.output_tokens = reply.output_tokens
-                            timer.input_tokens = reply.input_tokens
-            status, error = _outcome(reply)
-        except asyncio.CancelledError as exc:
-            status, cancelled = "stopped", exc
-            if self.session_id is not None:
-                # Closing the stream leaves the server generating for its grace period.
-                stopping = asyncio.get_running_loop().create_task(self._stop_remote())
-                # The loop keeps only weak references to tasks: hold it until it ends.
-                self._background.add(stopping)
-                stopping.add_done_callback(self._background.discard)
-        except NbchatError as exc:
-            status = "interrupted" if exc.code == "INTERRUPTED" else "error"
-            error = _error_info(exc.code, exc.message)
-        except Exception as exc:  # a bug or an unforeseen failure: still end the turn cleanly
-            log.exception("nbchat turn failed unexpectedly")
-            error = _error_info("INTERNAL_ERROR", f"{type(exc).__name__}: {exc}")
-        timer.stop()
-        if stream is not None:
-            self.endpoint = stream.endpoint  # keeps a key renewed by token_refresh
-        message.refusal = reply.refusal
-        message.tool_calls = tools.infos(reply, None)
-        message.finish_reason = reply.finish_reason
-        self.notice = ""
-        self._finish(message, status, error, timer, stream)
-        if cancelled is not None and not turn.stop_requested:
-            raise cancelled
-        if cancelled is not None:
-            current = asyncio.current_task()
-            if current is not None and hasattr(current, "uncancel"):
-                current.uncancel()
-        return message
-
-    async def _stop_remote(self) -> None:
-        try:
-            await stop_remote_reply(
-                self.endpoint.base_url, self.endpoint.api_key, self.endpoint.timeouts
-            )
-        except NbchatError as exc:
-            log.warning("nbchat: could not stop the reply on the server: %s", exc)
-
-    def _finish(
-        self,
-        message: Message,
-        status: MessageStatus,
-        error: ErrorInfo | None,
-        timer: ReplyTimer,
-        stream: ReplyStream | None = None,
-    ) -> None:
-        message.status = status
-        message.error = error
-        message.metrics = timer.info()
-        if stream is not None and stream.retries:
-            message.metrics["retries"] = stream.retries
-        if stream is not None and stream.reconnects:
-            message.metrics["reconnects"] = stream.reconnects
-        try:
-            self._history.save(self.name, message.to_record(finished_at=time.time()))
-        except HistoryError as exc:
-            # The reply stays on screen and in chat.messages; say why it is not on disk.
-            log.error("nbchat: %s", exc)
-            if message.error is None:
-                message.error = _error_info(exc.code, f"reply not saved: {exc.message}")
-        self._emit(MessagesChanged())
-        self._set_phase(Phase(status) if status != "streaming" else Phase.DONE)
-
-
-def _outcome(reply: Reply) -> tuple[MessageStatus, ErrorInfo | None]:
-    error = reply.error
-    if error is None:
-        return "done", None
-    status: MessageStatus = "interrupted" if error.code == "INTERRUPTED" else "error"
-    return status, _error_info(error.code, error.message)
-
-
-def _error_info(code: str, message: str) -> ErrorInfo:
-    return {"code": code, "message": message, "hint": HINTS.get(code, "")}
 
 
 def _running_loop(what: str) -> asyncio.AbstractEventLoop:

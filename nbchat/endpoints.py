@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
-from nbchat.config import DEFAULT_API_KEY_ENV, DEMO_MODEL, Endpoint, Timeouts
+from nbchat.config import DEFAULT_API_KEY_ENV, DEMO_MODEL, Endpoint
 from nbchat.errors import ConfigurationError
 from nbchat.providers import PROVIDERS, provider_names
-from nbchat.recording import RecordedTurn
-from nbchat.session_client import RemoteSession, open_session
+from nbchat.session_client import RemoteSession
+from nbchat.stream import ReplayTransport, Transport
 
 DEFAULT_DIALECT = "openai-chat"
 #: where the token of a sessions server comes from when ``api_key`` is not given
@@ -32,13 +33,11 @@ def resolve_endpoint(
     provider: str | None,
     dialect: str | None,
     headers: Mapping[str, str] | None,
-    timeouts: Timeouts | None,
 ) -> Endpoint:
     """The endpoint these ``Chat`` arguments mean; see the module docstring."""
     extra = tuple((headers or {}).items())
-    times = timeouts or Timeouts()
     if provider is not None:
-        return _preset(provider, base_url, api_key, model, dialect, extra, times)
+        return _preset(provider, base_url, api_key, model, dialect, extra)
     if base_url is None:
         from nbchat.server.embedded import ensure_embedded_server
 
@@ -48,7 +47,6 @@ def resolve_endpoint(
             api_key=api_key,
             dialect=dialect or DEFAULT_DIALECT,
             headers=extra,
-            timeouts=times,
             embedded=True,
         )
     url = _checked_url(base_url)
@@ -59,23 +57,18 @@ def resolve_endpoint(
     name = dialect or DEFAULT_DIALECT
     env = KEY_ENV_BY_DIALECT.get(name, DEFAULT_API_KEY_ENV)
     key = api_key if api_key is not None else os.environ.get(env)
-    return Endpoint(url, model, key, name, extra, times)
+    return Endpoint(url, model, key, name, extra)
 
 
 def replay_endpoint(
-    path: str | os.PathLike[str],
-    first: RecordedTurn,
-    model: str | None,
-    dialect: str | None,
-    timeouts: Timeouts | None,
+    replay: ReplayTransport, path: str | os.PathLike[str], model: str | None, dialect: str | None
 ) -> Endpoint:
-    """The endpoint of a chat that plays recording ``path`` (its first turn given)."""
+    """The endpoint of a chat that plays recording ``path``: the file, its model and dialect."""
+    first = replay.turns[0]
     return Endpoint(
-        base_url="replay",
+        base_url=Path(path).resolve().as_uri(),
         model=model or first.model or "replay",
         dialect=dialect or first.dialect or DEFAULT_DIALECT,
-        timeouts=timeouts or Timeouts(),
-        replay=os.fspath(path),
     )
 
 
@@ -86,15 +79,15 @@ def session_endpoint(
     model: str | None,
     dialect: str | None,
     headers: Mapping[str, str] | None,
-    timeouts: Timeouts | None,
     system: str | None,
+    transport: Transport,
 ) -> tuple[RemoteSession, Endpoint]:
-    """Open ``session`` on the sessions server at ``base_url`` (the embedded one if None).
+    """Session ``session`` on the sessions server at ``base_url`` (the embedded one if None).
 
-    The endpoint streams with the ``events`` dialect from ``{server}/sessions/{id}``;
-    the token is ``api_key`` or ``$NBCHAT_SERVER_TOKEN``.
+    Nothing is sent yet: the session is created or loaded when the chat first needs
+    it. The endpoint streams with the ``events`` dialect from ``{server}/sessions/{id}``
+    once it is open; the token is ``api_key`` or ``$NBCHAT_SERVER_TOKEN``.
     """
-    times = timeouts or Timeouts()
     embedded = base_url is None
     if base_url is None:
         from nbchat.server.embedded import ensure_embedded_server
@@ -103,14 +96,13 @@ def session_endpoint(
     else:
         server = _checked_url(base_url)
     key = api_key if api_key is not None else os.environ.get(SERVER_TOKEN_ENV) or None
-    remote = open_session(server, session, api_key=key, timeouts=times, system=system)
+    remote = RemoteSession(server, session, transport=transport, api_key=key, system=system)
     endpoint = Endpoint(
         base_url=remote.url,
         model=model or "server",
         api_key=key,
         dialect=dialect or "events",
         headers=tuple((headers or {}).items()),
-        timeouts=times,
         embedded=embedded,
     )
     return remote, endpoint
@@ -123,7 +115,6 @@ def _preset(
     model: str | None,
     dialect: str | None,
     headers: tuple[tuple[str, str], ...],
-    timeouts: Timeouts,
 ) -> Endpoint:
     preset = PROVIDERS.get(provider)
     if preset is None:
@@ -143,7 +134,7 @@ def _preset(
             f"(or pass api_key=...)"
         )
     url = _checked_url(base_url) if base_url is not None else preset.resolved_base_url()
-    return Endpoint(url, model, key, dialect or preset.dialect, headers, timeouts)
+    return Endpoint(url, model, key, dialect or preset.dialect, headers)
 
 
 def _checked_url(base_url: object) -> str:

@@ -27,6 +27,8 @@ into these classes, keeping the original as ``__cause__``.
 
 from __future__ import annotations
 
+from nbchat.wire import ErrorInfo
+
 HINTS: dict[str, str] = {
     "CONFIG_ERROR": "Check the arguments given to nbchat.Chat(...).",
     "TURN_IN_PROGRESS": "Wait for the reply (await the turn) or stop it with chat.stop().",
@@ -190,6 +192,11 @@ _BY_CODE: dict[str, type[StreamFailure]] = {
         ServerError,
     )
 }
+
+
+def error_info(code: str, message: str) -> ErrorInfo:
+    """How an error is shown and stored: its code, the message naming the cause, the hint."""
+    return {"code": code, "message": message, "hint": HINTS.get(code, "")}
 
 
 def failure_for_code(code: str, message: str) -> StreamFailure:

@@ -1,17 +1,21 @@
 """A chat message: what the transcript, the widget and the history hold.
 
-The assistant's message is created when a turn starts and its ``content`` grows as
-text arrives. Text is kept as a list of pieces, joined on read, so a long reply
-streamed token by token costs linear, not quadratic, time.
+A message is an id, a role, a status, times, metrics and a model, plus the
+:class:`~nbchat.accumulate.Reply` ledger that holds everything it says: its text,
+and for an assistant reply the reasoning, refusal, tool calls, progress, result,
+finish reason and error. The message presents the ledger (``content``,
+``tool_calls``, ``error``...) and stores nothing of it twice.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, cast
+from typing import Any
 
-from nbchat.errors import HINTS
+from nbchat.accumulate import Reply
+from nbchat.errors import error_info
+from nbchat.events import StreamError
 from nbchat.history.store import MessageRecord
 from nbchat.wire import (
     ChatMessageParam,
@@ -46,25 +50,11 @@ class Message:
         Unix time.
     metrics : dict
         ``ttft_s``, ``tokens_per_s``, ``duration_s``, ``output_tokens`` when measured.
+    reply : Reply
+        The ledger behind ``content``, ``reasoning``, ``tool_calls``, ``error``...
     """
 
-    __slots__ = (
-        "_parts",
-        "_reasoning",
-        "_text",
-        "created_at",
-        "error",
-        "finish_reason",
-        "id",
-        "metrics",
-        "model",
-        "progress",
-        "refusal",
-        "result",
-        "role",
-        "status",
-        "tool_calls",
-    )
+    __slots__ = ("created_at", "id", "metrics", "model", "reply", "role", "status")
 
     def __init__(
         self,
@@ -77,65 +67,82 @@ class Message:
         metrics: MetricsInfo | None = None,
         id: str | None = None,
         model: str | None = None,
+        reply: Reply | None = None,
     ) -> None:
         self.id = id or new_id()
         self.role: Role = role
-        self._parts: list[str] = [content] if content else []
-        self._text: str | None = content
+        self.reply = reply if reply is not None else Reply(content)
         self.status: MessageStatus = status
-        self.error = error
         self.created_at = time.time() if created_at is None else created_at
         self.metrics: MetricsInfo = metrics if metrics is not None else MetricsInfo()
         self.model = model
-        self._reasoning: list[str] = []
-        self.refusal = ""
-        self.tool_calls: list[ToolCallInfo] = []
-        self.finish_reason: str | None = None
-        self.progress: ProgressInfo | None = None
-        self.result: Any = None
+        if error is not None:
+            self.error = error
+
+    # -- what the ledger holds ---------------------------------------------------------
 
     @property
     def content(self) -> str:
-        if self._text is None:
-            self._text = "".join(self._parts)
-            self._parts = [self._text] if self._text else []
-        return self._text
-
-    def append(self, text: str) -> None:
-        """Add streamed text to the end of the content."""
-        self._parts.append(text)
-        self._text = None
+        return self.reply.text
 
     @property
     def reasoning(self) -> str:
         """The model's reasoning ("thinking") text, apart from the reply."""
-        if len(self._reasoning) > 1:
-            self._reasoning = ["".join(self._reasoning)]
-        return self._reasoning[0] if self._reasoning else ""
+        return self.reply.reasoning
 
-    def append_reasoning(self, text: str) -> None:
-        self._reasoning.append(text)
+    @property
+    def refusal(self) -> str:
+        return self.reply.refusal
 
-    def _extra(self) -> dict[str, Any]:
-        extra: dict[str, Any] = {}
-        if self.reasoning:
-            extra["reasoning"] = self.reasoning
-        if self.refusal:
-            extra["refusal"] = self.refusal
-        if self.tool_calls:
-            extra["tool_calls"] = [dict(call) for call in self.tool_calls]
-        if self.finish_reason:
-            extra["finish_reason"] = self.finish_reason
-        if self.progress is not None:
-            extra["progress"] = dict(self.progress)
-        if self.result is not None:
-            extra["result"] = self.result
-        return extra
+    @property
+    def tool_calls(self) -> list[ToolCallInfo]:
+        return self.reply.tool_call_infos()
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self.reply.finish_reason
+
+    @property
+    def progress(self) -> ProgressInfo | None:
+        return self.reply.progress_info()
+
+    @property
+    def result(self) -> Any:
+        return self.reply.result
+
+    @property
+    def error(self) -> ErrorInfo | None:
+        problem = self.reply.error
+        return None if problem is None else error_info(problem.code, problem.message)
+
+    @error.setter
+    def error(self, info: ErrorInfo | None) -> None:
+        self.reply.error = None if info is None else StreamError(info["code"], info["message"])
+
+    # -- views -------------------------------------------------------------------------
 
     def __repr__(self) -> str:
         text = self.content
         shown = text if len(text) <= 60 else text[:57] + "..."
         return f"Message(role={self.role!r}, status={self.status!r}, content={shown!r})"
+
+    def _extra(self) -> dict[str, Any]:
+        # What a message holds besides its text, as history and the widget store it.
+        extra: dict[str, Any] = {}
+        if self.reasoning:
+            extra["reasoning"] = self.reasoning
+        if self.refusal:
+            extra["refusal"] = self.refusal
+        if self.reply.tool_calls:
+            extra["tool_calls"] = self.tool_calls
+        if self.finish_reason:
+            extra["finish_reason"] = self.finish_reason
+        progress = self.progress
+        if progress is not None:
+            extra["progress"] = progress
+        if self.result is not None:
+            extra["result"] = self.result
+        return extra
 
     def to_info(self) -> MessageInfo:
         """The message as the widget and exports see it (JSON-safe)."""
@@ -148,18 +155,7 @@ class Message:
             "created_at": self.created_at,
             "metrics": self.metrics,
         }
-        if self.reasoning:
-            info["reasoning"] = self.reasoning
-        if self.refusal:
-            info["refusal"] = self.refusal
-        if self.tool_calls:
-            info["tool_calls"] = [cast(ToolCallInfo, dict(call)) for call in self.tool_calls]
-        if self.finish_reason:
-            info["finish_reason"] = self.finish_reason
-        if self.progress is not None:
-            info["progress"] = self.progress
-        if self.result is not None:
-            info["result"] = self.result
+        info.update(self._extra())  # type: ignore[typeddict-item]
         return info
 
     def to_param(self) -> ChatMessageParam:
@@ -167,15 +163,15 @@ class Message:
         return {"role": self.role, "content": self.content}
 
     def to_record(self, finished_at: float | None = None) -> MessageRecord:
-        error = self.error
+        problem = self.reply.error
         return MessageRecord(
             id=self.id,
             role=self.role,
             content=self.content,
             status=self.status,
             created_at=self.created_at,
-            error_code=error["code"] if error else None,
-            error_message=error["message"] if error else None,
+            error_code=problem.code if problem else None,
+            error_message=problem.message if problem else None,
             model=self.model,
             metrics=self.metrics,
             finished_at=finished_at,
@@ -184,34 +180,32 @@ class Message:
 
     @classmethod
     def from_record(cls, record: MessageRecord) -> Message:
-        error: ErrorInfo | None = None
-        if record.error_code:
-            error = {
-                "code": record.error_code,
-                "message": record.error_message or "",
-                "hint": HINTS.get(record.error_code, ""),
-            }
-        message = cls(
-            record.role,
+        extra = record.extra
+        calls = extra.get("tool_calls")
+        progress = extra.get("progress")
+        finish = extra.get("finish_reason")
+        reply = Reply.restore(
             record.content,
+            reasoning=_text(extra.get("reasoning")),
+            refusal=_text(extra.get("refusal")),
+            tool_calls=[c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else (),
+            finish_reason=finish if isinstance(finish, str) else None,
+            progress=progress if isinstance(progress, dict) else None,
+            result=extra.get("result"),
+            error=StreamError(record.error_code, record.error_message or "")
+            if record.error_code
+            else None,
+        )
+        return cls(
+            record.role,
             status=record.status,
-            error=error,
             created_at=record.created_at,
             metrics=record.metrics,
             id=record.id,
             model=record.model,
+            reply=reply,
         )
-        extra = record.extra
-        if isinstance(extra.get("reasoning"), str):
-            message._reasoning = [extra["reasoning"]]
-        if isinstance(extra.get("refusal"), str):
-            message.refusal = extra["refusal"]
-        calls = extra.get("tool_calls")
-        if isinstance(calls, list):
-            message.tool_calls = [cast(ToolCallInfo, c) for c in calls if isinstance(c, dict)]
-        if isinstance(extra.get("finish_reason"), str):
-            message.finish_reason = extra["finish_reason"]
-        if isinstance(extra.get("progress"), dict):
-            message.progress = cast(ProgressInfo, extra["progress"])
-        message.result = extra.get("result")
-        return message
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""

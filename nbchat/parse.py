@@ -10,10 +10,11 @@ from collections.abc import Iterable
 
 from nbchat.accumulate import Reply
 from nbchat.dialects import get_dialect
-from nbchat.dialects.base import Dialect, decoder_for
+from nbchat.dialects.base import Dialect
 from nbchat.errors import NbchatError
 from nbchat.events import StreamError
-from nbchat.sse import is_event_stream
+from nbchat.stream.base import decoder_for
+from nbchat.stream.sse import is_event_stream
 
 
 def parse_stream(
@@ -71,7 +72,7 @@ def parse_stream(
         )
         return reply
     chunks = [body_chunks] if isinstance(body_chunks, (bytes, bytearray)) else body_chunks
-    decoder = decoder_for(parser)
+    decoder = decoder_for(parser.framing)
     try:
         for chunk in chunks:
             for sse in decoder.feed(bytes(chunk)):

@@ -20,31 +20,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import inspect
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING
 
 from nbchat.config import Endpoint
 from nbchat.dialects import Dialect, HttpRequest, get_dialect
 from nbchat.errors import (
     AuthenticationError,
-    HistoryError,
     InterruptedStream,
     RateLimitedError,
     StalledError,
     StreamFailure,
 )
 from nbchat.events import StreamEvent
-from nbchat.recording import RecordedTurn, Recorder, ReplayStream, open_replay
 from nbchat.retry import RetryPolicy
-from nbchat.transport import EventStream, open_events
+from nbchat.stream import DecodedStream, Transport
 from nbchat.wire import ChatMessageParam
-
-if TYPE_CHECKING:  # only transport imports httpx at run time
-    import httpx
 
 log = logging.getLogger("nbchat")
 
@@ -74,22 +66,16 @@ class ReplyStream:
         endpoint: Endpoint,
         messages: Sequence[ChatMessageParam],
         *,
+        transport: Transport,
         policy: RetryPolicy,
-        client: httpx.AsyncClient | None = None,
         token_refresh: TokenRefresh | None = None,
         on_notice: Notice = lambda _text: None,
-        recorder: Recorder | None = None,
-        replay: RecordedTurn | None = None,
-        replay_speed: float = 1.0,
     ) -> None:
         self.endpoint = endpoint
-        self._recorder = recorder
-        self._replay = replay
-        self._replay_speed = replay_speed
+        self.transport = transport
         self.dialect: Dialect = get_dialect(endpoint.dialect)
         self._messages = list(messages)
         self._policy = policy
-        self._client = client
         self._token_refresh = token_refresh
         self._notice = on_notice
         self.retries = 0
@@ -106,7 +92,7 @@ class ReplyStream:
             The typed reason the reply could not be (fully) received.
         """
         dialect = self.dialect
-        request = dialect.build_request(self.endpoint, self._messages)
+        request = dialect.request(self.endpoint, self._messages)
         refreshed = False
         failures = 0  # failed attempts before any byte
         last_id = ""
@@ -114,20 +100,12 @@ class ReplyStream:
         retry_ms: int | None = None
         while True:
             attempt = request if not last_id else dialect.resume_request(request, last_id)
-            stream: EventStream | ReplayStream | None = None
+            stream: DecodedStream | None = None
             skipping = False
             raised: StreamFailure | None = None
             try:
-                async with self._open(attempt) as stream:
+                async with self.transport.open(attempt) as stream:
                     self._notice("")
-                    self._record(
-                        functools.partial(
-                            Recorder.start,
-                            dialect=self.endpoint.dialect,
-                            model=self.endpoint.model,
-                            content_type=stream.content_type,
-                        )
-                    )
                     async for batch in stream.batches():
                         out: list[StreamEvent] = []
                         for sse in batch:
@@ -181,40 +159,9 @@ class ReplyStream:
                 f"({self.reconnects} of {self._policy.max_reconnects})"
             )
             await asyncio.sleep(wait)
-        self._record(Recorder.end)
         ending = dialect.end()
         if ending:
             yield ending
-
-    def _open(
-        self, request: HttpRequest
-    ) -> AbstractAsyncContextManager[EventStream | ReplayStream]:
-        dialect = self.dialect
-        if self._replay is not None:
-            where = self.endpoint.display_url  # "replay of <file>"
-            return open_replay(self._replay, self._replay_speed, dialect.framing, where)
-        on_chunk = None if self._recorder is None else self._record_chunk
-        return open_events(
-            request,
-            self.endpoint.timeouts,
-            self._client,
-            framing=dialect.framing,
-            on_chunk=on_chunk,
-        )
-
-    def _record_chunk(self, data: bytes) -> None:
-        self._record(lambda r: r.chunk(data))
-
-    def _record(self, write: Callable[[Recorder], None]) -> None:
-        recorder = self._recorder
-        if recorder is None:
-            return
-        try:
-            write(recorder)
-        except HistoryError as exc:
-            # A recording that cannot be written must not break the reply.
-            log.error("nbchat: %s; recording stopped", exc)
-            self._recorder = None
 
     async def _before_bytes(
         self, exc: StreamFailure, request: HttpRequest, failures: int, refreshed: bool
@@ -230,7 +177,7 @@ class ReplyStream:
             key = await self._refresh(exc)
             self.endpoint = dataclasses.replace(self.endpoint, api_key=key)
             self._notice("")
-            return self.dialect.build_request(self.endpoint, self._messages), True
+            return self.dialect.request(self.endpoint, self._messages), True
         if decision == "fail":
             if failures > 1:
                 exc.message = f"{exc.message} (after {failures - 1} retries)"

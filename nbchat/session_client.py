@@ -6,77 +6,97 @@ streams each reply with the ``events`` dialect from ``{server}/sessions/{id}/cha
 (``chunk`` / ``complete`` / ``error`` events with ids, so a dropped connection resumes
 with ``Last-Event-ID`` instead of buying the reply again). Reopening the notebook with
 the same id shows the server's transcript.
+
+Nothing here runs in a constructor: a :class:`RemoteSession` is created or loaded
+when the chat first needs it (:meth:`RemoteSession.open`, from the first turn or
+``await chat.connect()``), through the chat's transport.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from nbchat.config import Timeouts
-from nbchat.errors import HINTS, ConfigurationError, ProtocolError
+from nbchat.accumulate import Reply
+from nbchat.errors import ConfigurationError, ProtocolError
+from nbchat.events import StreamError
 from nbchat.message import Message
-from nbchat.transport import arequest_json, request_json
-from nbchat.wire import ErrorInfo
+from nbchat.stream import HttpRequest, Transport
 
 _STATUSES = {"streaming", "done", "stopped", "error", "interrupted"}
 
 
-@dataclass
 class RemoteSession:
-    """An open session: its id, its URL (``{server}/sessions/{id}``) and its messages."""
+    """A session on a sessions server; ``id`` is None until a new one is created.
 
-    id: str
-    url: str
-    title: str
-    messages: list[Message]
-
-
-def _headers(api_key: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
-
-
-def open_session(
-    server: str,
-    session: str,
-    *,
-    api_key: str | None,
-    timeouts: Timeouts,
-    system: str | None = None,
-    title: str | None = None,
-) -> RemoteSession:
-    """Create (``session="new"``) or load session ``session`` on ``server``.
-
-    Raises
-    ------
-    StreamFailure
-        The server cannot be reached, refuses the token (AUTHENTICATION_ERROR) or does
-        not know the session (NOT_FOUND).
+    Parameters
+    ----------
+    server
+        The server's root URL (``http://host:8000``).
+    session
+        ``"new"`` or the id of an existing session.
     """
-    if not isinstance(session, str) or not session.strip():
-        raise ConfigurationError("session must be 'new' or a session id")
-    base = server.rstrip("/")
-    headers = _headers(api_key)
-    if session == "new":
-        body: dict[str, Any] = {}
-        if title:
-            body["title"] = title
-        if system:
-            body["system_prompt"] = system
-        created = request_json("POST", f"{base}/sessions", timeouts, json=body, headers=headers)
-        session_id = _field(created, "id", f"{base}/sessions")
-        return RemoteSession(session_id, f"{base}/sessions/{session_id}", title or "", [])
-    url = f"{base}/sessions/{session}"
-    loaded = request_json("GET", url, timeouts, headers=headers)
-    raw = loaded.get("messages") if isinstance(loaded, dict) else None
-    messages = [_message(m) for m in raw if isinstance(m, dict)] if isinstance(raw, list) else []
-    title = str(loaded.get("title") or "") if isinstance(loaded, dict) else ""
-    return RemoteSession(session, url, title, messages)
 
+    def __init__(
+        self,
+        server: str,
+        session: str,
+        *,
+        transport: Transport,
+        api_key: str | None = None,
+        system: str | None = None,
+        title: str | None = None,
+    ) -> None:
+        if not isinstance(session, str) or not session.strip():
+            raise ConfigurationError("session must be 'new' or a session id")
+        self.server = server.rstrip("/")
+        self.id: str | None = None if session == "new" else session
+        self.title = title or ""
+        self.opened = False
+        self._transport = transport
+        self._api_key = api_key
+        self._system = system
 
-async def stop_remote_reply(session_url: str, api_key: str | None, timeouts: Timeouts) -> None:
-    """Ask the server to stop the session's reply in progress (after Stop)."""
-    await arequest_json("POST", f"{session_url}/stop", timeouts, headers=_headers(api_key))
+    @property
+    def url(self) -> str:
+        """``{server}/sessions/{id}`` (the server's root while a new session is not created)."""
+        return f"{self.server}/sessions/{self.id}" if self.id else self.server
+
+    def _request(self, method: str, url: str, body: dict[str, Any] | None = None) -> HttpRequest:
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        return HttpRequest(method, url, body or {}, headers)
+
+    async def open(self) -> list[Message]:
+        """Create the session (``"new"``) or load it; returns its transcript.
+
+        Raises
+        ------
+        StreamFailure
+            The server cannot be reached, refuses the token (AUTHENTICATION_ERROR) or
+            does not know the session (NOT_FOUND).
+        """
+        if self.id is None:
+            body: dict[str, Any] = {}
+            if self.title:
+                body["title"] = self.title
+            if self._system:
+                body["system_prompt"] = self._system
+            where = f"{self.server}/sessions"
+            created = await self._transport.call(self._request("POST", where, body))
+            self.id = _field(created, "id", where)
+            self.opened = True
+            return []
+        loaded = await self._transport.call(self._request("GET", self.url))
+        raw = loaded.get("messages") if isinstance(loaded, dict) else None
+        items = raw if isinstance(raw, list) else []
+        messages = [_message(m) for m in items if isinstance(m, dict)]
+        self.title = str(loaded.get("title") or "") if isinstance(loaded, dict) else ""
+        self.opened = True
+        return messages
+
+    async def stop_reply(self) -> None:
+        """Ask the server to stop the session's reply in progress (after Stop)."""
+        if self.id is not None:
+            await self._transport.call(self._request("POST", f"{self.url}/stop"))
 
 
 def _field(body: Any, key: str, url: str) -> str:
@@ -89,24 +109,18 @@ def _field(body: Any, key: str, url: str) -> str:
 def _message(raw: dict[str, Any]) -> Message:
     role = raw.get("role")
     status = raw.get("status")
-    error: ErrorInfo | None = None
     problem = raw.get("error")
+    error = None
     if isinstance(problem, dict) and problem.get("code"):
-        code = str(problem["code"])
-        error = {
-            "code": code,
-            "message": str(problem.get("message", "")),
-            "hint": HINTS.get(code, ""),
-        }
+        error = StreamError(str(problem["code"]), str(problem.get("message", "")))
     created = raw.get("created_at")
     return Message(
         role if role in ("user", "assistant", "system") else "assistant",
-        str(raw.get("content") or ""),
         status=status if status in _STATUSES else "done",
-        error=error,
         created_at=float(created) if isinstance(created, (int, float)) else None,
         id=str(raw["id"]) if raw.get("id") else None,
+        reply=Reply.restore(str(raw.get("content") or ""), error=error),
     )
 
 
-__all__ = ["RemoteSession", "open_session", "stop_remote_reply"]
+__all__ = ["RemoteSession"]

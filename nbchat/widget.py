@@ -86,12 +86,10 @@ class ChatWidget(anywidget.AnyWidget):
         snapshot: Snapshot = {
             "version": self._version,
             "seq": self._batcher.seq,
-            "phase": controller.state.value,
+            "phase": controller.state,
             "messages": [m.to_info() for m in controller.messages],
             "model": controller.endpoint.model,
-            "endpoint": "embedded demo server"
-            if controller.endpoint.embedded
-            else controller.endpoint.display_url,
+            "endpoint": controller.where,
             "notice": controller.notice,
         }
         self.snapshot = dict(snapshot)

@@ -22,13 +22,29 @@ replacing a reply that ended ``interrupted``, ``error`` or ``stopped``).
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+import enum
+from typing import Any, Literal, NotRequired, TypedDict
 
-from typing_extensions import NotRequired
 
-Phase = Literal[
-    "idle", "connecting", "reconnecting", "streaming", "done", "stopped", "error", "interrupted"
-]
+class Phase(enum.StrEnum):
+    """What a chat is doing; terminal phases name how the last turn ended.
+
+    A string enum: it travels to the browser (and compares) as its value.
+    """
+
+    IDLE = "idle"
+    CONNECTING = "connecting"
+    RECONNECTING = "reconnecting"
+    STREAMING = "streaming"
+    DONE = "done"
+    STOPPED = "stopped"
+    ERROR = "error"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def busy(self) -> bool:
+        return self in (Phase.CONNECTING, Phase.RECONNECTING, Phase.STREAMING)
+
 MessageStatus = Literal["streaming", "done", "stopped", "error", "interrupted"]
 Role = Literal["system", "user", "assistant"]
 

@@ -22,7 +22,7 @@ from nbchat.errors import StreamFailure
 from nbchat.events import Finished, TextDelta, Usage
 from nbchat.server import ServerThread
 from nbchat.server.model import ModelEvent, ModelSetupError, Opened
-from nbchat.sse import SSEDecoder
+from nbchat.stream.sse import SSEDecoder
 from nbchat.wire import ChatMessageParam
 
 

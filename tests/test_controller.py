@@ -17,7 +17,7 @@ from nbchat import (
     TurnInProgressError,
 )
 from nbchat.config import Timeouts
-from nbchat.controller import MessagesChanged, PhaseChanged, TextAppended
+from nbchat.changes import MessagesChanged, PhaseChanged, TextAppended
 from nbchat.errors import HistoryError
 from nbchat.history import MemoryHistory, MessageRecord, SqliteHistory
 from nbchat.server import DemoModel

@@ -12,13 +12,14 @@ import pytest
 from nbchat import dialects as registry
 from nbchat.accumulate import Reply
 from nbchat.config import Endpoint
-from nbchat.dialects import Dialect, HttpRequest, decoder_for, get_dialect, register_dialect
+from nbchat.dialects import Dialect, HttpRequest, get_dialect, register_dialect
+from nbchat.stream.base import decoder_for
 from nbchat.dialects.progress import progress_url
 from nbchat.errors import ProtocolError
 from nbchat.events import Finished, Progress, Result, StreamEvent, TextDelta
-from nbchat.lines import LineDecoder
 from nbchat.parse import parse_stream
-from nbchat.sse import ServerSentEvent, SSEDecoder
+from nbchat.stream.lines import LineDecoder
+from nbchat.stream.sse import ServerSentEvent, SSEDecoder
 from nbchat.wire import ChatMessageParam
 from tests.conftest import FIXTURES
 from tests.test_fixtures import DIALECTS, TRANSCRIPTS
@@ -541,7 +542,7 @@ def test_registry_and_framing() -> None:
         dialect = get_dialect(name)
         assert dialect.name == name and dialect.end_marker
         want = LineDecoder if name == "ai-sdk-v4" else SSEDecoder
-        assert type(decoder_for(dialect)) is want
+        assert type(decoder_for(dialect.framing)) is want
 
 
 # --- parse_stream ------------------------------------------------------------------------
@@ -567,7 +568,7 @@ def test_parse_stream_takes_a_dialect_instance_and_chunks() -> None:
 
 
 def test_a_too_long_line_becomes_a_protocol_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("nbchat.lines.MAX_LINE", 1000)
+    monkeypatch.setattr("nbchat.stream.lines.MAX_LINE", 1000)
     reply = parse_stream(one_byte(b'0:"' + b"x" * 2000), "ai-sdk-v4")
     assert reply.error is not None and reply.error.code == "PROTOCOL_ERROR"
     assert "1000" in reply.error.message

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from nbchat.accumulate import Reply
-from nbchat.dialects import decoder_for, get_dialect
+from nbchat.dialects import get_dialect
+from nbchat.stream.base import decoder_for
 from nbchat.parse import parse_stream
 from tests.conftest import FIXTURES
 
@@ -90,7 +91,7 @@ def assert_usage(reply: Reply, want: dict[str, int] | None) -> None:
 def test_event_count(name: str) -> None:
     """The decoder picked by the dialect's framing cuts the body as expected.json says."""
     body = (FIXTURES / name).read_bytes()
-    decoder = decoder_for(get_dialect(dialect_of(name)))
+    decoder = decoder_for(get_dialect(dialect_of(name)).framing)
     events = decoder.feed(body) + decoder.close()
     want = TRANSCRIPTS[name]["expected"]["sse_events"]
     if want is None:  # the v4 data stream: one event per non-empty line

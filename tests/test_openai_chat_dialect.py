@@ -11,7 +11,7 @@ from nbchat.config import Endpoint
 from nbchat.dialects import get_dialect
 from nbchat.dialects.openai_chat import OpenAIChatDialect
 from nbchat.events import StreamError, TextDelta
-from nbchat.sse import ServerSentEvent, decode
+from nbchat.stream.sse import ServerSentEvent, decode
 from tests.conftest import FIXTURES
 
 EXPECTED = json.loads((FIXTURES / "expected.json").read_text())["transcripts"]

@@ -277,7 +277,7 @@ async def test_record_then_replay_at_the_recorded_pace(
 
     replay = ChatController(replay=path, history=None)
     assert replay.endpoint.model == "demo" and replay.endpoint.dialect == "openai-chat"
-    assert "replay of" in replay.endpoint.display_url
+    assert "replay of" in replay.where
     started = time.monotonic()
     again = await replay.send("anything")
     replayed = time.monotonic() - started

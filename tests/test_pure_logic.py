@@ -7,9 +7,9 @@ import json
 from nbchat.accumulate import Reply
 from nbchat.batching import DeltaBatcher
 from nbchat.config import redact_url
-from nbchat.error_body import summarize_body
 from nbchat.events import Finished, StreamError, TextDelta, Usage
 from nbchat.metrics import ReplyTimer
+from nbchat.stream.error_body import summarize_body
 
 
 class FakeClock:

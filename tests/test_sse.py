@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nbchat.errors import ProtocolError
-from nbchat.sse import ServerSentEvent, SSEDecoder, decode, is_event_stream
+from nbchat.stream.sse import ServerSentEvent, SSEDecoder, decode, is_event_stream
 
 
 def every_split(body: bytes) -> list[list[bytes]]:

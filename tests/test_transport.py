@@ -7,11 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from nbchat.config import Timeouts
 from nbchat.dialects import HttpRequest, get_dialect
+from nbchat.stream import HttpTransport
 from nbchat.errors import ProtocolError
 from nbchat.server import ServerThread
-from nbchat.transport import open_events
 from tests.fault_streams import create_fault_streams
 
 
@@ -34,7 +33,7 @@ async def test_a_million_events_in_bounded_memory(url: str) -> None:
     dialect = get_dialect("openai-chat")
     before = _max_rss_mib()
     events = chars = 0
-    async with open_events(request, Timeouts()) as stream:
+    async with HttpTransport().open(request) as stream:
         async for sse in stream:
             events += 1
             for event in dialect.feed(sse):
@@ -47,8 +46,8 @@ async def test_a_million_events_in_bounded_memory(url: str) -> None:
 
 
 async def test_line_framing_reads_lines_of_any_content_type(url: str) -> None:
-    request = HttpRequest("POST", f"{url}/v4-lines/chat/completions", {})
-    async with open_events(request, Timeouts(), framing="lines") as stream:
+    request = HttpRequest("POST", f"{url}/v4-lines/chat/completions", {}, framing="lines")
+    async with HttpTransport().open(request) as stream:
         lines = [event.data async for event in stream]
     assert lines == ['0:"Hel"', '0:"lo"', 'd:{"finishReason":"stop"}']
 
@@ -56,5 +55,5 @@ async def test_line_framing_reads_lines_of_any_content_type(url: str) -> None:
 async def test_sse_framing_refuses_text_plain(url: str) -> None:
     request = HttpRequest("POST", f"{url}/v4-lines/chat/completions", {})
     with pytest.raises(ProtocolError, match=r"expected text/event-stream .* got text/plain"):
-        async with open_events(request, Timeouts()) as stream:
+        async with HttpTransport().open(request) as stream:
             [event async for event in stream]

@@ -13,7 +13,7 @@ import pytest
 from nbchat import Chat, ChatController, ConfigurationError, TurnInProgressError, register_dialect
 from nbchat.dialects import Dialect, HttpRequest
 from nbchat.events import Finished, ReasoningDelta, StreamEvent, TextDelta
-from nbchat.sse import ServerSentEvent
+from nbchat.stream.sse import ServerSentEvent
 from nbchat.widget import ChatWidget
 from tests.conftest import DemoServer, Faults, FaultServer
 

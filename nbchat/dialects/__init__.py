@@ -1,7 +1,9 @@
 """Dialects: one module per wire format, looked up by name.
 
 ``register_dialect(name, factory)`` adds a user's own; ``get_dialect(name)`` makes a
-fresh parser for one response; ``decoder_for(dialect)`` the matching body decoder.
+fresh parser for one response. A public module: subclass :class:`Dialect` (or
+:class:`JSONDialect`, when every event holds one JSON object) and use the helpers
+exported here to write your own.
 
 Built in: ``openai-chat`` (Chat Completions and compatibles), ``openai-responses``,
 ``anthropic``, ``ai-sdk`` (Vercel AI SDK 5 UI message stream), ``ai-sdk-v4`` (its v4
@@ -16,12 +18,25 @@ from collections.abc import Callable
 
 from nbchat.dialects.ai_sdk import AISDKDialect, AISDKv4Dialect
 from nbchat.dialects.anthropic import AnthropicDialect
-from nbchat.dialects.base import Dialect, EventDecoder, HttpRequest, decoder_for
+from nbchat.dialects.base import (
+    Dialect,
+    JSONDialect,
+    ToolCallTracker,
+    bearer_headers,
+    error_label,
+    last_user_text,
+    parse_arguments,
+    system_text,
+    token_count,
+    usage_events,
+)
 from nbchat.dialects.openai_chat import OpenAIChatDialect
 from nbchat.dialects.openai_responses import OpenAIResponsesDialect
 from nbchat.dialects.progress import ProgressDialect
 from nbchat.dialects.spec_events import SpecEventsDialect
 from nbchat.errors import ConfigurationError
+from nbchat.stream.base import HttpRequest
+from nbchat.stream.sse import ServerSentEvent
 
 _REGISTRY: dict[str, Callable[[], Dialect]] = {
     cls.name: cls
@@ -61,10 +76,18 @@ def dialect_names() -> list[str]:
 
 __all__ = [
     "Dialect",
-    "EventDecoder",
     "HttpRequest",
-    "decoder_for",
+    "JSONDialect",
+    "ServerSentEvent",
+    "ToolCallTracker",
+    "bearer_headers",
     "dialect_names",
+    "error_label",
     "get_dialect",
+    "last_user_text",
+    "parse_arguments",
     "register_dialect",
+    "system_text",
+    "token_count",
+    "usage_events",
 ]

@@ -46,7 +46,6 @@ from typing import Any
 from nbchat.config import Endpoint
 from nbchat.dialects.base import (
     Dialect,
-    HttpRequest,
     ToolCallTracker,
     bearer_headers,
     usage_events,
@@ -60,7 +59,8 @@ from nbchat.events import (
     StreamEvent,
     TextDelta,
 )
-from nbchat.sse import ServerSentEvent
+from nbchat.stream.base import HttpRequest
+from nbchat.stream.sse import ServerSentEvent
 from nbchat.wire import ChatMessageParam
 
 _FINISH: dict[str, FinishReason | None] = {

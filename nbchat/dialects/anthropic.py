@@ -32,7 +32,6 @@ from typing import Any
 
 from nbchat.config import Endpoint
 from nbchat.dialects.base import (
-    HttpRequest,
     JSONDialect,
     ToolCallTracker,
     error_label,
@@ -46,7 +45,8 @@ from nbchat.events import (
     StreamEvent,
     TextDelta,
 )
-from nbchat.sse import ServerSentEvent
+from nbchat.stream.base import HttpRequest
+from nbchat.stream.sse import ServerSentEvent
 from nbchat.wire import ChatMessageParam
 
 API_VERSION = "2023-06-01"

@@ -6,9 +6,10 @@ request for a conversation and turns each server-sent event into normalized
 reports a stream that stopped before its protocol's end marker as ``INTERRUPTED``.
 
 ``framing`` says how the response body is cut into events: ``"sse"`` (server-sent
-events, :class:`~nbchat.sse.SSEDecoder`) or ``"lines"`` (one event per line,
-:class:`~nbchat.lines.LineDecoder`, for the AI SDK 4 data stream); ``decoder_for``
-makes the right decoder. Only ``"sse"`` responses must be ``text/event-stream``.
+events) or ``"lines"`` (one event per line, for the AI SDK 4 data stream);
+:meth:`Dialect.request` puts it on the request, and the transport picks the decoder
+from it (:func:`nbchat.stream.base.decoder_for`). Only ``"sse"`` responses must be
+``text/event-stream``.
 
 Shared helpers for dialect modules: :class:`ToolCallTracker` (index, argument text and
 finish of each tool call), ``parse_arguments`` (tolerant JSON arguments),
@@ -17,11 +18,11 @@ finish of each tool call), ``parse_arguments`` (tolerant JSON arguments),
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from nbchat.config import Endpoint
 from nbchat.errors import excerpt
@@ -33,29 +34,9 @@ from nbchat.events import (
     ToolCallStarted,
     Usage,
 )
-from nbchat.lines import LineDecoder
-from nbchat.sse import ServerSentEvent, SSEDecoder
+from nbchat.stream.base import Framing, HttpRequest
+from nbchat.stream.sse import ServerSentEvent
 from nbchat.wire import ChatMessageParam
-
-Framing = Literal["sse", "lines"]
-
-
-class EventDecoder(Protocol):
-    """What turns response bytes into events: :class:`SSEDecoder` or :class:`LineDecoder`."""
-
-    def feed(self, chunk: bytes) -> list[ServerSentEvent]: ...
-
-    def close(self) -> list[ServerSentEvent]: ...
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    """An HTTP request to make: the transport sends it as is."""
-
-    method: str
-    url: str
-    json: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 class Dialect(ABC):
@@ -81,6 +62,13 @@ class Dialect(ABC):
     def feed(self, event: ServerSentEvent) -> list[StreamEvent]:
         """Normalized events for one server-sent event."""
 
+    def request(self, endpoint: Endpoint, messages: Sequence[ChatMessageParam]) -> HttpRequest:
+        """:meth:`build_request`, labelled with this dialect's framing, name and model."""
+        built = self.build_request(endpoint, messages)
+        return dataclasses.replace(
+            built, framing=self.framing, dialect=self.name, model=endpoint.model
+        )
+
     def resume_request(self, request: HttpRequest, last_event_id: str) -> HttpRequest:
         """The request that re-opens a dropped stream after event ``last_event_id``.
 
@@ -89,7 +77,7 @@ class Dialect(ABC):
         """
         headers = {k: v for k, v in request.headers.items() if k.lower() != "last-event-id"}
         headers["Last-Event-ID"] = last_event_id
-        return HttpRequest(request.method, request.url, request.json, headers)
+        return dataclasses.replace(request, headers=headers)
 
     def end(self) -> list[StreamEvent]:
         """Called at EOF: an unfinished, unfailed stream is reported as interrupted."""
@@ -137,46 +125,6 @@ class Dialect(ABC):
         return StreamError("PROVIDER_ERROR", message)
 
 
-class DecodedStream(ABC):
-    """What a caller can ask an open stream, whatever feeds it (HTTP or a recording).
-
-    ``bytes_received`` counts body bytes; ``last_event_id``, ``retry_ms`` and
-    ``comments`` are the decoder's, per the SSE rules (lines framing has none).
-    ``batches()`` yields the events each body chunk completed, as one list (the hot
-    path: one await per chunk, not per event); ``async for`` yields them one by one.
-    """
-
-    @abstractmethod
-    def batches(self) -> AsyncIterator[list[ServerSentEvent]]:
-        """The events of each chunk, as they arrive."""
-
-    async def __aiter__(self) -> AsyncIterator[ServerSentEvent]:
-        async for batch in self.batches():
-            for event in batch:
-                yield event
-
-    def __init__(self, framing: Framing, url: str, status: int, content_type: str | None) -> None:
-        self._decoder: SSEDecoder | LineDecoder = (
-            LineDecoder() if framing == "lines" else SSEDecoder()
-        )
-        self.url = url
-        self.status = status
-        self.content_type = content_type
-        self.bytes_received = 0
-
-    @property
-    def last_event_id(self) -> str:
-        return self._decoder.last_event_id
-
-    @property
-    def retry_ms(self) -> int | None:
-        return self._decoder.retry_ms
-
-    @property
-    def comments(self) -> int:
-        return self._decoder.comments
-
-
 class JSONDialect(Dialect):
     """A dialect whose every event holds one JSON object: ``feed`` parses it once.
 
@@ -195,13 +143,6 @@ class JSONDialect(Dialect):
     @abstractmethod
     def on_object(self, event: ServerSentEvent, data: dict[str, Any]) -> list[StreamEvent]:
         """Normalized events for one event's JSON object ``data``."""
-
-
-def decoder_for(dialect: Dialect) -> EventDecoder:
-    """A new decoder for the body of one response in ``dialect``'s framing."""
-    if dialect.framing == "lines":
-        return LineDecoder()
-    return SSEDecoder()
 
 
 def parse_arguments(raw: str) -> dict[str, Any]:

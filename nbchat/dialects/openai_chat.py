@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from nbchat.config import Endpoint
-from nbchat.dialects.base import Dialect, HttpRequest
+from nbchat.dialects.base import Dialect
 from nbchat.errors import excerpt
 from nbchat.events import (
     Finished,
@@ -29,7 +29,8 @@ from nbchat.events import (
     ToolCallStarted,
     Usage,
 )
-from nbchat.sse import ServerSentEvent
+from nbchat.stream.base import HttpRequest
+from nbchat.stream.sse import ServerSentEvent
 from nbchat.wire import ChatMessageParam
 
 _FINISH: dict[str, FinishReason] = {

@@ -35,7 +35,6 @@ from typing import Any
 from nbchat.config import Endpoint
 from nbchat.dialects.base import (
     Dialect,
-    HttpRequest,
     ToolCallTracker,
     bearer_headers,
     error_label,
@@ -52,7 +51,8 @@ from nbchat.events import (
     StreamEvent,
     TextDelta,
 )
-from nbchat.sse import ServerSentEvent
+from nbchat.stream.base import HttpRequest
+from nbchat.stream.sse import ServerSentEvent
 from nbchat.wire import ChatMessageParam
 
 _INCOMPLETE: dict[str, FinishReason] = {

@@ -29,14 +29,14 @@ from urllib.parse import urlsplit
 
 from nbchat.config import Endpoint
 from nbchat.dialects.base import (
-    HttpRequest,
     JSONDialect,
     bearer_headers,
     error_label,
     last_user_text,
 )
 from nbchat.events import Finished, Progress, Result, StreamEvent
-from nbchat.sse import ServerSentEvent
+from nbchat.stream.base import HttpRequest
+from nbchat.stream.sse import ServerSentEvent
 from nbchat.wire import ChatMessageParam
 
 PATH = "/api/generate-stream"

@@ -41,7 +41,6 @@ from typing import Any
 
 from nbchat.config import Endpoint
 from nbchat.dialects.base import (
-    HttpRequest,
     JSONDialect,
     ToolCallTracker,
     bearer_headers,
@@ -50,7 +49,8 @@ from nbchat.dialects.base import (
     token_count,
 )
 from nbchat.events import Finished, Result, StreamEvent, TextDelta, Usage
-from nbchat.sse import ServerSentEvent
+from nbchat.stream.base import HttpRequest
+from nbchat.stream.sse import ServerSentEvent
 from nbchat.wire import ChatMessageParam
 
 

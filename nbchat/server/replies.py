@@ -208,7 +208,7 @@ class Replies:
 
     # -- shutdown -------------------------------------------------------------------
 
-    async def shutdown(self, timeout: float = 5.0) -> None:
+    async def shutdown(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 (a grace period)
         """Refuse new replies, stop running ones and wait (up to ``timeout``) for their saves."""
         self.closing = True
         running = list(self._running)

@@ -4,7 +4,7 @@
 model behind the sessions API and ``/v1/chat/completions``: one place keeps the key
 and the transcripts, many notebooks use it. The wire format is a dialect looked up
 by name (:func:`nbchat.dialects.get_dialect`), so every dialect nbchat knows works
-here; the request goes out through :func:`nbchat.transport.open_events`, which maps
+here; the request goes out through :class:`nbchat.stream.http.HttpTransport`, which maps
 network failures to :class:`~nbchat.errors.StreamFailure` and redacts the key.
 
 The key comes from an environment variable, read on every request (so a key can
@@ -28,7 +28,7 @@ from nbchat.dialects import get_dialect
 from nbchat.errors import ConfigurationError, StreamFailure
 from nbchat.events import StreamError, StreamEvent
 from nbchat.server.model import ModelEvent, ModelSetupError, Opened
-from nbchat.transport import make_client, open_events
+from nbchat.stream.http import HttpTransport, make_client
 from nbchat.wire import ChatMessageParam
 
 if TYPE_CHECKING:
@@ -136,14 +136,11 @@ class UpstreamModel:
         key = self._key()
         secrets = (key,) if key else ()
         dialect = get_dialect(self.dialect)
-        endpoint = Endpoint(
-            self.base_url, self.name, api_key=key, dialect=self.dialect, timeouts=self.timeouts
-        )
-        request = dialect.build_request(endpoint, messages)
+        endpoint = Endpoint(self.base_url, self.name, api_key=key, dialect=self.dialect)
+        request = dialect.request(endpoint, messages)
+        transport = HttpTransport(self.timeouts, self._http())
         try:
-            async with open_events(
-                request, self.timeouts, self._http(), framing=dialect.framing
-            ) as events:
+            async with transport.open(request) as events:
                 yield Opened()
                 async for message in events:
                     for event in dialect.feed(message):

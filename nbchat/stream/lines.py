@@ -2,7 +2,7 @@
 
 The Vercel AI SDK 4 data stream sends one ``TYPE:JSON`` part per line over a plain
 ``text/plain`` response. :class:`LineDecoder` has the interface of
-:class:`nbchat.sse.SSEDecoder` (``feed`` / ``close``) so the transport and
+:class:`nbchat.stream.sse.SSEDecoder` (``feed`` / ``close``) so the transport and
 :func:`nbchat.parse.parse_stream` can drive either: each non-empty line becomes a
 ``ServerSentEvent(data=line)`` of type ``message``.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import codecs
 
 from nbchat.errors import ProtocolError
-from nbchat.sse import ServerSentEvent
+from nbchat.stream.sse import ServerSentEvent
 
 #: the longest line kept in memory (characters); a longer one is a protocol error
 MAX_LINE = 16 * 1024 * 1024
@@ -29,7 +29,7 @@ class LineDecoder:
     :data:`MAX_LINE`): a partial line is
     kept as a list of pieces, joined once, so long lines cost no quadratic copying.
 
-    ``last_event_id``, ``retry_ms`` and ``comments`` mirror :class:`~nbchat.sse.SSEDecoder`
+    ``last_event_id``, ``retry_ms`` and ``comments`` mirror :class:`~nbchat.stream.sse.SSEDecoder`
     so callers can treat both alike; lines carry none of them.
     """
 

@@ -1,9 +1,10 @@
-"""HTTP streaming: open a request with httpx + httpx-sse, check it, yield its events.
+"""The HTTP transport: httpx + httpx-sse open the request, nbchat decodes and checks it.
 
 The only module that imports httpx or httpx_sse, and the only place where their
-exceptions become nbchat errors (the original kept as ``__cause__``). httpx-sse opens
-the connection (it sets ``Accept: text/event-stream`` and ``Cache-Control``); the
-bytes are decoded by :mod:`nbchat.sse`, which follows the WHATWG rules.
+exceptions become nbchat errors (:data:`FAILURES`, one table; the original is kept as
+``__cause__``). httpx-sse opens the connection (it sets ``Accept: text/event-stream``
+and ``Cache-Control``); the bytes are decoded by :mod:`nbchat.stream.sse`, which
+follows the WHATWG rules.
 
 What happens to one request, in order:
 
@@ -17,8 +18,9 @@ What happens to one request, in order:
    ProviderError when its JSON body holds an error).
 3. The stall watchdog runs from the request until the block ends: no response
    headers, or no new event, for ``timeouts.stall`` seconds ends the stream with a
-   StalledError naming the wait. Comments (keep-alives) do not reset it. It never
-   masks Stop: a cancellation that is not the watchdog's passes through.
+   StalledError naming the wait. Comments (keep-alives) do not reset it. It cancels
+   through :func:`asyncio.timeout`, so it claims only its own cancellation: a Stop
+   that lands at the same moment still wins.
 4. gzip/deflate bodies are decoded by httpx chunk by chunk, so tokens still arrive as
    the server flushes them.
 """
@@ -28,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import json as _json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -36,8 +38,6 @@ import httpx
 from httpx_sse import aconnect_sse
 
 from nbchat.config import Timeouts, redact_url
-from nbchat.dialects.base import DecodedStream, Framing, HttpRequest
-from nbchat.error_body import summarize_body
 from nbchat.errors import (
     ConnectionFailed,
     InterruptedStream,
@@ -49,7 +49,9 @@ from nbchat.errors import (
     status_error_class,
 )
 from nbchat.retry import parse_retry_after
-from nbchat.sse import ServerSentEvent, is_event_stream
+from nbchat.stream.base import DecodedStream, Framing, HttpRequest
+from nbchat.stream.error_body import summarize_body
+from nbchat.stream.sse import is_event_stream
 
 #: the most of an error body read to explain a failure
 ERROR_BODY_LIMIT = 64 * 1024
@@ -57,6 +59,21 @@ ERROR_BODY_LIMIT = 64 * 1024
 MAX_REDIRECTS = 5
 #: request headers that carry credentials: never sent to another origin
 CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "cookie"})
+
+#: httpx's exceptions and the nbchat error each becomes (first match wins)
+FAILURES: tuple[tuple[type[Exception], type[StreamFailure], str], ...] = (
+    (httpx.ConnectTimeout, ConnectionFailed, "could not connect to {url}: connect timed out ({detail})"),  # noqa: E501
+    (httpx.ConnectError, ConnectionFailed, "could not connect to {url}: {detail}"),
+    (httpx.UnsupportedProtocol, ConnectionFailed, "could not connect to {url}: {detail}"),
+    (httpx.InvalidURL, ConnectionFailed, "could not connect to {url}: {detail}"),
+    (httpx.ReadTimeout, StalledError, "{url} sent nothing for too long: {detail}"),
+    (httpx.TimeoutException, StalledError, "timed out talking to {url}: {detail}"),
+    (httpx.RemoteProtocolError, InterruptedStream, "the connection to {url} closed mid-reply: {detail}"),  # noqa: E501
+    (httpx.ReadError, InterruptedStream, "the connection to {url} closed mid-reply: {detail}"),
+    (httpx.DecodingError, ProtocolError, "{url} sent a body that does not decode: {detail}"),
+    (httpx.HTTPError, ConnectionFailed, "request to {url} failed: {detail}"),
+)  # fmt: skip
+_MAPPED = (httpx.HTTPError, httpx.InvalidURL)
 
 
 def make_client(timeouts: Timeouts) -> httpx.AsyncClient:
@@ -70,13 +87,98 @@ def make_client(timeouts: Timeouts) -> httpx.AsyncClient:
     )
 
 
-class EventStream(DecodedStream):
-    """An open response: ``async for event in stream`` yields its server-sent events.
+class HttpTransport:
+    """Requests over HTTP with httpx; see the module docstring.
 
-    Its attributes (see :class:`~nbchat.dialects.base.DecodedStream`) tell the caller
-    what it needs to decide about a retry or a resume; ``url`` is after redirects and
-    redacted.
+    Parameters
+    ----------
+    timeouts
+        ``connect`` and ``stall`` (the watchdog), for every request.
+    client
+        An ``httpx.AsyncClient`` to send with (kept open: its owner closes it). Without
+        one, each request uses a client of its own, closed when the request ends.
     """
+
+    def __init__(
+        self, timeouts: Timeouts | None = None, client: httpx.AsyncClient | None = None
+    ) -> None:
+        self.timeouts = timeouts if timeouts is not None else Timeouts()
+        self.client = client
+
+    def __repr__(self) -> str:
+        return f"HttpTransport(timeouts={self.timeouts!r})"
+
+    def describe(self, url: str) -> str:
+        return redact_url(url)
+
+    async def aclose(self) -> None:
+        """Nothing to release: an injected client belongs to whoever made it."""
+
+    @asynccontextmanager
+    async def open(self, request: HttpRequest) -> AsyncIterator[HttpStream]:
+        """Send ``request``; inside the block, iterate the :class:`HttpStream` it yields.
+
+        Leaving the block (also by cancellation: that is how Stop works) closes the
+        response and so the connection. ``request.framing == "lines"`` reads one event
+        per line (the AI SDK 4 data stream) and accepts any 2xx content type.
+
+        Raises
+        ------
+        StreamFailure
+            The typed reason: see the module docstring.
+        """
+        url = redact_url(request.url)
+        secrets = _secrets(request)
+        http = self.client if self.client is not None else make_client(self.timeouts)
+        watchdog = _Watchdog(self.timeouts.stall)
+        stream: HttpStream | None = None
+        try:
+            async with asyncio.timeout(None) as deadline:
+                watchdog.start(deadline)
+                async with _connect(http, request, url, secrets) as response:
+                    watchdog.headers_received = True
+                    watchdog.progress()
+                    url = redact_url(str(response.url))
+                    await _check_open(response, url, secrets, request.framing)
+                    stream = HttpStream(response, url, secrets, watchdog, request.framing)
+                    yield stream
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            raise _stalled(url, self.timeouts, watchdog, stream) from None
+        finally:
+            watchdog.close()
+            if self.client is None:
+                await http.aclose()
+
+    async def call(self, request: HttpRequest) -> Any:
+        """A plain JSON request (no stream): the decoded body, or the typed error.
+
+        For short control calls (create a session, load its messages, stop a reply);
+        failures are named like a stream's (status, URL, the server's reason).
+        """
+        url = redact_url(request.url)
+        secrets = _secrets(request)
+        body = request.json if request.method != "GET" else None
+        timeout = httpx.Timeout(self.timeouts.stall, connect=self.timeouts.connect)
+        try:
+            if self.client is not None:
+                response = await self.client.request(
+                    request.method, request.url, json=body, headers=request.headers,
+                    timeout=timeout,
+                )  # fmt: skip
+            else:
+                async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+                    response = await client.request(
+                        request.method, request.url, json=body, headers=request.headers
+                    )
+        except _MAPPED as exc:
+            raise failure(exc, url, secrets) from exc
+        return _json_result(response, url, secrets)
+
+
+class HttpStream(DecodedStream):
+    """An open HTTP response; ``url`` is after redirects and redacted."""
 
     def __init__(
         self,
@@ -85,122 +187,57 @@ class EventStream(DecodedStream):
         secrets: tuple[str, ...],
         watchdog: _Watchdog,
         framing: Framing = "sse",
-        on_chunk: Callable[[bytes], None] | None = None,
     ) -> None:
         super().__init__(framing, url, response.status_code, response.headers.get("content-type"))
         self._response = response
-        self._on_chunk = on_chunk
         self._secrets = secrets
         self._watchdog = watchdog
 
-    async def batches(self) -> AsyncIterator[list[ServerSentEvent]]:
-        decoder = self._decoder
-        watchdog = self._watchdog
-        try:
-            async for chunk in self._response.aiter_bytes():
-                self.bytes_received += len(chunk)
-                if self._on_chunk is not None:
-                    self._on_chunk(chunk)
-                events = decoder.feed(chunk)
-                if events:
-                    watchdog.progress()
-                    yield events
-        except httpx.HTTPError as exc:
-            raise _failure(exc, self.url, self._secrets) from exc
-        events = decoder.close()
-        if events:
-            yield events
+    def chunks(self) -> AsyncIterator[bytes]:
+        return self._response.aiter_bytes()
+
+    def progressed(self) -> None:
+        self._watchdog.progress()
+
+    def failure(self, exc: Exception) -> StreamFailure | None:
+        if isinstance(exc, _MAPPED):
+            return failure(exc, self.url, self._secrets)
+        return None
 
 
 class _Watchdog:
-    """Cancels ``task`` when ``progress`` was not called for ``seconds``.
+    """Expires ``deadline`` when ``progress`` was not called for ``seconds``.
 
-    One timer re-armed lazily: ``progress`` only stores a time, so the per-event cost
-    is one clock read.
+    One timer re-armed lazily: ``progress`` only stores a time, so the per-chunk cost
+    is one clock read. The cancellation itself is :func:`asyncio.timeout`'s.
     """
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self.fired = False
         self.headers_received = False
         self._loop = asyncio.get_running_loop()
-        self._task = asyncio.current_task()
         self._last = self._loop.time()
-        self._handle = self._loop.call_at(self._last + seconds, self._check)
+        self._deadline: asyncio.Timeout | None = None
+        self._handle: asyncio.TimerHandle | None = None
+
+    def start(self, deadline: asyncio.Timeout) -> None:
+        self._deadline = deadline
+        self._handle = self._loop.call_at(self._last + self.seconds, self._check)
 
     def progress(self) -> None:
         self._last = self._loop.time()
 
     def _check(self) -> None:
         due = self._last + self.seconds
-        if self._loop.time() < due - 1e-3:
+        now = self._loop.time()
+        if now < due - 1e-3:
             self._handle = self._loop.call_at(due, self._check)
-            return
-        self.fired = True
-        if self._task is not None:
-            self._task.cancel()
+        elif self._deadline is not None:
+            self._deadline.reschedule(now)
 
     def close(self) -> None:
-        self._handle.cancel()
-
-    def claim(self) -> bool:
-        """After a CancelledError: True when it was only the watchdog's (then absorbed)."""
-        if not self.fired:
-            return False
-        self.fired = False
-        task = self._task
-        if task is None or not hasattr(task, "uncancel"):  # Python 3.10
-            return True
-        # Stop may have cancelled the task too: then the cancellation goes on.
-        remaining: int = task.uncancel()
-        return remaining == 0
-
-
-@asynccontextmanager
-async def open_events(
-    request: HttpRequest,
-    timeouts: Timeouts,
-    client: httpx.AsyncClient | None = None,
-    *,
-    framing: Framing = "sse",
-    on_chunk: Callable[[bytes], None] | None = None,
-) -> AsyncIterator[EventStream]:
-    """Send ``request``; inside the block, iterate the :class:`EventStream` it yields.
-
-    Leaving the block (also by cancellation: that is how Stop works) closes the
-    response and so the connection. Uses ``client`` if given, else a new one with
-    ``timeouts`` that is closed on exit. ``framing="lines"`` reads one event per line
-    (the AI SDK 4 data stream) and accepts any 2xx content type. ``on_chunk`` sees
-    every body chunk as it arrives (decompressed), for recordings.
-
-    Raises
-    ------
-    StreamFailure
-        The typed reason: see the module docstring.
-    """
-    url = redact_url(request.url)
-    secrets = _secrets(request)
-    own = client is None
-    http = make_client(timeouts) if client is None else client
-    watchdog = _Watchdog(timeouts.stall)
-    stream: EventStream | None = None
-    try:
-        try:
-            async with _connect(http, request, url, secrets) as response:
-                watchdog.headers_received = True
-                watchdog.progress()
-                url = redact_url(str(response.url))
-                await _check_open(response, url, secrets, framing)
-                stream = EventStream(response, url, secrets, watchdog, framing, on_chunk)
-                yield stream
-        except asyncio.CancelledError:
-            if not watchdog.claim():
-                raise
-            raise _stalled(url, timeouts, watchdog, stream) from None
-    finally:
-        watchdog.close()
-        if own:
-            await http.aclose()
+        if self._handle is not None:
+            self._handle.cancel()
 
 
 @asynccontextmanager
@@ -215,8 +252,8 @@ async def _connect(
         try:
             connection = aconnect_sse(http, method, str(target), json=body, headers=headers)
             source = await connection.__aenter__()
-        except httpx.HTTPError as exc:
-            raise _failure(exc, redact_url(str(target)), secrets) from exc
+        except _MAPPED as exc:
+            raise failure(exc, redact_url(str(target)), secrets) from exc
         response = source.response
         location = response.headers.get("location")
         if response.status_code not in (307, 308) or not location:
@@ -237,60 +274,9 @@ async def _connect(
         await connection.__aexit__(None, None, None)
 
 
-def request_json(
-    method: str,
-    url: str,
-    timeouts: Timeouts,
-    *,
-    json: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Any:
-    """A plain JSON request (no stream): the decoded body, or the typed error.
-
-    For short control calls (create a session, load its messages) made while a cell
-    runs; failures are named like a stream's (status, URL, the server's reason).
-    """
-    shown, secrets, timeout = _json_call(method, url, timeouts, json, headers)
-    try:
-        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-            response = client.request(method, url, json=json, headers=headers)
-    except httpx.HTTPError as exc:
-        raise _failure(exc, shown, secrets) from exc
-    return _json_result(response, response.content, shown, secrets)
-
-
-async def arequest_json(
-    method: str,
-    url: str,
-    timeouts: Timeouts,
-    *,
-    json: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Any:
-    """:func:`request_json` for the event loop."""
-    shown, secrets, timeout = _json_call(method, url, timeouts, json, headers)
-    try:
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-            response = await client.request(method, url, json=json, headers=headers)
-    except httpx.HTTPError as exc:
-        raise _failure(exc, shown, secrets) from exc
-    return _json_result(response, response.content, shown, secrets)
-
-
-def _json_call(
-    method: str,
-    url: str,
-    timeouts: Timeouts,
-    json: dict[str, Any] | None,
-    headers: dict[str, str] | None,
-) -> tuple[str, tuple[str, ...], httpx.Timeout]:
-    # What both JSON calls need: the URL to show, the secrets to redact, the timeout.
-    secrets = _secrets(HttpRequest(method, url, json or {}, headers or {}))
-    return redact_url(url), secrets, httpx.Timeout(timeouts.stall, connect=timeouts.connect)
-
-
-def _json_result(response: httpx.Response, body: bytes, url: str, secrets: tuple[str, ...]) -> Any:
+def _json_result(response: httpx.Response, url: str, secrets: tuple[str, ...]) -> Any:
     status = response.status_code
+    body = response.content
     content_type = response.headers.get("content-type")
     if not 200 <= status < 300:
         code, detail = summarize_body(body, content_type)
@@ -318,7 +304,7 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
 
 
 def _stalled(
-    url: str, timeouts: Timeouts, watchdog: _Watchdog, stream: EventStream | None
+    url: str, timeouts: Timeouts, watchdog: _Watchdog, stream: HttpStream | None
 ) -> StalledError:
     wait = f"{timeouts.stall:g} s"
     if not watchdog.headers_received:
@@ -376,22 +362,12 @@ async def _read_limited(response: httpx.Response) -> bytes:
     return b"".join(parts)[:ERROR_BODY_LIMIT]
 
 
-def _failure(exc: httpx.HTTPError, url: str, secrets: tuple[str, ...]) -> StreamFailure:
+def failure(exc: Exception, url: str, secrets: tuple[str, ...] = ()) -> StreamFailure:
+    """The nbchat error for an httpx exception, by :data:`FAILURES` (secrets redacted)."""
     detail = _redact(str(exc) or type(exc).__name__, secrets)
-    if isinstance(exc, httpx.ConnectTimeout):
-        return ConnectionFailed(
-            f"could not connect to {url}: connect timed out ({detail})", url=url
-        )
-    if isinstance(exc, (httpx.ConnectError, httpx.UnsupportedProtocol, httpx.InvalidURL)):
-        return ConnectionFailed(f"could not connect to {url}: {detail}", url=url)
-    if isinstance(exc, httpx.ReadTimeout):
-        return StalledError(f"{url} sent nothing for too long: {detail}", url=url)
-    if isinstance(exc, httpx.TimeoutException):
-        return StalledError(f"timed out talking to {url}: {detail}", url=url)
-    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
-        return InterruptedStream(f"the connection to {url} closed mid-reply: {detail}", url=url)
-    if isinstance(exc, httpx.DecodingError):
-        return ProtocolError(f"{url} sent a body that does not decode: {detail}", url=url)
+    for kind, cls, template in FAILURES:
+        if isinstance(exc, kind):
+            return cls(template.format(url=url, detail=detail), url=url)
     return ConnectionFailed(f"request to {url} failed: {detail}", url=url)
 
 
@@ -408,3 +384,6 @@ def _redact(text: str, secrets: tuple[str, ...]) -> str:
     for secret in secrets:
         text = text.replace(secret, "***")
     return text
+
+
+__all__ = ["FAILURES", "HttpStream", "HttpTransport", "failure", "make_client"]
