@@ -7,11 +7,14 @@ batches. Plain values, no behaviour.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
 from nbchat.wire import Phase
+
+log = logging.getLogger("nbchat")
 
 
 @dataclass(frozen=True)
@@ -44,9 +47,33 @@ Change = MessagesChanged | TextAppended | PhaseChanged | NoticeChanged
 Listener = Callable[[Change], None]
 
 
+class Listeners:
+    """Who hears about changes: ``subscribe`` a listener, ``emit`` to all of them.
+
+    A listener that raises is logged and skipped: a broken view must not break the
+    turn that emitted.
+    """
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(change)`` on every change; returns a function that unsubscribes."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def emit(self, change: Change) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(change)
+            except Exception:
+                log.exception("nbchat listener failed on %r", change)
+
+
 __all__ = [
     "Change",
     "Listener",
+    "Listeners",
     "MessagesChanged",
     "NoticeChanged",
     "Phase",

@@ -21,17 +21,16 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from nbchat.changes import Change, Listener, MessagesChanged, Phase, PhaseChanged
+from nbchat.changes import Change, Listener, Listeners, MessagesChanged, Phase, PhaseChanged
 from nbchat.config import Timeouts
 from nbchat.dialects import get_dialect
-from nbchat.endpoints import replay_endpoint, resolve_endpoint, session_endpoint
+from nbchat.endpoints import resolve_source
 from nbchat.errors import (
     ConfigurationError,
-    NbchatError,
     TurnInProgressError,
     failure_for_code,
 )
@@ -39,16 +38,9 @@ from nbchat.history import HistoryStore, open_history
 from nbchat.message import Message
 from nbchat.reply_stream import ReplyStream, TokenRefresh
 from nbchat.retry import RetryPolicy
-from nbchat.session_client import RemoteSession
-from nbchat.stream import (
-    HttpTransport,
-    Recorder,
-    Recording,
-    RecordingTransport,
-    ReplayTransport,
-    Transport,
-)
-from nbchat.turn import Turn, run_blocking
+from nbchat.stream import Recording, Transport
+from nbchat.stream.recording import recording_of
+from nbchat.turn import Turn, run_blocking, running_loop
 from nbchat.wire import ChatMessageParam
 
 if TYPE_CHECKING:  # only nbchat.stream.http imports httpx at run time
@@ -148,37 +140,28 @@ class ChatController:
         http_client: httpx.AsyncClient | None = None,
         transport: Transport | None = None,
     ) -> None:
-        self._session: RemoteSession | None = None
-        if transport is not None and (timeouts is not None or http_client is not None):
-            raise ConfigurationError(
-                "timeouts= and http_client= configure the default HTTP transport; "
-                "with transport=, configure the transport itself"
-            )
-        if replay is not None:
-            if transport is not None or session is not None:
-                raise ConfigurationError("replay= plays a recording: drop transport= and session=")
-            replayed = ReplayTransport.from_file(replay, dialect=dialect, speed=replay_speed)
-            self.endpoint = replay_endpoint(replayed, replay, model, dialect)
-            transport = replayed
-        transport = transport or HttpTransport(timeouts, http_client)
-        if session is not None:
-            self._session, self.endpoint = session_endpoint(
-                session, base_url, api_key, model, dialect, headers, system, transport
-            )
-            if history is _DEFAULT:
-                history = None  # the server keeps the transcript
-        elif replay is None:
-            self.endpoint = resolve_endpoint(
-                base_url=base_url,
-                api_key=api_key,
-                model=model,
-                provider=provider,
-                dialect=dialect,
-                headers=headers,
-            )
+        source = resolve_source(
+            base_url=base_url,
+            api_key=api_key,
+            model=model,
+            provider=provider,
+            dialect=dialect,
+            headers=headers,
+            system=system,
+            timeouts=timeouts,
+            http_client=http_client,
+            transport=transport,
+            replay=replay,
+            replay_speed=replay_speed,
+            session=session,
+        )
+        self.endpoint = source.endpoint
+        self._session = source.session
+        if source.session is not None and history is _DEFAULT:
+            history = None  # the server keeps the transcript
         get_dialect(self.endpoint.dialect)  # fail now, not at the first send, on a bad name
         #: where responses come from (see nbchat.stream)
-        self.transport: Transport = transport
+        self.transport: Transport = source.transport
         self.name = name or default_conversation_name()
         self.system = system
         self.retry_policy = retry or RetryPolicy()
@@ -190,9 +173,7 @@ class ChatController:
             Message.from_record(r) for r in self._history.load(self.name)
         ]
         self._turn: Turn | None = None
-        self._listeners: list[Listener] = []
-        self._background: set[asyncio.Task[None]] = set()
-        self._opening: asyncio.Future[None] | None = None
+        self._listeners = Listeners()
 
     # -- observation -------------------------------------------------------------------
 
@@ -236,18 +217,13 @@ class ChatController:
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(change)`` on every change; returns a function that unsubscribes."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+        return self._listeners.subscribe(listener)
 
     # -- the turn's host ---------------------------------------------------------------
 
     def emit(self, change: Change) -> None:
         """Tell every listener about ``change`` (a broken listener is logged, not raised)."""
-        for listener in list(self._listeners):
-            try:
-                listener(change)
-            except Exception:  # a broken view must not break the turn
-                log.exception("nbchat listener failed on %r", change)
+        self._listeners.emit(change)
 
     def save(self, message: Message) -> None:
         finished = message.created_at if message.role == "user" else time.time()
@@ -269,7 +245,7 @@ class ChatController:
             self.endpoint = turn.stream.endpoint  # keeps a key renewed by token_refresh
         if turn.message.status == "stopped" and self._session is not None:
             # Closing the stream leaves the server generating for its grace period.
-            self._in_background(self._stop_remote(self._session))
+            self._session.stop_soon()
 
     # -- sessions ----------------------------------------------------------------------
 
@@ -284,56 +260,19 @@ class ChatController:
         StreamFailure
             The server cannot be reached, refuses the token or does not know the session.
         """
-        remote = self._session
-        if remote is None or remote.opened:
-            return
-        # One open at a time, also when the widget and a first send both ask for it
-        # (two POST /sessions would make two sessions); shielded, so a Stop during it
-        # does not leave a session half made.
-        opening = self._opening
-        if opening is None or opening.get_loop() is not asyncio.get_running_loop():
-            opening = self._opening = asyncio.ensure_future(self._open_session(remote))
-        try:
-            await asyncio.shield(opening)
-        finally:
-            if opening.done() and self._opening is opening:
-                self._opening = None
+        if self._session is not None:
+            await self._session.open_once(self._opened)
 
-    async def _open_session(self, remote: RemoteSession) -> None:
-        earlier = await remote.open()
-        self.endpoint = dataclasses.replace(self.endpoint, base_url=remote.url)
-        if earlier:
-            self.messages[:0] = earlier
+    def _opened(self, earlier: list[Message]) -> None:
+        assert self._session is not None
+        self.endpoint = dataclasses.replace(self.endpoint, base_url=self._session.url)
+        self.messages[:0] = earlier
         self.emit(MessagesChanged())
 
     def connect_soon(self) -> None:
         """Start :meth:`connect` in the background when a loop runs (the widget's open)."""
-        remote = self._session
-        if remote is None or remote.opened:
-            return
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return  # no loop: the first turn connects
-        self._in_background(self._connect_logged())
-
-    async def _connect_logged(self) -> None:
-        try:
-            await self.connect()
-        except NbchatError as exc:
-            log.warning("nbchat: could not open the session: %s", exc)
-
-    async def _stop_remote(self, remote: RemoteSession) -> None:
-        try:
-            await remote.stop_reply()
-        except NbchatError as exc:
-            log.warning("nbchat: could not stop the reply on the server: %s", exc)
-
-    def _in_background(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
-        # The loop keeps only weak references to tasks: hold it until it ends.
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        if self._session is not None:
+            self._session.open_soon(self._opened)
 
     # -- turns -------------------------------------------------------------------------
 
@@ -357,7 +296,7 @@ class ChatController:
         HistoryError
             The user message could not be saved; nothing was sent.
         """
-        loop = _running_loop("chat.send()")
+        loop = running_loop("chat.send()")
         if not isinstance(text, str) or not text.strip():
             raise ConfigurationError("cannot send an empty message")
         self._refuse_if_busy()
@@ -380,7 +319,7 @@ class ChatController:
         ConfigurationError
             There is no user message to answer, or no running event loop.
         """
-        loop = _running_loop("chat.retry()")
+        loop = running_loop("chat.retry()")
         self._refuse_if_busy()
         last_user = next(
             (i for i in range(len(self.messages) - 1, -1, -1) if self.messages[i].role == "user"),
@@ -418,14 +357,8 @@ class ChatController:
             with chat.record("demo.jsonl"):
                 await chat.send("Explain SSE")
         """
-        current = self.transport
-        if isinstance(current, RecordingTransport):
-            current.close()
-            self.transport = current.inner
-        if path is not None:
-            key = self.endpoint.api_key
-            recorder = Recorder.open(path, secrets=(key,) if key else ())
-            self.transport = RecordingTransport(self.transport, recorder)
+        key = self.endpoint.api_key
+        self.transport = recording_of(self.transport, path, secrets=(key,) if key else ())
         return Recording(lambda: self.record(None))
 
     def stop(self) -> None:
@@ -472,16 +405,6 @@ class ChatController:
             if message.role in ("user", "assistant") and message.content:
                 out.append(message.to_param())
         return out
-
-
-def _running_loop(what: str) -> asyncio.AbstractEventLoop:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        raise ConfigurationError(
-            f"{what} needs a running event loop, as in a notebook cell; "
-            "in a script use chat.ask(text)"
-        ) from None
 
 
 __all__ = ["ChatController", "default_conversation_name"]

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from nbchat.config import DEFAULT_API_KEY_ENV, DEMO_MODEL, Endpoint
+from nbchat.config import DEFAULT_API_KEY_ENV, DEMO_MODEL, Endpoint, Timeouts
 from nbchat.errors import ConfigurationError
 from nbchat.providers import PROVIDERS, provider_names
 from nbchat.session_client import RemoteSession
-from nbchat.stream import ReplayTransport, Transport
+from nbchat.stream import HttpTransport, ReplayTransport, Transport
+
+if TYPE_CHECKING:  # only nbchat.stream.http imports httpx at run time
+    import httpx
 
 DEFAULT_DIALECT = "openai-chat"
 #: where the token of a sessions server comes from when ``api_key`` is not given
@@ -25,7 +30,16 @@ SERVER_TOKEN_ENV = "NBCHAT_SERVER_TOKEN"
 KEY_ENV_BY_DIALECT = {"anthropic": "ANTHROPIC_API_KEY"}
 
 
-def resolve_endpoint(
+@dataclass(frozen=True)
+class Source:
+    """Where a chat's replies come from: the endpoint, the transport, a server session."""
+
+    endpoint: Endpoint
+    transport: Transport
+    session: RemoteSession | None = None
+
+
+def resolve_source(
     *,
     base_url: str | None,
     api_key: str | None,
@@ -33,6 +47,42 @@ def resolve_endpoint(
     provider: str | None,
     dialect: str | None,
     headers: Mapping[str, str] | None,
+    system: str | None,
+    timeouts: Timeouts | None,
+    http_client: httpx.AsyncClient | None,
+    transport: Transport | None,
+    replay: str | os.PathLike[str] | None,
+    replay_speed: float,
+    session: str | None,
+) -> Source:
+    """The ``Chat(...)`` arguments as one :class:`Source` (reads a replay file; sends nothing)."""
+    if transport is not None and (timeouts is not None or http_client is not None):
+        raise ConfigurationError(
+            "timeouts= and http_client= configure the default HTTP transport; "
+            "with transport=, configure the transport itself"
+        )
+    if replay is not None:
+        if transport is not None or session is not None:
+            raise ConfigurationError("replay= plays a recording: drop transport= and session=")
+        replayed = ReplayTransport.from_file(replay, dialect=dialect, speed=replay_speed)
+        return Source(replay_endpoint(replayed, replay, model, dialect), replayed)
+    transport = transport or HttpTransport(timeouts, http_client)
+    if session is not None:
+        remote, endpoint = session_endpoint(
+            session, base_url, api_key, model, dialect, headers, system, transport
+        )
+        return Source(endpoint, transport, remote)
+    endpoint = resolve_endpoint(base_url, api_key, model, provider, dialect, headers)
+    return Source(endpoint, transport)
+
+
+def resolve_endpoint(
+    base_url: str | None,
+    api_key: str | None,
+    model: str | None,
+    provider: str | None = None,
+    dialect: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Endpoint:
     """The endpoint these ``Chat`` arguments mean; see the module docstring."""
     extra = tuple((headers or {}).items())
@@ -143,4 +193,4 @@ def _checked_url(base_url: object) -> str:
     return base_url.rstrip("/")
 
 
-__all__ = ["replay_endpoint", "resolve_endpoint", "session_endpoint"]
+__all__ = ["Source", "replay_endpoint", "resolve_endpoint", "resolve_source", "session_endpoint"]

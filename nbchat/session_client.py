@@ -14,13 +14,18 @@ when the chat first needs it (:meth:`RemoteSession.open`, from the first turn or
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from nbchat.accumulate import Reply
-from nbchat.errors import ConfigurationError, ProtocolError
+from nbchat.errors import ConfigurationError, NbchatError, ProtocolError
 from nbchat.events import StreamError
 from nbchat.message import Message
 from nbchat.stream import HttpRequest, Transport
+
+log = logging.getLogger("nbchat")
 
 _STATUSES = {"streaming", "done", "stopped", "error", "interrupted"}
 
@@ -52,6 +57,8 @@ class RemoteSession:
         self.id: str | None = None if session == "new" else session
         self.title = title or ""
         self.opened = False
+        self._opening: asyncio.Future[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self._transport = transport
         self._api_key = api_key
         self._system = system
@@ -64,6 +71,55 @@ class RemoteSession:
     def _request(self, method: str, url: str, body: dict[str, Any] | None = None) -> HttpRequest:
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         return HttpRequest(method, url, body or {}, headers)
+
+    async def open_once(self, on_open: Callable[[list[Message]], None]) -> None:
+        """:meth:`open` unless done, then ``on_open(transcript)``, exactly once.
+
+        One open at a time, also when the widget and a first send both ask for it (two
+        ``POST /sessions`` would make two sessions); shielded, so a Stop during it does
+        not leave a session half made. A failed open may be tried again.
+        """
+        if self.opened:
+            return
+        opening = self._opening
+        if opening is None or opening.get_loop() is not asyncio.get_running_loop():
+            opening = self._opening = asyncio.ensure_future(self._open_then(on_open))
+        try:
+            await asyncio.shield(opening)
+        finally:
+            if opening.done() and self._opening is opening:
+                self._opening = None
+
+    async def _open_then(self, on_open: Callable[[list[Message]], None]) -> None:
+        on_open(await self.open())
+
+    def open_soon(self, on_open: Callable[[list[Message]], None]) -> None:
+        """:meth:`open_once` in the background when a loop runs (a failure is logged)."""
+        if self.opened:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop: the first turn opens it
+        self._in_background(self._logged(self.open_once(on_open), "could not open the session"))
+
+    def stop_soon(self) -> None:
+        """:meth:`stop_reply` in the background (after Stop; a failure is logged)."""
+        what = "could not stop the reply on the server"
+        self._in_background(self._logged(self.stop_reply(), what))
+
+    def _in_background(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        # The loop keeps only weak references to tasks: hold it until it ends.
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    @staticmethod
+    async def _logged(work: Awaitable[None], what: str) -> None:
+        try:
+            await work
+        except NbchatError as exc:
+            log.warning("nbchat: %s: %s", what, exc)
 
     async def open(self) -> list[Message]:
         """Create the session (``"new"``) or load it; returns its transcript.

@@ -45,7 +45,7 @@ from nbchat.changes import (
     PhaseChanged,
     TextAppended,
 )
-from nbchat.errors import HistoryError, NbchatError
+from nbchat.errors import ConfigurationError, HistoryError, NbchatError
 from nbchat.events import (
     Progress,
     ReasoningDelta,
@@ -248,6 +248,17 @@ class Turn:
             self._host.emit(PhaseChanged(phase))
 
 
+def running_loop(what: str) -> asyncio.AbstractEventLoop:
+    """The running loop, or a ConfigurationError saying ``what`` needs one."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        raise ConfigurationError(
+            f"{what} needs a running event loop, as in a notebook cell; "
+            "in a script use chat.ask(text)"
+        ) from None
+
+
 def _status(error: StreamError | None) -> MessageStatus:
     if error is None:
         return "done"
@@ -296,4 +307,4 @@ def _wait_interruptibly(future: concurrent.futures.Future[Message]) -> Message:
             continue
 
 
-__all__ = ["Turn", "TurnHost", "run_blocking"]
+__all__ = ["Turn", "TurnHost", "run_blocking", "running_loop"]

@@ -45,6 +45,7 @@ class Phase(enum.StrEnum):
     def busy(self) -> bool:
         return self in (Phase.CONNECTING, Phase.RECONNECTING, Phase.STREAMING)
 
+
 MessageStatus = Literal["streaming", "done", "stopped", "error", "interrupted"]
 Role = Literal["system", "user", "assistant"]
 

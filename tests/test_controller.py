@@ -16,8 +16,8 @@ from nbchat import (
     Phase,
     TurnInProgressError,
 )
-from nbchat.config import Timeouts
 from nbchat.changes import MessagesChanged, PhaseChanged, TextAppended
+from nbchat.config import Timeouts
 from nbchat.errors import HistoryError
 from nbchat.history import MemoryHistory, MessageRecord, SqliteHistory
 from nbchat.server import DemoModel

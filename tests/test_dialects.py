@@ -13,11 +13,11 @@ from nbchat import dialects as registry
 from nbchat.accumulate import Reply
 from nbchat.config import Endpoint
 from nbchat.dialects import Dialect, HttpRequest, get_dialect, register_dialect
-from nbchat.stream.base import decoder_for
 from nbchat.dialects.progress import progress_url
 from nbchat.errors import ProtocolError
 from nbchat.events import Finished, Progress, Result, StreamEvent, TextDelta
 from nbchat.parse import parse_stream
+from nbchat.stream.base import decoder_for
 from nbchat.stream.lines import LineDecoder
 from nbchat.stream.sse import ServerSentEvent, SSEDecoder
 from nbchat.wire import ChatMessageParam

@@ -13,8 +13,8 @@ import pytest
 
 from nbchat.accumulate import Reply
 from nbchat.dialects import get_dialect
-from nbchat.stream.base import decoder_for
 from nbchat.parse import parse_stream
+from nbchat.stream.base import decoder_for
 from tests.conftest import FIXTURES
 
 TRANSCRIPTS: dict[str, Any] = json.loads((FIXTURES / "expected.json").read_text())["transcripts"]

@@ -45,6 +45,8 @@ def slow_server() -> Iterator[Server]:
 
 async def test_a_new_session_streams_and_the_server_keeps_it(server: Server) -> None:
     chat = ChatController(server.url, session="new", system="Be brief.")
+    assert chat.session_id is None  # nothing is sent before the chat needs it
+    await chat.connect()
     assert chat.session_id and chat.endpoint.dialect == "events"
     message = await chat.send("What is a DataFrame?")
     expected = DemoModel().reply(
@@ -62,6 +64,7 @@ async def test_a_new_session_streams_and_the_server_keeps_it(server: Server) -> 
     ]
 
     reopened = ChatController(server.url, session=chat.session_id)
+    await reopened.connect()
     assert [(m.role, m.content, m.status) for m in reopened.messages] == [
         (m.role, m.content, m.status) for m in chat.messages
     ]
@@ -78,12 +81,29 @@ async def test_the_embedded_server_has_sessions_too() -> None:
     assert "/sessions/" in chat.endpoint.base_url
 
 
-def test_unknown_sessions_and_bad_tokens_are_named(slow_server: Server) -> None:
+async def test_unknown_sessions_and_bad_tokens_are_named(slow_server: Server) -> None:
     with pytest.raises(NotFoundError, match="Session not found"):
-        ChatController(slow_server.url, session="nope", api_key="student-token-123")
+        await ChatController(slow_server.url, session="nope", api_key="student-token-123").connect()
     with pytest.raises(AuthenticationError, match="HTTP 401") as caught:
-        ChatController(slow_server.url, session="new", api_key="wrong-token-456")
+        await ChatController(slow_server.url, session="new", api_key="wrong-token-456").connect()
     assert "wrong-token" not in str(caught.value)
+
+
+async def test_a_failing_session_open_is_the_turns_error(slow_server: Server) -> None:
+    chat = ChatController(slow_server.url, session="nope", api_key="student-token-123")
+    message = await chat.send("hello")
+    assert message.status == "error" and message.error is not None
+    assert message.error["code"] == "NOT_FOUND" and "Session not found" in message.error["message"]
+
+
+async def test_the_widget_and_a_send_open_one_session(server: Server) -> None:
+    chat = ChatController(server.url, session="new")
+    chat.connect_soon()  # what showing the widget does
+    message = await chat.send("hello")
+    assert message.status == "done"
+    listed = server.get("/sessions").json()
+    sessions = listed["sessions"] if isinstance(listed, dict) else listed
+    assert [s["id"] for s in sessions] == [chat.session_id]
 
 
 async def test_token_from_the_environment(
@@ -91,6 +111,7 @@ async def test_token_from_the_environment(
 ) -> None:
     monkeypatch.setenv("NBCHAT_SERVER_TOKEN", "student-token-123")
     chat = ChatController(slow_server.url, session="new")
+    await chat.connect()
     assert chat.session_id
 
 
@@ -176,12 +197,13 @@ class CuttingProxy:
 
 async def test_a_dropped_stream_resumes_with_the_full_text_once(server: Server) -> None:
     chat = ChatController(server.url, session="new")
+    await chat.connect()
     port = int(server.url.rsplit(":", 1)[1])
     proxy = CuttingProxy(port, limit=1500)
     proxied = f"http://127.0.0.1:{await proxy.start()}"
     try:
-        # (constructed off the loop: its blocking session GET goes through the proxy)
-        via = await asyncio.to_thread(ChatController, proxied, session=chat.session_id)
+        # (its first turn loads the session through the proxy, then streams)
+        via = ChatController(proxied, session=chat.session_id)
         message = await via.send("Explain vectorization")
     finally:
         await proxy.close()

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from nbchat.dialects import HttpRequest, get_dialect
-from nbchat.stream import HttpTransport
 from nbchat.errors import ProtocolError
 from nbchat.server import ServerThread
+from nbchat.stream import HttpTransport
 from tests.fault_streams import create_fault_streams
 
 

@@ -159,6 +159,18 @@ class RecordingTransport:
             self.close()
 
 
+def recording_of(
+    transport: Transport, path: str | os.PathLike[str] | None, secrets: tuple[str, ...] = ()
+) -> Transport:
+    """``transport`` recording to ``path`` (a recording already on it ends); None: no recording."""
+    if isinstance(transport, RecordingTransport):
+        transport.close()
+        transport = transport.inner
+    if path is None:
+        return transport
+    return RecordingTransport(transport, Recorder.open(path, secrets))
+
+
 class Recording:
     """Returned by ``chat.record(path)``: ends the recording when its ``with`` block ends."""
 
@@ -176,4 +188,4 @@ class Recording:
         self.stop()
 
 
-__all__ = ["Recorder", "Recording", "RecordingTransport"]
+__all__ = ["Recorder", "Recording", "RecordingTransport", "recording_of"]
