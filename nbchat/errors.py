@@ -32,7 +32,8 @@ from nbchat.wire import ErrorInfo
 HINTS: dict[str, str] = {
     "CONFIG_ERROR": "Check the arguments given to nbchat.Chat(...).",
     "TURN_IN_PROGRESS": "Wait for the reply (await the turn) or stop it with chat.stop().",
-    "HISTORY_ERROR": "Check that the history folder is writable and the disk is not full.",
+    "HISTORY_ERROR": "The history file could not be used (the message says why: a full disk, "
+    "a read-only folder, a damaged file); Chat(history=None) chats without saving.",
     "CONNECTION_ERROR": "Is the server running and the base URL right? Check host and port.",
     "STALLED": "The server stopped sending; press Retry, or raise Timeouts(stall=...).",
     "INTERRUPTED": "The stream broke off mid-reply; the partial reply is kept. "

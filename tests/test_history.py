@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -139,3 +143,72 @@ def test_open_history_arguments(tmp_path: Path) -> None:
     assert isinstance(default, SqliteHistory)
     assert default.path == default_history_path() and str(tmp_path) in str(default.path)
     assert open_history(tmp_path / "x.db") is open_history(str(tmp_path / "x.db"))
+
+
+def test_a_damaged_or_foreign_file_says_so(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(HistoryError) as caught:
+        SqliteHistory(junk)
+    assert "not an nbchat database, or the file is damaged" in caught.value.message
+    assert "disk" not in caught.value.message
+    foreign = tmp_path / "other.db"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE invoices (id INTEGER)")
+    with pytest.raises(HistoryError, match=r"another program \(tables \['invoices'\]\)"):
+        SqliteHistory(foreign)
+    with sqlite3.connect(foreign) as db:  # left as it was
+        assert [r[0] for r in db.execute("SELECT name FROM sqlite_master")] == ["invoices"]
+
+
+def _writers(path: Path, processes: int, turns: int) -> list[subprocess.Popen[str]]:
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    command = [sys.executable, "-m", "tests.history_writer", str(path), "shared", str(turns)]
+    return [
+        subprocess.Popen(
+            command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(processes)
+    ]
+
+
+@pytest.mark.timeout(240)
+def test_many_processes_open_one_new_file_and_keep_every_turn(tmp_path: Path) -> None:
+    for trial in range(10):
+        path = tmp_path / f"fresh-{trial}.sqlite3"
+        writers = _writers(path, processes=4, turns=25)
+        for writer in writers:
+            out, err = writer.communicate(timeout=120)
+            assert writer.returncode == 0 and out.strip() == "ok", err[-2000:]
+        records = SqliteHistory(path).load("shared")
+        assert len(records) == 4 * 25 * 2, trial
+        assert len({r.id for r in records}) == len(records)
+        assert {r.status for r in records} == {"done"}
+        by_process: dict[str, int] = {}
+        for record in records:
+            if record.role == "user":
+                pid = record.content.split()[0]
+                by_process[pid] = by_process.get(pid, 0) + 1
+        assert sorted(by_process.values()) == [25] * 4
+
+
+def test_sessions_store_opens_from_many_connections_at_once(tmp_path: Path) -> None:
+    from nbchat.server.sqlite_sessions import SqliteSessionStore
+
+    for trial in range(10):
+        path = tmp_path / f"sessions-{trial}.sqlite3"
+        failures: list[BaseException] = []
+
+        def open_store(path: Path = path, failures: list[BaseException] = failures) -> None:
+            try:
+                SqliteSessionStore(path)
+            except BaseException as exc:
+                failures.append(exc)
+
+        threads = [threading.Thread(target=open_store) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert failures == []
