@@ -15,16 +15,26 @@ DEMO_MODEL = "demo"
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds to wait: for a connection, and for the stream to make progress.
+    """Seconds to wait, on two clocks that mean different things.
 
-    ``stall`` is the watchdog: the longest wait for the response headers, and then
-    for each next event. Keep-alive comments (``: ping``) do not count as progress,
-    so a server that only sends heartbeats still ends with a ``STALLED`` error naming
-    the wait (or, when its events carry ids, is re-opened with ``Last-Event-ID``).
+    ``connect``
+        For the TCP (and TLS) connection.
+    ``read``
+        Silence: no bytes at all, not even a keep-alive comment or half an event, for
+        this long means the connection is dead. Before the response headers that fails
+        the turn (``STALLED``); after some of the reply, a stream that can resume is
+        re-opened, any other ends ``interrupted`` with its partial text.
+    ``idle``
+        No new output (text, reasoning, a tool call, a progress step) for this long
+        while the server is still sending bytes (a model "thinking", keep-alives). By
+        default there is no such limit: the widget shows "waiting ... s" and the turn
+        goes on until the model speaks or the user presses Stop. Set it to end such a
+        turn by itself (``STALLED``, the partial text kept).
     """
 
     connect: float = 10.0
-    stall: float = 120.0
+    read: float = 120.0
+    idle: float | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +47,19 @@ class Endpoint:
     dialect: str = "openai-chat"
     headers: tuple[tuple[str, str], ...] = ()
     embedded: bool = False
+    #: the server resumes a re-sent request with ``Last-Event-ID`` without starting the
+    #: work again (declared by the user: ``Chat(resumable=True)``)
+    resumable: bool = False
+    #: a GET route that resumes a dropped reply after ``Last-Event-ID`` (a sessions
+    #: server's ``/sessions/{id}/stream``)
+    resume_url: str | None = None
+
+    def __repr__(self) -> str:
+        # The URL without query string or user info: keys sometimes travel there.
+        return (
+            f"Endpoint(base_url={self.display_url!r}, model={self.model!r}, "
+            f"dialect={self.dialect!r}, embedded={self.embedded!r})"
+        )
 
     @property
     def display_url(self) -> str:

@@ -20,13 +20,13 @@ import asyncio
 import dataclasses
 import logging
 import os
-import time
 from collections.abc import Callable, Mapping
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
-from nbchat.changes import Change, Listener, Listeners, MessagesChanged, Phase, PhaseChanged
+from nbchat.changes import Change, Listener, MessagesChanged, Phase, PhaseChanged
 from nbchat.config import Timeouts
+from nbchat.conversation import Conversation
 from nbchat.dialects import get_dialect
 from nbchat.endpoints import resolve_source
 from nbchat.errors import (
@@ -35,13 +35,13 @@ from nbchat.errors import (
     failure_for_code,
 )
 from nbchat.history import HistoryStore, open_history
+from nbchat.loops import run_blocking, running_loop
 from nbchat.message import Message
 from nbchat.reply_stream import ReplyStream, TokenRefresh
 from nbchat.retry import RetryPolicy
 from nbchat.stream import Recording, Transport
 from nbchat.stream.recording import recording_of
-from nbchat.turn import Turn, run_blocking, running_loop
-from nbchat.wire import ChatMessageParam
+from nbchat.turn import Turn
 
 if TYPE_CHECKING:  # only nbchat.stream.http imports httpx at run time
     import httpx
@@ -88,13 +88,16 @@ class ChatController:
     headers : mapping, optional
         Extra HTTP headers sent with every request.
     timeouts : Timeouts, optional
-        ``connect`` and ``stall`` (the watchdog: no headers, or no new event, for this
-        long ends the stream; keep-alive comments do not count). For the default HTTP
-        transport; a transport of your own carries its own.
+        ``connect``; ``read``: silence (no bytes at all) that ends a dead connection;
+        ``idle``: no new output for this long ends the turn (off by default: the widget
+        shows how long it has been waiting). ``connect`` and ``read`` configure the
+        default HTTP transport; a transport of your own carries its own.
     retry : RetryPolicy, optional
-        Retries before any byte (429/503 Retry-After, 408/502/504, connection errors)
-        and resumes of streams that carry ids. A reply is never re-sent once bytes of
-        it arrived: it ends ``interrupted`` and ``chat.retry()`` asks again.
+        Retries before any byte (429/503 Retry-After, 408/500/502/504, connection
+        errors) and resumes of streams that carry ids where that cannot start work twice
+        (GET streams, a session's resume route, ``resumable=True``). A POST is never
+        re-sent once bytes of its reply arrived: it ends ``interrupted`` and
+        ``chat.retry()`` asks again.
     token_refresh : callable, optional
         Called (sync or async) when the server answers 401; returns a new key, which
         is used for the request, sent once more, and every later one.
@@ -112,6 +115,9 @@ class ChatController:
         reopen it with. The token comes from ``api_key`` or ``$NBCHAT_SERVER_TOKEN``.
         The session is created or loaded by the first turn, when the widget is shown,
         or by ``await chat.connect()``.
+    resumable : bool
+        Declare that the endpoint resumes a re-sent request after ``Last-Event-ID``
+        without starting the reply again; only then is a dropped POST stream re-opened.
     transport : Transport, optional
         Where responses come from (:mod:`nbchat.stream`): by default an
         :class:`~nbchat.stream.HttpTransport` with ``timeouts`` (and ``http_client``,
@@ -139,6 +145,7 @@ class ChatController:
         session: str | None = None,
         http_client: httpx.AsyncClient | None = None,
         transport: Transport | None = None,
+        resumable: bool = False,
     ) -> None:
         source = resolve_source(
             base_url=base_url,
@@ -154,6 +161,7 @@ class ChatController:
             replay=replay,
             replay_speed=replay_speed,
             session=session,
+            resumable=resumable,
         )
         self.endpoint = source.endpoint
         self._session = source.session
@@ -165,15 +173,15 @@ class ChatController:
         self.name = name or default_conversation_name()
         self.system = system
         self.retry_policy = retry or RetryPolicy()
+        #: the turn's output clock uses ``idle``; the default HTTP transport the others
+        self.timeouts = timeouts or Timeouts()
         self.token_refresh = token_refresh
-        self._history: HistoryStore = open_history(
+        store: HistoryStore = open_history(
             True if history is _DEFAULT else history  # type: ignore[arg-type]
         )
-        self.messages: list[Message] = [
-            Message.from_record(r) for r in self._history.load(self.name)
-        ]
+        #: the messages, their history and listeners (see nbchat.conversation)
+        self.conversation = Conversation.open(self.name, store)
         self._turn: Turn | None = None
-        self._listeners = Listeners()
 
     # -- observation -------------------------------------------------------------------
 
@@ -189,7 +197,12 @@ class ChatController:
 
     @property
     def history_location(self) -> str:
-        return self._history.location
+        return self.conversation.history.location
+
+    @property
+    def messages(self) -> list[Message]:
+        """The transcript, oldest first."""
+        return self.conversation.messages
 
     @property
     def where(self) -> str:
@@ -217,28 +230,30 @@ class ChatController:
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(change)`` on every change; returns a function that unsubscribes."""
-        return self._listeners.subscribe(listener)
+        return self.conversation.subscribe(listener)
 
     # -- the turn's host ---------------------------------------------------------------
 
     def emit(self, change: Change) -> None:
         """Tell every listener about ``change`` (a broken listener is logged, not raised)."""
-        self._listeners.emit(change)
+        self.conversation.emit(change)
 
     def save(self, message: Message) -> None:
-        finished = message.created_at if message.role == "user" else time.time()
-        self._history.save(self.name, message.to_record(finished_at=finished))
+        self.conversation.save(message)
 
     async def prepare(self, turn: Turn) -> ReplyStream:
         await self.connect()
         return ReplyStream(
             self.endpoint,
-            self._request_messages(turn),
+            self.conversation.context(self.system, until=turn.message),
             transport=self.transport,
             policy=self.retry_policy,
             token_refresh=self.token_refresh,
             on_notice=turn.set_notice,
         )
+
+    def superseded(self, turn: Turn) -> None:
+        self.conversation.remove(turn.replaces)
 
     def ended(self, turn: Turn) -> None:
         if turn.stream is not None:
@@ -265,7 +280,9 @@ class ChatController:
 
     def _opened(self, earlier: list[Message]) -> None:
         assert self._session is not None
-        self.endpoint = dataclasses.replace(self.endpoint, base_url=self._session.url)
+        url = self._session.url
+        # A dropped reply resumes from the session's stream route: never a re-POST.
+        self.endpoint = dataclasses.replace(self.endpoint, base_url=url, resume_url=f"{url}/stream")
         self.messages[:0] = earlier
         self.emit(MessagesChanged())
 
@@ -306,11 +323,13 @@ class ChatController:
         return self._start(loop, user)
 
     def retry(self) -> Turn:
-        """Answer the last user message again, replacing the reply that followed it.
+        """Answer the last user message again; the new reply replaces the old one.
 
         For a reply that ended ``interrupted``, ``error`` or ``stopped`` (the Retry
-        button does the same). The replaced reply is removed from the transcript and
-        the history; the new one streams like any other (``await chat.retry()``).
+        button does the same). The old reply stays, on screen (marked) and in history,
+        until the new one produces output; then it is removed. If the retry fails
+        before that, both stay: nothing the user had is lost. ``await chat.retry()``
+        waits for the new reply.
 
         Raises
         ------
@@ -327,11 +346,10 @@ class ChatController:
         )
         if last_user is None:
             raise ConfigurationError("nothing to retry: the conversation has no user message")
-        for message in self.messages[last_user + 1 :]:
-            self._history.delete(self.name, message.id)
-        user = self.messages[last_user]
-        del self.messages[last_user + 1 :]
-        return self._start(loop, user)
+        replaced = self.messages[last_user + 1 :]
+        for old in replaced:
+            old.superseded = True
+        return self._start(loop, self.messages[last_user], replaced)
 
     def _refuse_if_busy(self) -> None:
         if self._turn is not None and not self._turn.done():
@@ -339,10 +357,12 @@ class ChatController:
                 "a reply is still streaming: await it or call chat.stop() before sending again"
             )
 
-    def _start(self, loop: asyncio.AbstractEventLoop, user: Message) -> Turn:
+    def _start(
+        self, loop: asyncio.AbstractEventLoop, user: Message, replaces: list[Message] | None = None
+    ) -> Turn:
         reply = Message("assistant", status="streaming", model=self.endpoint.model)
         self.messages.append(reply)
-        turn = Turn(self, user, reply)
+        turn = Turn(self, user, reply, idle=self.timeouts.idle, replaces=replaces)
         self._turn = turn
         self.emit(MessagesChanged())
         return turn.start(loop)
@@ -386,25 +406,9 @@ class ChatController:
         """Forget this conversation, here and in the history store."""
         if self._turn is not None and not self._turn.done():
             raise TurnInProgressError("stop the streaming reply before clearing the chat")
-        self._history.clear(self.name)
-        self.messages = []
         self._turn = None
-        self.emit(MessagesChanged())
+        self.conversation.clear()
         self.emit(PhaseChanged(Phase.IDLE))
-
-    def _request_messages(self, turn: Turn) -> list[ChatMessageParam]:
-        # The same context whichever model answers: the system prompt, then every
-        # user message and every assistant reply that has text (a stopped or
-        # interrupted partial included: the user saw it), up to this turn's reply.
-        out: list[ChatMessageParam] = []
-        if self.system:
-            out.append({"role": "system", "content": self.system})
-        for message in self.messages:
-            if message is turn.message:
-                break
-            if message.role in ("user", "assistant") and message.content:
-                out.append(message.to_param())
-        return out
 
 
 __all__ = ["ChatController", "default_conversation_name"]

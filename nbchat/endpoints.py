@@ -8,6 +8,7 @@ without a scheme) is a ConfigurationError raised before any request, naming the 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -54,12 +55,17 @@ def resolve_source(
     replay: str | os.PathLike[str] | None,
     replay_speed: float,
     session: str | None,
+    resumable: bool = False,
 ) -> Source:
     """The ``Chat(...)`` arguments as one :class:`Source` (reads a replay file; sends nothing)."""
-    if transport is not None and (timeouts is not None or http_client is not None):
+    own_clocks = timeouts is not None and (timeouts.connect, timeouts.read) != (
+        Timeouts().connect,
+        Timeouts().read,
+    )
+    if transport is not None and (own_clocks or http_client is not None):
         raise ConfigurationError(
-            "timeouts= and http_client= configure the default HTTP transport; "
-            "with transport=, configure the transport itself"
+            "Timeouts(connect=..., read=...) and http_client= configure the default HTTP "
+            "transport; with transport=, configure the transport itself"
         )
     if replay is not None:
         if transport is not None or session is not None:
@@ -73,6 +79,8 @@ def resolve_source(
         )
         return Source(endpoint, transport, remote)
     endpoint = resolve_endpoint(base_url, api_key, model, provider, dialect, headers)
+    if resumable:
+        endpoint = dataclasses.replace(endpoint, resumable=True)
     return Source(endpoint, transport)
 
 

@@ -16,6 +16,7 @@
             ├── AuthenticationError  AUTHENTICATION_ERROR: 401 / 403
             ├── ValidationError      VALIDATION_ERROR: 400 / 422
             ├── NotFoundError        NOT_FOUND: 404 (wrong URL or model)
+            ├── RequestTooLargeError REQUEST_TOO_LARGE: 413
             ├── RateLimitedError     RATE_LIMITED: 429
             └── ServerError          SERVER_ERROR: 5xx and other statuses
 
@@ -35,7 +36,8 @@ HINTS: dict[str, str] = {
     "HISTORY_ERROR": "The history file could not be used (the message says why: a full disk, "
     "a read-only folder, a damaged file); Chat(history=None) chats without saving.",
     "CONNECTION_ERROR": "Is the server running and the base URL right? Check host and port.",
-    "STALLED": "The server stopped sending; press Retry, or raise Timeouts(stall=...).",
+    "STALLED": "The server went silent (Timeouts(read=...)) or sent no new output "
+    "(Timeouts(idle=...)); press Retry, or raise the limit.",
     "INTERRUPTED": "The stream broke off mid-reply; the partial reply is kept. "
     "Press Retry (or call chat.retry()) to ask again.",
     "PROTOCOL_ERROR": "The URL may not be a streaming chat endpoint, or the dialect is wrong.",
@@ -43,6 +45,8 @@ HINTS: dict[str, str] = {
     "AUTHENTICATION_ERROR": "Check the API key (argument or environment variable).",
     "VALIDATION_ERROR": "The server rejected the request; check the model name and options.",
     "NOT_FOUND": "Check the base URL (often it ends in /v1) and the model name.",
+    "REQUEST_TOO_LARGE": "The message, with the conversation sent along, is more than the "
+    "server accepts: shorten it or start a new chat.",
     "RATE_LIMITED": "Too many requests: wait the time the server names, then press Retry.",
     "SERVER_ERROR": "The server failed; retry later or check its logs.",
 }
@@ -113,7 +117,7 @@ class ConnectionFailed(StreamFailure):
 
 
 class StalledError(StreamFailure):
-    """The server sent nothing new within the stall timeout."""
+    """No bytes for ``Timeouts.read`` seconds, or no new output for ``Timeouts.idle``."""
 
     code = "STALLED"
 
@@ -160,6 +164,12 @@ class NotFoundError(HTTPStatusError):
     code = "NOT_FOUND"
 
 
+class RequestTooLargeError(HTTPStatusError):
+    """413: the request (the message and the context sent with it) is too large."""
+
+    code = "REQUEST_TOO_LARGE"
+
+
 class RateLimitedError(HTTPStatusError):
     """429: too many requests."""
 
@@ -189,10 +199,15 @@ _BY_CODE: dict[str, type[StreamFailure]] = {
         AuthenticationError,
         ValidationError,
         NotFoundError,
+        RequestTooLargeError,
         RateLimitedError,
         ServerError,
     )
 }
+
+
+#: what a status means, put before the server's own words in an error message
+STATUS_MEANINGS = {413: "the request is too large for the server"}
 
 
 def error_info(code: str, message: str) -> ErrorInfo:
@@ -216,6 +231,8 @@ def status_error_class(status: int) -> type[HTTPStatusError]:
         return ValidationError
     if status == 404:
         return NotFoundError
+    if status == 413:
+        return RequestTooLargeError
     if status == 429:
         return RateLimitedError
     return ServerError

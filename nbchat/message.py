@@ -9,6 +9,7 @@ finish reason and error. The message presents the ledger (``content``,
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from typing import Any
@@ -54,7 +55,7 @@ class Message:
         The ledger behind ``content``, ``reasoning``, ``tool_calls``, ``error``...
     """
 
-    __slots__ = ("created_at", "id", "metrics", "model", "reply", "role", "status")
+    __slots__ = ("created_at", "id", "metrics", "model", "reply", "role", "status", "superseded")
 
     def __init__(
         self,
@@ -76,6 +77,8 @@ class Message:
         self.created_at = time.time() if created_at is None else created_at
         self.metrics: MetricsInfo = metrics if metrics is not None else MetricsInfo()
         self.model = model
+        #: a retry is answering again: shown until the new reply has output (not stored)
+        self.superseded = False
         if error is not None:
             self.error = error
 
@@ -156,6 +159,8 @@ class Message:
             "metrics": self.metrics,
         }
         info.update(self._extra())  # type: ignore[typeddict-item]
+        if self.superseded:
+            info["superseded"] = True
         return info
 
     def to_param(self) -> ChatMessageParam:
@@ -180,6 +185,20 @@ class Message:
 
     @classmethod
     def from_record(cls, record: MessageRecord) -> Message:
+        """The stored message; a reply still ``streaming`` was cut off by a crash.
+
+        Replies are saved while they stream (see :mod:`nbchat.turn`); a row that is
+        still ``streaming`` when a conversation is opened belonged to a kernel that
+        stopped mid-reply. It is shown as interrupted, with the text it had.
+        """
+        if record.status == "streaming":
+            record = dataclasses.replace(
+                record,
+                status="interrupted",
+                error_code="INTERRUPTED",
+                error_message="the kernel stopped during this reply; the text is as last "
+                "saved (at most a second is missing)",
+            )
         extra = record.extra
         calls = extra.get("tool_calls")
         progress = extra.get("progress")

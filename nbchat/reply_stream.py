@@ -7,10 +7,14 @@ many HTTP attempts that takes, under the rules of :mod:`nbchat.retry`::
        │                               429/503: wait Retry-After (capped), again
        │                               408/502/504, connection: backoff, again
        │                               anything else, or out of tries: raise
-       └──bytes arrived, then dropped / stalled / EOF before the end marker
-              events carried ids: re-open with Last-Event-ID after retry: (backoff,
-                                  jitter), at most max_reconnects times
-              no ids:             INTERRUPTED (never re-sent: it would re-buy the reply)
+       └──bytes arrived, then dropped / silent / EOF before the end marker
+              events carried ids and re-opening cannot start work twice (a GET
+              stream, Endpoint.resume_url, Endpoint.resumable, the dialect's rule):
+                                  re-open with Last-Event-ID after at least the
+                                  server's retry: (backoff, jitter above it), at
+                                  most max_reconnects times
+              otherwise:          INTERRUPTED naming the cause (a POST that starts
+                                  work is never re-sent: it would re-buy the reply)
 
 Every wait is announced through ``on_notice`` (an empty string when it is over), and
 is a plain ``asyncio.sleep``: Stop cancels it like any other await.
@@ -25,7 +29,7 @@ import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 
 from nbchat.config import Endpoint
-from nbchat.dialects import Dialect, HttpRequest, get_dialect
+from nbchat.dialects import Dialect, HttpRequest, get_dialect, with_last_event_id
 from nbchat.errors import (
     AuthenticationError,
     InterruptedStream,
@@ -97,9 +101,11 @@ class ReplyStream:
         failures = 0  # failed attempts before any byte
         last_id = ""
         first_id = ""
+        delivered = False  # some of the reply was passed on
         retry_ms: int | None = None
         while True:
-            attempt = request if not last_id else dialect.resume_request(request, last_id)
+            resume = self._resume_request(request, last_id) if last_id else None
+            attempt = resume or request
             stream: DecodedStream | None = None
             skipping = False
             raised: StreamFailure | None = None
@@ -125,6 +131,7 @@ class ReplyStream:
                             if dialect.failed or dialect.finished:
                                 break
                         if out:
+                            delivered = True
                             yield out
                         if dialect.failed or dialect.finished:
                             break
@@ -142,18 +149,20 @@ class ReplyStream:
                 if not isinstance(exc, (InterruptedStream, StalledError)):
                     raise
                 drop = raised = exc
-            # The stream dropped after bytes: resume from what its decoder saw.
+            # The stream dropped after bytes: resume from what its decoder saw, where
+            # re-opening cannot start the work twice.
             retry_ms = stream.retry_ms if stream.retry_ms is not None else retry_ms
             last_id = stream.last_event_id or last_id
-            if not last_id or self.reconnects >= self._policy.max_reconnects:
-                # No ids, or out of tries: the drop's own error, or the dialect's
-                # INTERRUPTED for an EOF before the end marker.
+            resumable = bool(last_id) and self._resume_request(request, last_id) is not None
+            if not resumable or self.reconnects >= self._policy.max_reconnects:
+                # No way to resume, or out of tries: the drop's own error, or the
+                # dialect's INTERRUPTED for an EOF before the end marker.
                 if raised is not None:
-                    raise raised
+                    raise raised if resumable else _not_resent(raised, delivered)
                 break
             self.reconnects += 1
             base = DEFAULT_RECONNECT_S if retry_ms is None else retry_ms / 1000.0
-            wait = self._policy.backoff(self.reconnects, base)
+            wait = self._policy.reconnect_wait(self.reconnects, base)
             self._notice(
                 f"{_short(drop.message)}: resuming after event {last_id!r} in {wait:.1f} s "
                 f"({self.reconnects} of {self._policy.max_reconnects})"
@@ -162,6 +171,20 @@ class ReplyStream:
         ending = dialect.end()
         if ending:
             yield ending
+
+    def _resume_request(self, request: HttpRequest, last_id: str) -> HttpRequest | None:
+        """How to re-open after event ``last_id``, or None where that could start work twice.
+
+        A resume route (``Endpoint.resume_url``: GET it), an endpoint declared resumable
+        (the same request), or what the dialect allows (by default: a GET stream).
+        """
+        endpoint = self.endpoint
+        if endpoint.resume_url:
+            route = dataclasses.replace(request, method="GET", url=endpoint.resume_url, json={})
+            return with_last_event_id(route, last_id)
+        if endpoint.resumable:
+            return with_last_event_id(request, last_id)
+        return self.dialect.resume_request(request, last_id)
 
     async def _before_bytes(
         self, exc: StreamFailure, request: HttpRequest, failures: int, refreshed: bool
@@ -217,6 +240,20 @@ class ReplyStream:
                 url=exc.url,
             )
         return key
+
+
+def _not_resent(exc: StreamFailure, delivered: bool) -> StreamFailure:
+    """A drop or a silence of a stream that nbchat may not re-open.
+
+    INTERRUPTED once part of the reply was shown; else the failure's own kind.
+    """
+    kind = InterruptedStream if delivered else type(exc)
+    return kind(
+        f"{exc.message}; not sent again (that would start the reply over): press Retry "
+        "to ask again",
+        status=exc.status,
+        url=exc.url,
+    )
 
 
 def _retryable_without_status(exc: StreamFailure) -> bool:

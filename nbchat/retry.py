@@ -4,13 +4,17 @@ Two different situations, two different rules:
 
 * **Before any byte of the reply** arrived, re-sending costs nothing: 429 and 503
   honour the server's ``Retry-After`` (seconds, an HTTP date, or ``retry-after-ms``) up
-  to :attr:`RetryPolicy.max_wait_s`; 408, 502, 504 and connection failures are retried
-  with capped exponential backoff; 400/401/403/404/422 never are (401 goes to the
-  ``token_refresh`` hook instead, once).
-* **After bytes** arrived, a completion POST is never re-sent: that would buy the
-  reply again and show it twice. Only a stream that carries event ids is re-opened,
-  with ``Last-Event-ID``, waiting the server's ``retry:`` time (default 1 s) with
-  backoff and jitter, at most :attr:`RetryPolicy.max_reconnects` times.
+  to :attr:`RetryPolicy.max_wait_s`; 408, 500, 502, 504 and connection failures are
+  retried with capped exponential backoff (500 too, as the OpenAI and Anthropic SDKs
+  do: the server answered before producing any of the reply, so nothing is bought
+  twice); 400/401/403/404/413/422 never are (401 goes to the ``token_refresh`` hook
+  instead, once).
+* **After bytes** arrived, a request that starts work (a POST: an LLM reply, a job) is
+  never re-sent: that would buy the reply again. A stream is re-opened with
+  ``Last-Event-ID`` only where that cannot start work twice (a GET stream, a resume
+  route, an endpoint declared resumable), waiting at least the server's ``retry:``
+  time (default 1 s), with backoff and jitter above it, at most
+  :attr:`RetryPolicy.max_reconnects` times.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from email.utils import parsedate_to_datetime
 from typing import Literal
 
 #: statuses worth another try before any byte, without being asked to wait
-TRANSIENT_STATUSES = frozenset({408, 502, 504})
+TRANSIENT_STATUSES = frozenset({408, 500, 502, 504})
 #: statuses whose server says how long to wait (Retry-After)
 WAIT_STATUSES = frozenset({429, 503})
 
@@ -70,6 +74,17 @@ class RetryPolicy:
         wait = min(max(self.max_backoff_s, base), base * 2.0 ** max(0, attempt - 1))
         draw: float = (rng or random).random()
         return wait * (1.0 - self.jitter * draw)
+
+    def reconnect_wait(
+        self, attempt: int, retry_s: float, rng: random.Random | None = None
+    ) -> float:
+        """The wait before reconnect ``attempt``: never less than the server's ``retry:``.
+
+        The SSE ``retry:`` time is the server's minimum; backoff and jitter only add.
+        """
+        grown = min(max(self.max_backoff_s, retry_s), retry_s * 2.0 ** max(0, attempt - 1))
+        draw: float = (rng or random).random()
+        return grown * (1.0 + self.jitter * draw)
 
     def before_bytes(self, status: int | None, attempt: int, *, refreshed: bool) -> Decision:
         """What to do when attempt ``attempt`` failed before any byte.

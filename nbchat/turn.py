@@ -18,23 +18,27 @@ Lifecycle (the same shape as the server's ``Generation`` and Textual's ``Worker`
     task cancelled before its first step): status, error and metrics set, the
     message saved through the host, MessagesChanged, phase = status, host told.
 
+Two clocks watch a turn. The transport's read timeout ends a silent connection (no
+bytes at all). The turn's own clock measures output: after :data:`WAITING_AFTER_S`
+of no new output it shows "waiting for the model: no new output for N s" (updated
+every second, the phase unchanged), and only with ``Timeouts(idle=...)`` set does it
+end the turn (``STALLED``, the partial kept).
+
 Whose cancellation is whose (one rule): a cancellation belongs to whoever asked for
-it and is absorbed there. The stall watchdog's is absorbed by its
-:func:`asyncio.timeout` in the HTTP transport and becomes a ``STALLED`` failure;
-Stop's is absorbed here (the task then ends normally with the ``stopped`` message).
-Any other cancellation (the loop shutting down, an interrupted cell that awaited
-the turn) finalizes the reply as stopped and propagates.
+it and is absorbed there. The idle limit's is absorbed by its :func:`asyncio.timeout`
+and becomes a ``STALLED`` failure; Stop's is absorbed here (the task then ends
+normally with the ``stopped`` message). Any other cancellation (the loop shutting
+down, an interrupted cell that awaited the turn) finalizes the reply as stopped and
+propagates.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import logging
-import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import Any, Protocol
 
 from nbchat.changes import (
@@ -45,7 +49,7 @@ from nbchat.changes import (
     PhaseChanged,
     TextAppended,
 )
-from nbchat.errors import ConfigurationError, HistoryError, NbchatError
+from nbchat.errors import HistoryError, NbchatError, StalledError
 from nbchat.events import (
     Progress,
     ReasoningDelta,
@@ -60,6 +64,11 @@ from nbchat.reply_stream import ReplyStream
 from nbchat.wire import MessageStatus
 
 log = logging.getLogger("nbchat")
+
+#: seconds without new output before the turn shows that it is waiting
+WAITING_AFTER_S = 3.0
+#: seconds between checkpoints of a streaming reply's text in history
+CHECKPOINT_S = 1.0
 
 
 class TurnHost(Protocol):
@@ -77,15 +86,27 @@ class TurnHost(Protocol):
     def ended(self, turn: Turn) -> None:
         """Called once the turn is finalized."""
 
+    def superseded(self, turn: Turn) -> None:
+        """The turn's reply has output: the replies it replaces (``turn.replaces``) go."""
+
 
 class Turn:
     """Handle on a running or finished turn; see the module docstring."""
 
     def __init__(
-        self, host: TurnHost, user: Message, reply: Message, clock: Clock = time.monotonic
+        self,
+        host: TurnHost,
+        user: Message,
+        reply: Message,
+        *,
+        idle: float | None = None,
+        replaces: list[Message] | None = None,
+        clock: Clock = time.monotonic,
     ) -> None:
         self.user_message = user
         self.message = reply
+        #: replies this one retries: kept (and marked) until this one has output
+        self.replaces: list[Message] = replaces or []
         self.phase = Phase.IDLE
         #: a transient line about this turn ("rate limited: retrying in 2 s"), or ""
         self.notice = ""
@@ -99,6 +120,15 @@ class Turn:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._running = False
         self._finalized = False
+        self._clock = clock
+        self._idle = idle
+        self._idle_deadline: asyncio.Timeout | None = None
+        self._last_other = self._timer.started  # the last output that is not text
+        self._waiting = False  # the notice is the turn's own "waiting" line
+        self._ticker: asyncio.TimerHandle | None = None
+        self._saved_at = self._timer.started
+        self._checkpoint_failed = False
+        self._fresh = True  # no output yet (the replaced replies are still shown)
 
     # -- control -----------------------------------------------------------------------
 
@@ -133,13 +163,53 @@ class Turn:
             self._task.cancel()
 
     def set_notice(self, notice: str) -> None:
-        """Show (or, with ``""``, clear) a line about a wait; a wait means RECONNECTING."""
-        if notice == self.notice:
-            return
-        self.notice = notice
+        """Show (or, with ``""``, clear) a line about a retry or resume wait (RECONNECTING)."""
+        self._waiting = False
+        self._show(notice)
         if notice:
             self._set_phase(Phase.RECONNECTING)
-        self._host.emit(NoticeChanged(notice))
+
+    def _show(self, notice: str) -> None:
+        if notice != self.notice:
+            self.notice = notice
+            self._host.emit(NoticeChanged(notice))
+
+    def _tick(self) -> None:
+        # Once a second while the turn runs: the output clock (see the module docstring).
+        timer = self._timer
+        now = self._clock()
+        quiet = now - max(timer.last_token or timer.started, self._last_other)
+        deadline = self._idle_deadline
+        if self._idle is not None and quiet >= self._idle and deadline is not None:
+            deadline.reschedule(asyncio.get_running_loop().time())
+            return
+        if quiet >= WAITING_AFTER_S and (self._waiting or not self.notice):
+            self._waiting = True
+            self._show(f"waiting for the model: no new output for {quiet:.0f} s")
+        self._ticker = asyncio.get_running_loop().call_later(1.0, self._tick)
+
+    def _output(self) -> None:
+        # New output: the waiting line goes; the first output supersedes a retried reply.
+        if self._waiting:
+            self._waiting = False
+            self._show("")
+        if self._fresh:
+            self._fresh = False
+            if self.replaces:
+                self._host.superseded(self)
+                self.replaces = []
+
+    def _checkpoint(self) -> None:
+        """Save the reply as it stands (status ``streaming``): a crash loses at most
+        :data:`CHECKPOINT_S` of text. A failed checkpoint is logged once; the final save
+        reports it on the reply."""
+        self._saved_at = self._clock()
+        try:
+            self._host.save(self.message)
+        except HistoryError as exc:
+            if not self._checkpoint_failed:
+                self._checkpoint_failed = True
+                log.error("nbchat: %s (the reply goes on; saving is tried again at its end)", exc)
 
     # -- observation -------------------------------------------------------------------
 
@@ -166,10 +236,12 @@ class Turn:
 
     async def _run(self) -> Message:
         self._running = True
+        self._ticker = asyncio.get_running_loop().call_later(1.0, self._tick)
         ledger = self.message.reply
         status: MessageStatus = "stopped"
         try:
             if not self.stop_requested:
+                self._checkpoint()  # the row exists from the start: a crash leaves a trace
                 self.stream = await self._host.prepare(self)
                 await self._consume(self.stream)
                 status = _status(ledger.error)
@@ -190,6 +262,21 @@ class Turn:
         return self.message
 
     async def _consume(self, stream: ReplyStream) -> None:
+        deadline = self._idle_deadline = asyncio.timeout(None)
+        try:
+            async with deadline:
+                await self._stream(stream)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            raise StalledError(
+                f"no new output for {self._idle:g} s while the server kept the connection "
+                "open (Timeouts(idle=...))"
+            ) from None
+        finally:
+            self._idle_deadline = None
+
+    async def _stream(self, stream: ReplyStream) -> None:
         message = self.message
         ledger = message.reply
         timer = self._timer
@@ -201,10 +288,14 @@ class Turn:
                     if type(event) is TextDelta:  # the hot path
                         if timer.token() or self.phase is not Phase.STREAMING:
                             self._set_phase(Phase.STREAMING)
+                        if self._waiting or self._fresh:
+                            self._output()
                         ledger.append_text(event.text)
                         emit(TextAppended(message_id, event.text))
                         continue
                     ledger.apply(event)
+                    self._last_other = self._clock()
+                    self._output()
                     if isinstance(event, ReasoningDelta):
                         self._set_phase(Phase.STREAMING)
                         emit(TextAppended(message_id, event.text, "reasoning"))
@@ -215,11 +306,17 @@ class Turn:
                     elif isinstance(event, Progress):
                         self._set_phase(Phase.STREAMING)
                         emit(MessagesChanged())
+                if self._clock() - self._saved_at >= CHECKPOINT_S:
+                    self._checkpoint()
 
     def _finalize(self, status: MessageStatus) -> None:
         if self._finalized:
             return
         self._finalized = True
+        if self._ticker is not None:
+            self._ticker.cancel()
+        for old in self.replaces:  # the retry produced nothing: the old replies stay
+            old.superseded = False
         message = self.message
         self._timer.stop()
         message.status = status
@@ -248,63 +345,10 @@ class Turn:
             self._host.emit(PhaseChanged(phase))
 
 
-def running_loop(what: str) -> asyncio.AbstractEventLoop:
-    """The running loop, or a ConfigurationError saying ``what`` needs one."""
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        raise ConfigurationError(
-            f"{what} needs a running event loop, as in a notebook cell; "
-            "in a script use chat.ask(text)"
-        ) from None
-
-
 def _status(error: StreamError | None) -> MessageStatus:
     if error is None:
         return "done"
     return "interrupted" if error.code == "INTERRUPTED" else "error"
 
 
-def run_blocking(start: Callable[[], Turn]) -> Message:
-    """Run ``start()`` (which sends a turn) on a private loop thread; wait for its reply.
-
-    For scripts: a KeyboardInterrupt (Ctrl-C, or a kernel interrupt) stops the turn,
-    waits for it to end cleanly (its partial text kept), and is raised again.
-    """
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="nbchat ask", daemon=True)
-    thread.start()
-    started: list[Turn] = []
-
-    async def run() -> Message:
-        turn = start()
-        started.append(turn)
-        return await turn
-
-    future = asyncio.run_coroutine_threadsafe(run(), loop)
-    try:
-        return _wait_interruptibly(future)
-    except KeyboardInterrupt:
-        if started:
-            started[0].cancel()
-        try:
-            future.result(timeout=10)
-        except Exception:
-            log.exception("nbchat: the stopped turn did not end cleanly")
-        raise
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
-
-
-def _wait_interruptibly(future: concurrent.futures.Future[Message]) -> Message:
-    # Waiting in short slices lets the main thread take a KeyboardInterrupt promptly.
-    while True:
-        try:
-            return future.result(timeout=0.1)
-        except concurrent.futures.TimeoutError:
-            continue
-
-
-__all__ = ["Turn", "TurnHost", "run_blocking", "running_loop"]
+__all__ = ["Turn", "TurnHost"]

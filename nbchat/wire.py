@@ -123,6 +123,8 @@ class MessageInfo(TypedDict):
     progress: NotRequired[ProgressInfo]
     #: the final result of a progress stream (any JSON)
     result: NotRequired[Any]
+    #: a retry is answering again: shown (marked) until the new reply has output
+    superseded: NotRequired[bool]
 
 
 class Snapshot(TypedDict):

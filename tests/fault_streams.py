@@ -158,13 +158,16 @@ async def _answer(
 
         return StreamingResponse(stalling(), media_type=SSE)
 
-    if case == "keepalive":  # comments only, for longer than the stall timeout
+    if case == "keepalive":  # 3 s of comments only (longer than a short read timeout)
 
         async def pings() -> AsyncIterator[bytes]:
             yield chunk("Hi")
             for _ in range(30):
                 yield b": keep-alive\n\n"
                 await asyncio.sleep(0.1)
+            for part in words(ids=False):
+                yield part
+            yield chunk("", "stop") + DONE
 
         return StreamingResponse(pings(), media_type=SSE)
 

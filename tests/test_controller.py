@@ -199,7 +199,7 @@ async def test_connection_refused_names_the_url() -> None:
 
 async def test_stall_is_reported(fault_server: FaultServer) -> None:
     chat = ChatController(
-        fault_server.base("silent"), model="m", history=None, timeouts=Timeouts(stall=0.5)
+        fault_server.base("silent"), model="m", history=None, timeouts=Timeouts(read=0.5)
     )
     message = await chat.send("hi")
     assert message.error is not None and message.error["code"] == "STALLED"

@@ -1,13 +1,18 @@
-"""Stream policy over real loopback: resume, stall watchdog, retries, refresh, redirects, gzip.
+"""Stream policy over real loopback: resume rules, two clocks, retries, refresh, redirects, gzip.
 
-Each test asserts the error code (or success), what the history holds and the exact
-final text; the per-test timeout catches anything that would hang.
+Each test asserts the error code (or success), what the history holds, the exact
+final text and how many requests the server saw (a POST that starts work is never
+sent twice unasked); the per-test timeout catches anything that would hang.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import random
+import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +20,30 @@ import pytest
 
 from nbchat import ChatController, RetryPolicy, Timeouts
 from nbchat.changes import NoticeChanged, Phase, PhaseChanged, TextAppended
+from nbchat.config import Endpoint
+from nbchat.dialects import HttpRequest, register_dialect
+from nbchat.dialects.openai_chat import OpenAIChatDialect
 from nbchat.history import SqliteHistory
+from nbchat.wire import ChatMessageParam
 from tests.conftest import Faults
 from tests.fault_streams import FULL, WORDS
 
 FAST = RetryPolicy(backoff_s=0.05, max_backoff_s=0.2)
+
+
+class GetChatDialect(OpenAIChatDialect):
+    """OpenAI chunks from a GET stream (EventSource semantics: safe to re-open)."""
+
+    name = "openai-chat-get"
+
+    def build_request(
+        self, endpoint: Endpoint, messages: Sequence[ChatMessageParam]
+    ) -> HttpRequest:
+        return dataclasses.replace(super().build_request(endpoint, messages), method="GET")
+
+
+register_dialect(GetChatDialect.name, GetChatDialect)
+GET = {"dialect": GetChatDialect.name}
 
 
 def make_chat(faults: Faults, case: str, tmp_path: Path, **kw: Any) -> ChatController:
@@ -41,8 +65,11 @@ def stored(tmp_path: Path) -> list[tuple[str, str, str, str | None]]:
 # -- resume ------------------------------------------------------------------------------
 
 
-async def test_drop_with_ids_resumes_with_last_event_id(faults: Faults, tmp_path: Path) -> None:
-    chat = make_chat(faults, "drop-ids", tmp_path)
+@pytest.mark.parametrize("kw", [GET, {"resumable": True}], ids=["get-stream", "declared"])
+async def test_drop_with_ids_resumes_with_last_event_id(
+    faults: Faults, tmp_path: Path, kw: dict[str, Any]
+) -> None:
+    chat = make_chat(faults, "drop-ids", tmp_path, **kw)
     phases: list[Phase] = []
     chat.subscribe(lambda c: phases.append(c.phase) if isinstance(c, PhaseChanged) else None)
     message = await chat.send("hi")
@@ -57,23 +84,41 @@ async def test_drop_with_ids_resumes_with_last_event_id(faults: Faults, tmp_path
     assert stored(tmp_path) == [("user", "done", "hi", None), ("assistant", "done", FULL, None)]
 
 
+@pytest.mark.parametrize(
+    ("case", "words"),
+    [("drop-ids", ["closed mid-reply"]), ("stall-mid-ids", ["sent nothing for 0.5 s"])],
+)
+async def test_a_post_with_ids_is_never_sent_twice(
+    faults: Faults, tmp_path: Path, case: str, words: list[str]
+) -> None:
+    chat = make_chat(faults, case, tmp_path, timeouts=Timeouts(read=0.5))
+    message = await chat.send("hi")
+    assert message.status == "interrupted" and message.error is not None
+    assert message.error["code"] == "INTERRUPTED" and "Retry" in message.error["hint"]
+    for word in [*words, "not sent again"]:
+        assert word in message.error["message"]
+    assert faults.count(case) == 1  # the POST that started the reply was not re-sent
+    assert message.content and FULL.startswith(message.content)
+    assert stored(tmp_path)[-1][:2] == ("assistant", "interrupted")
+
+
 async def test_drop_without_ids_is_interrupted_and_never_resent(
     faults: Faults, tmp_path: Path
 ) -> None:
-    chat = make_chat(faults, "drop-no-ids", tmp_path)
+    chat = make_chat(faults, "drop-no-ids", tmp_path, **GET)
     message = await chat.send("hi")
     assert message.status == "interrupted"
     assert message.error is not None and message.error["code"] == "INTERRUPTED"
     assert "closed mid-reply" in message.error["message"]
     assert "Retry" in message.error["hint"]
     assert message.content == "".join(WORDS[:3])
-    assert faults.count("drop-no-ids") == 1  # the completion POST was not re-sent
+    assert faults.count("drop-no-ids") == 1  # no id to resume after: not re-opened
     assert stored(tmp_path)[-1] == ("assistant", "interrupted", "".join(WORDS[:3]), "INTERRUPTED")
 
 
 async def test_reconnects_are_bounded(faults: Faults, tmp_path: Path) -> None:
     policy = RetryPolicy(max_reconnects=2, backoff_s=0.05)
-    chat = make_chat(faults, "drop-always", tmp_path, retry=policy)
+    chat = make_chat(faults, "drop-always", tmp_path, retry=policy, **GET)
     message = await chat.send("hi")
     assert message.status == "interrupted"
     assert faults.count("drop-always") == 3
@@ -84,42 +129,66 @@ async def test_reconnects_are_bounded(faults: Faults, tmp_path: Path) -> None:
 
 
 async def test_clean_eof_before_done_with_ids_resumes(faults: Faults, tmp_path: Path) -> None:
-    chat = make_chat(faults, "eof-ids", tmp_path)
+    chat = make_chat(faults, "eof-ids", tmp_path, **GET)
     message = await chat.send("hi")
     assert message.status == "done" and message.content == FULL
     assert faults.state.log("eof-ids").headers[1]["last-event-id"] == "2"
 
 
+async def test_a_post_ending_cleanly_before_done_is_not_resent(
+    faults: Faults, tmp_path: Path
+) -> None:
+    message = await make_chat(faults, "eof-ids", tmp_path).send("hi")
+    assert message.status == "interrupted" and message.content == "".join(WORDS[:2])
+    assert message.error is not None and "[DONE]" in message.error["message"]
+    assert faults.count("eof-ids") == 1
+
+
 async def test_a_server_that_ignores_last_event_id_shows_no_text_twice(
     faults: Faults, tmp_path: Path
 ) -> None:
-    chat = make_chat(faults, "restart-ignores-id", tmp_path)
+    chat = make_chat(faults, "restart-ignores-id", tmp_path, **GET)
     message = await chat.send("hi")
     assert message.status == "done" and message.content == FULL
 
 
 async def test_retry_field_sets_the_reconnect_wait(faults: Faults, tmp_path: Path) -> None:
-    chat = make_chat(faults, "retry-300", tmp_path, retry=RetryPolicy(jitter=0.0))
+    chat = make_chat(faults, "retry-300", tmp_path, retry=RetryPolicy(jitter=0.0), **GET)
     message = await chat.send("hi")
     assert message.content == FULL
     times = faults.state.log("retry-300").times
-    assert 0.28 <= times[1] - times[0] < 0.9
+    assert 0.3 <= times[1] - times[0] < 0.9
+
+
+async def test_the_retry_field_is_a_minimum_even_with_jitter(
+    faults: Faults, tmp_path: Path
+) -> None:
+    chat = make_chat(faults, "retry-300", tmp_path, retry=RetryPolicy(jitter=1.0), **GET)
+    assert (await chat.send("hi")).content == FULL
+    times = faults.state.log("retry-300").times
+    assert times[1] - times[0] >= 0.3
+    policy, rng = RetryPolicy(jitter=1.0), random.Random(7)
+    for attempt in (1, 2, 5):
+        waits = [policy.reconnect_wait(attempt, 0.2, rng) for _ in range(1000)]
+        assert min(waits) >= 0.2 * min(2 ** (attempt - 1), 40)
 
 
 async def test_bogus_retry_values_are_ignored(faults: Faults, tmp_path: Path) -> None:
     # "retry: -5" and "retry: 1e3" are not all ASCII digits: the 1 s default applies.
-    chat = make_chat(faults, "retry-bogus", tmp_path, retry=RetryPolicy(jitter=0.0))
+    chat = make_chat(faults, "retry-bogus", tmp_path, retry=RetryPolicy(jitter=0.0), **GET)
     message = await chat.send("hi")
     assert message.content == FULL
     times = faults.state.log("retry-bogus").times
     assert 0.95 <= times[1] - times[0] < 2.0
 
 
-# -- stall watchdog ----------------------------------------------------------------------
+# -- two clocks: read (silence) and idle (no new output) ----------------------------------
 
 
-async def test_stall_before_headers_names_the_wait(faults: Faults, tmp_path: Path) -> None:
-    chat = make_chat(faults, "stall-headers", tmp_path, timeouts=Timeouts(stall=0.5))
+async def test_no_response_within_the_read_timeout_names_the_wait(
+    faults: Faults, tmp_path: Path
+) -> None:
+    chat = make_chat(faults, "stall-headers", tmp_path, timeouts=Timeouts(read=0.5))
     started = time.monotonic()
     message = await chat.send("hi")
     assert time.monotonic() - started < 2.0
@@ -129,32 +198,57 @@ async def test_stall_before_headers_names_the_wait(faults: Faults, tmp_path: Pat
     assert stored(tmp_path)[-1] == ("assistant", "error", "", "STALLED")
 
 
-async def test_stall_mid_stream_keeps_the_text(faults: Faults, tmp_path: Path) -> None:
-    chat = make_chat(faults, "stall-mid", tmp_path, timeouts=Timeouts(stall=0.5))
+async def test_silence_mid_stream_keeps_the_text(faults: Faults, tmp_path: Path) -> None:
+    chat = make_chat(faults, "stall-mid", tmp_path, timeouts=Timeouts(read=0.5))
     message = await chat.send("hi")
-    assert message.error is not None and message.error["code"] == "STALLED"
-    assert "no new event for 0.5 s" in message.error["message"]
+    assert message.error is not None and message.error["code"] == "INTERRUPTED"
+    assert "sent nothing for 0.5 s" in message.error["message"]
     assert message.content == "".join(WORDS[:2])
-    assert stored(tmp_path)[-1] == ("assistant", "error", "".join(WORDS[:2]), "STALLED")
+    assert faults.count("stall-mid") == 1
+    assert stored(tmp_path)[-1] == ("assistant", "interrupted", "".join(WORDS[:2]), "INTERRUPTED")
 
 
-async def test_stall_with_ids_reconnects(faults: Faults, tmp_path: Path) -> None:
-    chat = make_chat(faults, "stall-mid-ids", tmp_path, timeouts=Timeouts(stall=0.5))
+async def test_silence_on_a_get_stream_with_ids_reconnects(faults: Faults, tmp_path: Path) -> None:
+    chat = make_chat(faults, "stall-mid-ids", tmp_path, timeouts=Timeouts(read=0.5), **GET)
     message = await chat.send("hi")
     assert message.status == "done" and message.content == FULL
-    assert message.metrics["reconnects"] == 1
+    assert message.metrics["reconnects"] == 1 and faults.count("stall-mid-ids") == 2
 
 
-async def test_keep_alive_comments_are_not_progress(faults: Faults, tmp_path: Path) -> None:
-    chat = make_chat(faults, "keepalive", tmp_path, timeouts=Timeouts(stall=0.6))
+async def test_keep_alives_longer_than_the_read_timeout_end_normally(
+    faults: Faults, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("nbchat.turn.WAITING_AFTER_S", 1.0)
+    chat = make_chat(faults, "keepalive", tmp_path, timeouts=Timeouts(read=0.6))
+    notices: list[tuple[str, Phase]] = []
+    chat.subscribe(
+        lambda c: notices.append((c.notice, chat.state)) if isinstance(c, NoticeChanged) else None
+    )
     message = await chat.send("hi")
+    assert message.status == "done", message.error
+    assert message.content == "Hi" + FULL
+    waiting = [(n, p) for n, p in notices if n.startswith("waiting for the model")]
+    assert waiting and all(p is Phase.STREAMING for _, p in waiting)  # not reconnecting
+    assert all(
+        re.fullmatch(r"waiting for the model: no new output for \d s", n) for n, _ in waiting
+    )
+    assert notices[-1][0] == "" and chat.notice == ""
+    assert faults.count("keepalive") == 1
+
+
+async def test_the_idle_limit_ends_a_live_but_silent_turn(faults: Faults, tmp_path: Path) -> None:
+    chat = make_chat(faults, "keepalive", tmp_path, timeouts=Timeouts(read=5, idle=1.0))
+    started = time.monotonic()
+    message = await chat.send("hi")
+    assert time.monotonic() - started < 2.5
     assert message.error is not None and message.error["code"] == "STALLED"
-    assert "keep-alive" in message.error["message"]
-    assert message.content == "Hi"
+    assert "no new output for 1 s" in message.error["message"]
+    assert "idle" in message.error["message"] and message.content == "Hi"
+    assert faults.count("keepalive") == 1
 
 
-async def test_stop_works_during_a_stall(faults: Faults, tmp_path: Path) -> None:
-    chat = make_chat(faults, "stall-mid", tmp_path, timeouts=Timeouts(stall=30))
+async def test_stop_works_during_a_silence(faults: Faults, tmp_path: Path) -> None:
+    chat = make_chat(faults, "stall-mid", tmp_path, timeouts=Timeouts(read=30))
     turn = chat.send("hi")
     while chat.state is not Phase.STREAMING:
         await asyncio.sleep(0.01)
@@ -167,7 +261,7 @@ async def test_stop_works_during_a_stall(faults: Faults, tmp_path: Path) -> None
 
 
 async def test_one_byte_every_50_ms_is_progress_enough(faults: Faults, tmp_path: Path) -> None:
-    chat = make_chat(faults, "drip", tmp_path, timeouts=Timeouts(stall=5))
+    chat = make_chat(faults, "drip", tmp_path, timeouts=Timeouts(read=2))
     texts: list[float] = []
     chat.subscribe(
         lambda c: texts.append(time.monotonic()) if isinstance(c, TextAppended) else None
@@ -217,7 +311,7 @@ async def test_a_retry_after_beyond_the_cap_fails_at_once(faults: Faults, tmp_pa
     assert faults.count("then-ok-429-long") == 1
 
 
-@pytest.mark.parametrize("status", [408, 502, 504])
+@pytest.mark.parametrize("status", [408, 500, 502, 504])
 async def test_transient_statuses_are_retried(faults: Faults, tmp_path: Path, status: int) -> None:
     case = f"then-ok-{status}"
     message = await make_chat(faults, case, tmp_path).send("hi")
@@ -249,9 +343,10 @@ async def test_client_errors_are_not_retried(
 @pytest.mark.parametrize(
     ("case", "code", "words"),
     [
-        ("always-500-json", "SERVER_ERROR", ["HTTP 500", "AI_ERROR", "model crashed"]),
-        ("always-500-html", "SERVER_ERROR", ["HTTP 500", "Gateway Timeout"]),
-        ("always-500-empty", "SERVER_ERROR", ["HTTP 500"]),
+        ("always-500-json", "SERVER_ERROR", ["HTTP 500", "AI_ERROR", "after 3 retries"]),
+        ("always-500-html", "SERVER_ERROR", ["HTTP 500", "Gateway Timeout", "after 3 retries"]),
+        ("always-500-empty", "SERVER_ERROR", ["HTTP 500", "after 3 retries"]),
+        ("always-413-json", "REQUEST_TOO_LARGE", ["HTTP 413", "too large for the server"]),
         ("always-502-json", "SERVER_ERROR", ["HTTP 502", "model crashed", "after 3 retries"]),
         ("always-502-html", "SERVER_ERROR", ["HTTP 502", "Gateway Timeout", "after 3 retries"]),
         ("always-502-empty", "SERVER_ERROR", ["HTTP 502", "after 3 retries"]),

@@ -7,6 +7,7 @@ finalize exactly once, and the recording wrapper around any transport.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from pathlib import Path
 
@@ -163,3 +164,65 @@ def test_transport_and_its_own_settings_are_not_mixed() -> None:
     with pytest.raises(Exception, match="configure the transport itself"):
         ChatController("http://x/v1", model="m", transport=MemoryTransport(), timeouts=None,
                        http_client=object())  # type: ignore[arg-type]  # fmt: skip
+
+
+async def test_a_retry_that_fails_keeps_the_old_partial() -> None:
+    refused = ConnectionFailed("could not connect to http://model.test/v1: refused")
+    store = MemoryHistory()
+    transport = MemoryTransport(openai_body("half", done=False), refused)
+    chat = memory_chat(transport, history=store, name="c", retry=RetryPolicy(max_retries=0))
+    old = await chat.send("hi")
+    assert old.status == "interrupted"
+    snapshots: list[list[dict[str, object]]] = []
+    chat.subscribe(
+        lambda c: (
+            snapshots.append([dict(m.to_info()) for m in chat.messages])
+            if isinstance(c, MessagesChanged)
+            else None
+        )
+    )
+    new = await chat.retry()
+    assert new.status == "error" and new.error is not None
+    assert [m.id for m in chat.messages] == [chat.messages[0].id, old.id, new.id]
+    assert old.content == "half" and not old.superseded
+    assert snapshots[0][1].get("superseded") is True  # marked while the retry ran
+    assert "superseded" not in old.to_info()
+    stored = store.load("c")
+    assert [(r.id, r.content) for r in stored][1] == (old.id, "half")
+    # the retry's request did not carry the reply it retries
+    assert transport.requests[-1].json["messages"] == [{"role": "user", "content": "hi"}]
+
+
+async def test_a_retry_replaces_the_old_reply_once_it_has_output() -> None:
+    store = MemoryHistory()
+    transport = MemoryTransport(openai_body("half", done=False), openai_body("whole"))
+    chat = memory_chat(transport, history=store, name="c")
+    old = await chat.send("hi")
+    new = await chat.retry()
+    assert new.content == "whole" and old not in chat.messages
+    assert [r.content for r in store.load("c")] == ["hi", "whole"]
+
+
+async def test_the_reply_row_exists_from_the_start_and_is_checkpointed() -> None:
+    store = MemoryHistory()
+    chat = memory_chat(
+        MemoryTransport(openai_body(*["word "] * 60), pause=0.05), history=store, name="c"
+    )
+    turn = chat.send("hi")
+    await asyncio.sleep(0.01)
+    assert [(r.role, r.status) for r in store.load("c")] == [
+        ("user", "done"),
+        ("assistant", "streaming"),
+    ]
+    await asyncio.sleep(1.6)
+    row = store.load("c")[-1]
+    assert row.status == "streaming" and row.finished_at is None
+    assert 0 < len(row.content) <= len(turn.message.content)
+    await turn
+    assert store.load("c")[-1].status == "done"
+    # a row still streaming when a conversation opens was cut by a crash
+    cut = dataclasses.replace(row, id="x")
+    store.save("d", cut)
+    (shown,) = memory_chat(MemoryTransport(), history=store, name="d").messages
+    assert shown.status == "interrupted" and shown.content == row.content
+    assert shown.error is not None and "kernel stopped" in shown.error["message"]

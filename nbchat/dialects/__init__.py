@@ -29,6 +29,7 @@ from nbchat.dialects.base import (
     system_text,
     token_count,
     usage_events,
+    with_last_event_id,
 )
 from nbchat.dialects.openai_chat import OpenAIChatDialect
 from nbchat.dialects.openai_responses import OpenAIResponsesDialect
@@ -90,4 +91,5 @@ __all__ = [
     "system_text",
     "token_count",
     "usage_events",
+    "with_last_event_id",
 ]

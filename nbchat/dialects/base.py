@@ -69,15 +69,17 @@ class Dialect(ABC):
             built, framing=self.framing, dialect=self.name, model=endpoint.model
         )
 
-    def resume_request(self, request: HttpRequest, last_event_id: str) -> HttpRequest:
-        """The request that re-opens a dropped stream after event ``last_event_id``.
+    def resume_request(self, request: HttpRequest, last_event_id: str) -> HttpRequest | None:
+        """The request that re-opens a dropped stream after ``last_event_id``, or None.
 
-        The SSE way by default: the same request with a ``Last-Event-ID`` header.
-        Only called for streams whose events carry ids.
+        Only where re-opening cannot start work twice. By default that is a GET stream
+        (EventSource semantics): the same request with a ``Last-Event-ID`` header. A
+        POST that starts work (a reply, a job) gives None: it ends ``interrupted``.
+        Override for a protocol with a resume route of its own.
         """
-        headers = {k: v for k, v in request.headers.items() if k.lower() != "last-event-id"}
-        headers["Last-Event-ID"] = last_event_id
-        return dataclasses.replace(request, headers=headers)
+        if request.method != "GET":
+            return None
+        return with_last_event_id(request, last_event_id)
 
     def end(self) -> list[StreamEvent]:
         """Called at EOF: an unfinished, unfailed stream is reported as interrupted."""
@@ -143,6 +145,13 @@ class JSONDialect(Dialect):
     @abstractmethod
     def on_object(self, event: ServerSentEvent, data: dict[str, Any]) -> list[StreamEvent]:
         """Normalized events for one event's JSON object ``data``."""
+
+
+def with_last_event_id(request: HttpRequest, last_event_id: str) -> HttpRequest:
+    """``request`` with its ``Last-Event-ID`` header set to ``last_event_id``."""
+    headers = {k: v for k, v in request.headers.items() if k.lower() != "last-event-id"}
+    headers["Last-Event-ID"] = last_event_id
+    return dataclasses.replace(request, headers=headers)
 
 
 def parse_arguments(raw: str) -> dict[str, Any]:

@@ -88,9 +88,6 @@ class DecodedStream(ABC):
         """The nbchat error for ``exc`` raised while reading, or None to let it pass."""
         return None
 
-    def progressed(self) -> None:  # noqa: B027 (a hook: most streams need nothing)
-        """Called when a chunk completed events (the HTTP stream feeds its watchdog)."""
-
     async def batches(self) -> AsyncIterator[list[ServerSentEvent]]:
         """The events of each chunk, as they arrive; the decoder's rest at the end."""
         decoder = self._decoder
@@ -102,7 +99,6 @@ class DecodedStream(ABC):
                     tap(chunk)
                 events = decoder.feed(chunk)
                 if events:
-                    self.progressed()
                     yield events
         except Exception as exc:
             failure = self.failure(exc)

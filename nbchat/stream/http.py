@@ -16,19 +16,21 @@ What happens to one request, in order:
    the server's own code and message (``retry_after`` set from ``Retry-After``); a 2xx
    response that is not ``text/event-stream`` becomes a ProtocolError (or a
    ProviderError when its JSON body holds an error).
-3. The stall watchdog runs from the request until the block ends: no response
-   headers, or no new event, for ``timeouts.stall`` seconds ends the stream with a
-   StalledError naming the wait. Comments (keep-alives) do not reset it. It cancels
-   through :func:`asyncio.timeout`, so it claims only its own cancellation: a Stop
-   that lands at the same moment still wins.
+3. The read timeout is httpx's own: no bytes at all for ``timeouts.read`` seconds,
+   before the headers or in the body, is a StalledError naming the wait. Any byte
+   resets it: keep-alive comments, half an event. (Whether a live server makes
+   progress is the turn's clock, ``Timeouts.idle``, not the transport's.)
 4. gzip/deflate bodies are decoded by httpx chunk by chunk, so tokens still arrive as
    the server flushes them.
+
+A query string can carry a key (``?key=...``): nbchat names URLs without it, and
+httpx's own log lines (logger ``httpx``) are filtered the same way.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json as _json
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,6 +41,7 @@ from httpx_sse import aconnect_sse
 
 from nbchat.config import Timeouts, redact_url
 from nbchat.errors import (
+    STATUS_MEANINGS,
     ConnectionFailed,
     InterruptedStream,
     ProtocolError,
@@ -66,7 +69,7 @@ FAILURES: tuple[tuple[type[Exception], type[StreamFailure], str], ...] = (
     (httpx.ConnectError, ConnectionFailed, "could not connect to {url}: {detail}"),
     (httpx.UnsupportedProtocol, ConnectionFailed, "could not connect to {url}: {detail}"),
     (httpx.InvalidURL, ConnectionFailed, "could not connect to {url}: {detail}"),
-    (httpx.ReadTimeout, StalledError, "{url} sent nothing for too long: {detail}"),
+    (httpx.ReadTimeout, StalledError, "{url} sent nothing for {read} (no byte at all)"),
     (httpx.TimeoutException, StalledError, "timed out talking to {url}: {detail}"),
     (httpx.RemoteProtocolError, InterruptedStream, "the connection to {url} closed mid-reply: {detail}"),  # noqa: E501
     (httpx.ReadError, InterruptedStream, "the connection to {url} closed mid-reply: {detail}"),
@@ -76,15 +79,14 @@ FAILURES: tuple[tuple[type[Exception], type[StreamFailure], str], ...] = (
 _MAPPED = (httpx.HTTPError, httpx.InvalidURL)
 
 
+def http_timeout(timeouts: Timeouts) -> httpx.Timeout:
+    """httpx's timeouts for nbchat's: ``read`` is silence (no bytes at all)."""
+    return httpx.Timeout(timeouts.read, connect=timeouts.connect, pool=timeouts.connect)
+
+
 def make_client(timeouts: Timeouts) -> httpx.AsyncClient:
     """A client with nbchat's timeouts; redirects are followed by nbchat, not httpx."""
-    # httpx's read timeout is a backstop a little past the watchdog's, which reports first.
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(
-            timeouts.stall + 5.0, connect=timeouts.connect, pool=timeouts.connect
-        ),
-        follow_redirects=False,
-    )
+    return httpx.AsyncClient(timeout=http_timeout(timeouts), follow_redirects=False)
 
 
 class HttpTransport:
@@ -130,24 +132,13 @@ class HttpTransport:
         url = redact_url(request.url)
         secrets = _secrets(request)
         http = self.client if self.client is not None else make_client(self.timeouts)
-        watchdog = _Watchdog(self.timeouts.stall)
-        stream: HttpStream | None = None
+        read = f"{self.timeouts.read:g} s"
         try:
-            async with asyncio.timeout(None) as deadline:
-                watchdog.start(deadline)
-                async with _connect(http, request, url, secrets) as response:
-                    watchdog.headers_received = True
-                    watchdog.progress()
-                    url = redact_url(str(response.url))
-                    await _check_open(response, url, secrets, request.framing)
-                    stream = HttpStream(response, url, secrets, watchdog, request.framing)
-                    yield stream
-        except TimeoutError:
-            if not deadline.expired():
-                raise
-            raise _stalled(url, self.timeouts, watchdog, stream) from None
+            async with _connect(http, request, url, secrets, read) as response:
+                url = redact_url(str(response.url))
+                await _check_open(response, url, secrets, request.framing)
+                yield HttpStream(response, url, secrets, request.framing, read)
         finally:
-            watchdog.close()
             if self.client is None:
                 await http.aclose()
 
@@ -160,7 +151,7 @@ class HttpTransport:
         url = redact_url(request.url)
         secrets = _secrets(request)
         body = request.json if request.method != "GET" else None
-        timeout = httpx.Timeout(self.timeouts.stall, connect=self.timeouts.connect)
+        timeout = http_timeout(self.timeouts)
         try:
             if self.client is not None:
                 response = await self.client.request(
@@ -173,7 +164,7 @@ class HttpTransport:
                         request.method, request.url, json=body, headers=request.headers
                     )
         except _MAPPED as exc:
-            raise failure(exc, url, secrets) from exc
+            raise failure(exc, url, secrets, f"{self.timeouts.read:g} s") from exc
         return _json_result(response, url, secrets)
 
 
@@ -185,64 +176,26 @@ class HttpStream(DecodedStream):
         response: httpx.Response,
         url: str,
         secrets: tuple[str, ...],
-        watchdog: _Watchdog,
         framing: Framing = "sse",
+        read: str = "",
     ) -> None:
         super().__init__(framing, url, response.status_code, response.headers.get("content-type"))
         self._response = response
         self._secrets = secrets
-        self._watchdog = watchdog
+        self._read = read
 
     def chunks(self) -> AsyncIterator[bytes]:
         return self._response.aiter_bytes()
 
-    def progressed(self) -> None:
-        self._watchdog.progress()
-
     def failure(self, exc: Exception) -> StreamFailure | None:
         if isinstance(exc, _MAPPED):
-            return failure(exc, self.url, self._secrets)
+            return failure(exc, self.url, self._secrets, self._read)
         return None
-
-
-class _Watchdog:
-    """Expires ``deadline`` when ``progress`` was not called for ``seconds``.
-
-    One timer re-armed lazily: ``progress`` only stores a time, so the per-chunk cost
-    is one clock read. The cancellation itself is :func:`asyncio.timeout`'s.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.headers_received = False
-        self._loop = asyncio.get_running_loop()
-        self._last = self._loop.time()
-        self._deadline: asyncio.Timeout | None = None
-        self._handle: asyncio.TimerHandle | None = None
-
-    def start(self, deadline: asyncio.Timeout) -> None:
-        self._deadline = deadline
-        self._handle = self._loop.call_at(self._last + self.seconds, self._check)
-
-    def progress(self) -> None:
-        self._last = self._loop.time()
-
-    def _check(self) -> None:
-        due = self._last + self.seconds
-        now = self._loop.time()
-        if now < due - 1e-3:
-            self._handle = self._loop.call_at(due, self._check)
-        elif self._deadline is not None:
-            self._deadline.reschedule(now)
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
 
 
 @asynccontextmanager
 async def _connect(
-    http: httpx.AsyncClient, request: HttpRequest, url: str, secrets: tuple[str, ...]
+    http: httpx.AsyncClient, request: HttpRequest, url: str, secrets: tuple[str, ...], read: str
 ) -> AsyncIterator[httpx.Response]:
     method = request.method
     target = httpx.URL(request.url)
@@ -252,8 +205,11 @@ async def _connect(
         try:
             connection = aconnect_sse(http, method, str(target), json=body, headers=headers)
             source = await connection.__aenter__()
+        except httpx.ReadTimeout as exc:
+            where = redact_url(str(target))
+            raise StalledError(f"{where} sent no response within {read}", url=where) from exc
         except _MAPPED as exc:
-            raise failure(exc, redact_url(str(target)), secrets) from exc
+            raise failure(exc, redact_url(str(target)), secrets, read) from exc
         response = source.response
         location = response.headers.get("location")
         if response.status_code not in (307, 308) or not location:
@@ -280,7 +236,7 @@ def _json_result(response: httpx.Response, url: str, secrets: tuple[str, ...]) -
     content_type = response.headers.get("content-type")
     if not 200 <= status < 300:
         code, detail = summarize_body(body, content_type)
-        reason = _redact(f"{code}: {detail}" if code else detail, secrets)
+        reason = _meaning(status) + _redact(f"{code}: {detail}" if code else detail, secrets)
         phrase = f" {response.reason_phrase}" if response.reason_phrase else ""
         raise status_error_class(status)(
             f"HTTP {status}{phrase} from {url}: {reason}", status=status, url=url
@@ -298,24 +254,14 @@ def _json_result(response: httpx.Response, url: str, secrets: tuple[str, ...]) -
         ) from exc
 
 
+def _meaning(status: int) -> str:
+    meaning = STATUS_MEANINGS.get(status)
+    return f"{meaning}; " if meaning else ""
+
+
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     default = {"http": 80, "https": 443}.get(url.scheme)
     return (url.scheme, url.host, url.port or default)
-
-
-def _stalled(
-    url: str, timeouts: Timeouts, watchdog: _Watchdog, stream: HttpStream | None
-) -> StalledError:
-    wait = f"{timeouts.stall:g} s"
-    if not watchdog.headers_received:
-        return StalledError(f"{url} sent no response within {wait}", url=url)
-    if stream is not None and stream.comments:
-        return StalledError(
-            f"{url} sent no new event for {wait} (only {stream.comments} keep-alive "
-            "comments, which do not count)",
-            url=url,
-        )
-    return StalledError(f"{url} sent no new event for {wait}", url=url)
 
 
 async def _check_open(
@@ -335,6 +281,7 @@ async def _check_open(
         if 300 <= status < 400:
             location = response.headers.get("location", "?")
             reason = f"redirected to {redact_url(location)}; use that URL as base_url"
+        reason = _meaning(status) + reason
         wait = parse_retry_after(
             {k.lower(): v for k, v in response.headers.items()}, now=time.time()
         )
@@ -362,13 +309,29 @@ async def _read_limited(response: httpx.Response) -> bytes:
     return b"".join(parts)[:ERROR_BODY_LIMIT]
 
 
-def failure(exc: Exception, url: str, secrets: tuple[str, ...] = ()) -> StreamFailure:
+def failure(
+    exc: Exception, url: str, secrets: tuple[str, ...] = (), read: str = "too long"
+) -> StreamFailure:
     """The nbchat error for an httpx exception, by :data:`FAILURES` (secrets redacted)."""
     detail = _redact(str(exc) or type(exc).__name__, secrets)
     for kind, cls, template in FAILURES:
         if isinstance(exc, kind):
-            return cls(template.format(url=url, detail=detail), url=url)
+            return cls(template.format(url=url, detail=detail, read=read), url=url)
     return ConnectionFailed(f"request to {url} failed: {detail}", url=url)
+
+
+class _QueryRedactor(logging.Filter):
+    """Drops query strings from the URLs in httpx's log lines (keys travel there)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                redact_url(str(arg)) if isinstance(arg, httpx.URL) else arg for arg in record.args
+            )
+        return True
+
+
+logging.getLogger("httpx").addFilter(_QueryRedactor())
 
 
 def _secrets(request: HttpRequest) -> tuple[str, ...]:
