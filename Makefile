@@ -66,6 +66,7 @@ nbval:
 
 bench: env bundle ## print the benchmark figures
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/checkpoint.py
 	$(BIN)/python bench/sessions.py
 
 clean:

@@ -10,7 +10,7 @@
  * {@link TEXT_CHUNK} characters because `appendData` copies the whole node.
  *
  * ```
- * div.nbchat-message[data-id][data-role][data-status]
+ * div.nbchat-message[data-id][data-role][data-status][data-superseded]
  *   div.nbchat-role
  *   details.nbchat-reasoning            (when there is reasoning; closed by default)
  *     summary.nbchat-reasoning-summary  "Reasoning"
@@ -444,6 +444,7 @@ function updateFooter(record, message) {
   if (status) markers.push([message.status, status]);
   const finish = finishReasonLabel(message.finish_reason);
   if (finish) markers.push([message.finish_reason, finish]);
+  if (message.superseded) markers.push(["superseded", "Being retried: kept until the new reply starts"]);
   const metrics = message.role === "assistant" ? metricsText(message.metrics) : "";
   const key = JSON.stringify([markers, message.error, metrics]);
   if (key === record.footerKey) return;
@@ -478,6 +479,9 @@ export function updateMessage(record, message) {
   const { doc } = record;
   if (record.el.getAttribute("data-status") !== message.status) {
     record.el.setAttribute("data-status", message.status);
+  }
+  if (record.el.hasAttribute("data-superseded") !== Boolean(message.superseded)) {
+    record.el.toggleAttribute("data-superseded", Boolean(message.superseded));
   }
   if (record.role !== message.role) {
     record.role = message.role;

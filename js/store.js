@@ -55,6 +55,7 @@
  * @property {string} refusal "" when the message has none.
  * @property {ToolCallInfo[]} tool_calls
  * @property {string} finish_reason "" when the kernel did not say.
+ * @property {boolean} superseded A retry is answering again (kept until it has output).
  * @property {StoreProgress | null} progress null when the message has no progress.
  * @property {any} [result] The final result of a progress stream; absent when none
  *   (a JSON `null` result is present, as null).
@@ -233,6 +234,7 @@ function copyMessage(value, index) {
     refusal: typeof m.refusal === "string" ? m.refusal : "",
     tool_calls: Array.isArray(m.tool_calls) ? m.tool_calls.map(copyToolCall) : [],
     finish_reason: typeof m.finish_reason === "string" ? m.finish_reason : "",
+    superseded: m.superseded === true,
     progress: copyProgress(m.progress),
   };
   // Never mutated here or in the view, so sharing the trait's object is safe.

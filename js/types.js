@@ -79,6 +79,8 @@
  * @property {ProgressInfo} [progress] The latest step of a progress stream, while and
  *   after it runs.
  * @property {any} [result] The final result of a progress stream (any JSON).
+ * @property {boolean} [superseded] A retry is answering again: the reply stays (marked)
+ *   until the new one has output, then goes.
  */
 
 /**

@@ -52,6 +52,22 @@ log = logging.getLogger("nbchat")
 _DEFAULT = object()
 
 
+def check_message(text: object) -> None:
+    """Raise a ConfigurationError naming what is wrong with a message to send."""
+    if not isinstance(text, str):
+        raise ConfigurationError(f"message must be a string, got {type(text).__name__}")
+    if not text.strip():
+        raise ConfigurationError("cannot send an empty message")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start]
+        raise ConfigurationError(
+            f"message is not valid Unicode: a lone surrogate {bad!r} at position {exc.start} "
+            "(text decoded with errors='surrogateescape'?); fix or remove it"
+        ) from None
+
+
 def default_conversation_name() -> str:
     """The notebook's path when the kernel knows it (Jupyter Server sets it), else 'default'."""
     path = os.environ.get("JPY_SESSION_NAME", "")
@@ -309,13 +325,13 @@ class ChatController:
         TurnInProgressError
             A reply is still streaming (stop it with ``chat.stop()`` or await it).
         ConfigurationError
-            ``text`` is empty, or there is no running event loop (use ``chat.ask``).
+            ``text`` is not a string, is empty or is not valid Unicode, or there is no
+            running event loop (use ``chat.ask``).
         HistoryError
             The user message could not be saved; nothing was sent.
         """
         loop = running_loop("chat.send()")
-        if not isinstance(text, str) or not text.strip():
-            raise ConfigurationError("cannot send an empty message")
+        check_message(text)
         self._refuse_if_busy()
         user = Message("user", text)
         self.save(user)

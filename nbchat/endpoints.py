@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from nbchat.config import DEFAULT_API_KEY_ENV, DEMO_MODEL, Endpoint, Timeouts
+from nbchat.config import DEFAULT_API_KEY_ENV, DEMO_MODEL, Endpoint, Timeouts, redact_url
 from nbchat.errors import ConfigurationError
 from nbchat.providers import PROVIDERS, provider_names
 from nbchat.session_client import RemoteSession
@@ -196,9 +197,21 @@ def _preset(
 
 
 def _checked_url(base_url: object) -> str:
-    if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+    if not isinstance(base_url, str):
+        raise ConfigurationError(f"base_url must be a string, got {type(base_url).__name__}")
+    if not base_url.startswith(("http://", "https://")):
         raise ConfigurationError(f"base_url must start with http:// or https://, got {base_url!r}")
-    return base_url.rstrip("/")
-
-
-__all__ = ["Source", "replay_endpoint", "resolve_endpoint", "resolve_source", "session_endpoint"]
+    parts = urlsplit(base_url)
+    shown = redact_url(base_url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    if not parts.hostname or not host.strip():
+        raise ConfigurationError(
+            f"base_url {shown!r} names no host, e.g. 'http://localhost:8000/v1'"
+        )
+    if any(c.isspace() for c in base_url.strip()):
+        raise ConfigurationError(f"base_url {shown!r} contains a space; remove it or encode it")
+    try:
+        parts.port  # noqa: B018 (raises on a port that is not a number in range)
+    except ValueError as exc:
+        raise ConfigurationError(f"base_url {shown!r} has an invalid port: {exc}") from None
+    return base_url.strip().rstrip("/")

@@ -141,6 +141,8 @@ class CuttingProxy:
         self.limit = limit
         self.cuts = 0
         self.handlers: set[asyncio.Task[None]] = set()
+        #: the request line of each connection's first request
+        self.requests: list[str] = []
 
     async def start(self) -> int:
         self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -161,6 +163,7 @@ class CuttingProxy:
         pump: asyncio.Future[None] | None = None
         try:
             first = await reader.read(65536)
+            self.requests.append(first.split(b"\r\n", 1)[0].decode(errors="replace"))
             cut = first.startswith(b"POST") and b"/chat " in first.split(b"\r\n", 1)[0]
             cut = cut and self.cuts == 0
             self.cuts += cut
@@ -211,6 +214,10 @@ async def test_a_dropped_stream_resumes_with_the_full_text_once(server: Server) 
     assert message.status == "done", message.error
     assert message.content == expected  # nothing lost, nothing twice
     assert message.metrics["reconnects"] == 1 and proxy.cuts == 1
+    # the reply was asked for once and resumed from the session's stream route
+    chats = [r for r in proxy.requests if r.startswith("POST") and "/chat " in r]
+    resumes = [r for r in proxy.requests if r.startswith("GET") and "/stream " in r]
+    assert len(chats) == 1 and len(resumes) == 1, proxy.requests
     stored = server.get(f"/sessions/{chat.session_id}").json()["messages"]
     assert [(m["role"], m["content"]) for m in stored] == [
         ("user", "Explain vectorization"),

@@ -978,6 +978,22 @@ describe("finish reason", () => {
     expect(markers("a1")).toEqual([]);
   });
 
+  it("marks a reply that a retry is answering again, until the snapshot says otherwise", () => {
+    const { model } = mount(
+      snapshot({
+        messages: [message("a1", "assistant", "half", { status: "interrupted", superseded: true })],
+      }),
+    );
+    expect(markers("a1")).toEqual([
+      ["interrupted", "Interrupted"],
+      ["superseded", "Being retried: kept until the new reply starts"],
+    ]);
+    expect(msgEl("a1").hasAttribute("data-superseded")).toBe(true);
+    model.setSnapshot(snapshot({ messages: [message("a1", "assistant", "half", { status: "interrupted" })] }));
+    expect(markers("a1")).toEqual([["interrupted", "Interrupted"]]);
+    expect(msgEl("a1").hasAttribute("data-superseded")).toBe(false);
+  });
+
   it("shows nothing for stop, tool_calls, refusal and error (errors keep their own marker)", () => {
     mount(
       snapshot({

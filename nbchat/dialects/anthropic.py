@@ -36,6 +36,7 @@ from nbchat.dialects.base import (
     ToolCallTracker,
     error_label,
     system_text,
+    url_join,
     usage_events,
 )
 from nbchat.events import (
@@ -96,7 +97,7 @@ class AnthropicDialect(JSONDialect):
         system = system_text(messages)
         if system:
             body["system"] = system
-        url = endpoint.base_url.rstrip("/") + "/messages"
+        url = url_join(endpoint.base_url, "messages")
         return HttpRequest("POST", url, body, headers)
 
     def on_object(self, event: ServerSentEvent, data: dict[str, Any]) -> list[StreamEvent]:

@@ -94,9 +94,16 @@ class Dialect(ABC):
         ]
 
     def parse_json(self, data: str) -> tuple[Any, StreamError | None]:
-        """``json.loads(data)``, or a PROTOCOL_ERROR quoting the offending text."""
+        """``json.loads(data)``, or a PROTOCOL_ERROR quoting the offending text.
+
+        A lone surrogate escape (``"\\ud800"``: valid JSON, not valid Unicode) becomes
+        U+FFFD, so the text can still be saved and sent to the browser.
+        """
         try:
-            return json.loads(data), None
+            value = json.loads(data)
+            if "\\ud" in data or "\\uD" in data:  # rare: only then look for lone ones
+                value = without_lone_surrogates(value)
+            return value, None
         except json.JSONDecodeError as exc:
             self.failed = True
             return None, StreamError(
@@ -145,6 +152,23 @@ class JSONDialect(Dialect):
     @abstractmethod
     def on_object(self, event: ServerSentEvent, data: dict[str, Any]) -> list[StreamEvent]:
         """Normalized events for one event's JSON object ``data``."""
+
+
+def url_join(base_url: str, path: str) -> str:
+    """``base_url`` + ``/path``, keeping a query string (``?api-version=...``) at the end."""
+    head, mark, query = base_url.partition("?")
+    return f"{head.rstrip('/')}/{path.lstrip('/')}{mark}{query}"
+
+
+def without_lone_surrogates(value: Any) -> Any:
+    """``value`` (parsed JSON) with each lone surrogate in its strings replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {without_lone_surrogates(k): without_lone_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def with_last_event_id(request: HttpRequest, last_event_id: str) -> HttpRequest:

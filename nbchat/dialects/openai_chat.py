@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from nbchat.config import Endpoint
-from nbchat.dialects.base import Dialect
+from nbchat.dialects.base import Dialect, url_join
 from nbchat.errors import excerpt
 from nbchat.events import (
     Finished,
@@ -79,7 +79,7 @@ class OpenAIChatDialect(Dialect):
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        url = endpoint.base_url.rstrip("/") + "/chat/completions"
+        url = url_join(endpoint.base_url, "chat/completions")
         return HttpRequest("POST", url, body, headers)
 
     def feed(self, event: ServerSentEvent) -> list[StreamEvent]:

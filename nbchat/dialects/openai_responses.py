@@ -40,6 +40,7 @@ from nbchat.dialects.base import (
     error_label,
     parse_arguments,
     system_text,
+    url_join,
     usage_events,
 )
 from nbchat.events import (
@@ -91,7 +92,7 @@ class OpenAIResponsesDialect(Dialect):
         instructions = system_text(messages)
         if instructions:
             body["instructions"] = instructions
-        url = endpoint.base_url.rstrip("/") + "/responses"
+        url = url_join(endpoint.base_url, "responses")
         return HttpRequest("POST", url, body, bearer_headers(endpoint))
 
     def feed(self, event: ServerSentEvent) -> list[StreamEvent]:

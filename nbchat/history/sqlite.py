@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -47,6 +48,14 @@ class SqliteHistory(SqliteFile, HistoryStore):
         return [_record(row) for row in rows]
 
     def save(self, conversation: str, record: MessageRecord) -> None:
+        try:
+            self._save(conversation, record)
+        except UnicodeEncodeError:
+            # A model may stream "\ud800" (a lone surrogate, valid JSON, not UTF-8): store
+            # U+FFFD in its place rather than lose the reply.
+            self._save(conversation, _scrubbed(record))
+
+    def _save(self, conversation: str, record: MessageRecord) -> None:
         values = (
             record.role,
             record.content,
@@ -111,6 +120,21 @@ class SqliteHistory(SqliteFile, HistoryStore):
 
     def close(self) -> None:
         self._close()
+
+
+def _scrub(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _scrubbed(record: MessageRecord) -> MessageRecord:
+    return replace(
+        record,
+        content=_scrub(record.content) or "",
+        error_message=_scrub(record.error_message),
+        model=_scrub(record.model),
+    )
 
 
 def _record(row: tuple[Any, ...]) -> MessageRecord:
