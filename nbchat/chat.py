@@ -10,9 +10,14 @@ import sys
 from typing import Any
 
 from nbchat.controller import ChatController, default_conversation_name
+from nbchat.message import Message
 from nbchat.widget import ChatWidget
 
 log = logging.getLogger("nbchat")
+
+#: what of the transcript goes into a cell's saved output (see ``Chat.to_markdown``)
+MARKDOWN_MESSAGES = 50
+MARKDOWN_CHARS = 100_000
 _warned_kernel = False
 
 
@@ -87,16 +92,38 @@ class Chat(ChatController):
             f"state={self.state.value!r})"
         )
 
-    def to_markdown(self) -> str:
-        """The transcript as Markdown (model text is escaped, never raw HTML)."""
-        lines = [f"**nbchat** · `{self.endpoint.model}` · {len(self.messages)} messages", ""]
-        for message in self.messages:
+    def to_markdown(self, last: int = MARKDOWN_MESSAGES, max_chars: int = MARKDOWN_CHARS) -> str:
+        """The transcript as Markdown (model text is escaped, never raw HTML).
+
+        What goes into the cell's saved output, so it is bounded: the ``last`` messages
+        and at most ``max_chars`` characters of text, with a line saying what was left
+        out. The whole conversation stays in the history file.
+        """
+        messages = self.messages
+        picked: list[tuple[Message, str]] = []
+        budget = max_chars
+        for message in reversed(messages[-last:] if last > 0 else []):
+            if budget <= 0:
+                break
+            text = message.content
+            if len(text) > budget:  # the end of a long message is what was said last
+                cut = len(text) - budget
+                text = f"(… {cut:,} characters left out) {text[cut:]}"
+            budget -= len(message.content)
+            picked.append((message, text))
+        picked.reverse()
+        lines = [f"**nbchat** · `{self.endpoint.model}` · {len(messages)} messages", ""]
+        left_out = len(messages) - len(picked)
+        if left_out:
+            lines += [
+                f"*{left_out:,} earlier messages are not shown here; the whole conversation "
+                f"is in the history ({self.history_location}).*",
+                "",
+            ]
+        for message, text in picked:
             who = "You" if message.role == "user" else message.role.capitalize()
             mark = "" if message.status == "done" else f" *({message.status})*"
-            lines.append(f"**{who}**{mark}:")
-            lines.append("")
-            lines.append(html.escape(message.content, quote=False) or "*(no text)*")
-            lines.append("")
+            lines += [f"**{who}**{mark}:", "", html.escape(text, quote=False) or "*(no text)*", ""]
         return "\n".join(lines)
 
     def _repr_mimebundle_(

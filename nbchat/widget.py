@@ -44,6 +44,7 @@ class ChatWidget(anywidget.AnyWidget):
         self._batcher = DeltaBatcher()
         self._version = 0
         self._flush_handle: asyncio.TimerHandle | None = None
+        self._shown_id = ""  # the reply whose first text was sent
         self._push_snapshot()
         self._unsubscribe = controller.subscribe(self._on_change)
         self.on_msg(self._on_view_message)
@@ -56,7 +57,12 @@ class ChatWidget(anywidget.AnyWidget):
     def _on_change(self, change: Change) -> None:
         if isinstance(change, TextAppended):
             if self._batcher.add(change.message_id, change.text, change.kind):
-                self._schedule_flush()
+                if change.message_id != self._shown_id:
+                    # The first text of a reply goes at once; later text is batched.
+                    self._shown_id = change.message_id
+                    self.flush()
+                else:
+                    self._schedule_flush()
         else:
             self._push_snapshot()
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from nbchat import Chat, ChatController, ConfigurationError, TurnInProgressError, register_dialect
+from nbchat.changes import TextAppended
 from nbchat.dialects import Dialect, HttpRequest
 from nbchat.events import Finished, ReasoningDelta, StreamEvent, TextDelta
 from nbchat.stream.sse import ServerSentEvent
@@ -247,3 +248,40 @@ def test_old_ipykernel_is_warned_about_once(
         assert chat_module.warn_if_old_ipykernel() is True
         assert chat_module.warn_if_old_ipykernel() is False
     assert "ipykernel 6.29.5 cannot deliver Stop" in caplog.text
+
+
+async def test_the_first_text_of_a_reply_goes_at_once() -> None:
+    from tests.memory_transport import MemoryTransport, openai_body
+
+    transport = MemoryTransport(openai_body("Hello", " there", "!"), pause=0.001)
+    chat = Chat("http://model.test/v1", model="m", history=None, transport=transport)
+    widget = RecordingWidget(chat, interval=60.0)  # later text waits for the turn's end
+    sent_first: list[list[dict[str, Any]]] = []
+    chat.subscribe(
+        lambda c: (
+            sent_first.append([b for k, b in widget.wire if k == "batch"])
+            if isinstance(c, TextAppended) and c.text == " there"
+            else None
+        )
+    )
+    await chat.send("hi")
+    # when the second piece arrived, the first had already gone to the browser
+    assert sent_first and [op["text"] for b in sent_first[0] for op in b["ops"]] == ["Hello"]
+
+
+def test_the_saved_transcript_is_bounded(tmp_path: Path) -> None:
+    from nbchat import Message
+
+    chat = Chat("http://model.test/v1", model="m", history=None)
+    for i in range(120):
+        chat.messages.append(Message("user" if i % 2 == 0 else "assistant", f"message {i}"))
+    text = chat.to_markdown()  # the last 50 messages
+    assert "120 messages" in text and "message 119" in text and "message 70" in text
+    assert "message 69\n" not in text
+    assert "70 earlier messages are not shown here" in text and "(memory)" in text
+    assert "118 earlier messages" in chat.to_markdown(last=2)
+    chat.messages.append(Message("assistant", "y" * 10 + "x" * 200_000))
+    big = chat.to_markdown()  # at most 100,000 characters of text
+    assert "120 earlier messages" in big and len(big) < 101_000
+    assert "(… 100,010 characters left out)" in big
+    assert "yyy" not in big  # the end of a long reply is kept, its start left out
