@@ -8,8 +8,10 @@
  * being re-rendered.
  *
  * Sync policy (see `nbchat/wire.py`):
- * - a batch gap sends `{"type": "sync"}` once; further gaps are quiet until a snapshot
- *   arrives (or, should that request have been lost, until `syncRetryMs` has passed);
+ * - a batch gap, or a `head` trait naming a batch this store has not seen (a message
+ *   Jupyter Server dropped), sends `{"type": "sync"}` once; further gaps are quiet
+ *   until a snapshot arrives (or, should that request have been lost, until
+ *   `syncRetryMs` has passed);
  * - the first view of a channel whose phase is connecting/streaming asks for a sync
  *   too: custom messages are not replayed, so after a reload mid-stream the batches
  *   sent before the model existed here are gone.
@@ -45,6 +47,8 @@ import { createStore, isLive, retryTarget } from "./store.js";
  * @property {() => boolean} retry
  *   Ask the kernel to answer the last user message again; false when there is no
  *   reply to retry (see `retryTarget`) or a send/retry still waits for its answer.
+ * @property {() => boolean} loadOlder Ask for the page of messages before the first one
+ *   the store holds; false when there are none or a request is pending.
  * @property {() => void} viewOpened Call when a view is created (may request a sync).
  * @property {() => boolean} syncPending
  */
@@ -75,11 +79,20 @@ export function createChannel(model, options = {}) {
   /** @type {number | null} */
   let sendRequestedAt = null;
   let openedOnce = false;
+  /** @type {string | null} the message a page request was sent before */
+  let pageRequested = null;
 
   function onSnapshot() {
     syncRequestedAt = null;
     sendRequestedAt = null;
+    pageRequested = null;
     store.applySnapshot(model.get("snapshot"));
+  }
+
+  function onHead() {
+    // A phase change answers a send or retry (the turn started, or was refused).
+    sendRequestedAt = null;
+    if (store.applyHead(model.get("head")) === "gap") requestSync();
   }
 
   /** Whether a send or retry was requested and no snapshot has answered it yet. */
@@ -90,8 +103,13 @@ export function createChannel(model, options = {}) {
   /** @param {unknown} msg */
   function onCustom(msg) {
     if (typeof msg !== "object" || msg === null) return;
-    if (/** @type {{type?: unknown}} */ (msg).type !== "batch") return;
-    if (store.applyBatch(msg) === "gap") requestSync();
+    const type = /** @type {{type?: unknown}} */ (msg).type;
+    if (type === "batch") {
+      if (store.applyBatch(msg) === "gap") requestSync();
+    } else if (type === "page") {
+      pageRequested = null;
+      store.applyPage(msg);
+    }
   }
 
   function requestSync() {
@@ -111,13 +129,16 @@ export function createChannel(model, options = {}) {
       // Batches sent while nobody listened are gone: the next view checks the phase.
       openedOnce = false;
       model.on("change:snapshot", onSnapshot);
+      model.on("change:head", onHead);
       model.on("msg:custom", onCustom);
       store.applySnapshot(model.get("snapshot"));
+      if (store.applyHead(model.get("head")) === "gap") requestSync();
     },
     disconnect() {
       if (!isConnected) return;
       isConnected = false;
       model.off("change:snapshot", onSnapshot);
+      model.off("change:head", onHead);
       model.off("msg:custom", onCustom);
     },
     connected: () => isConnected,
@@ -137,6 +158,14 @@ export function createChannel(model, options = {}) {
     },
     stop() {
       model.send({ type: "stop" });
+    },
+    loadOlder() {
+      const { messages, offset } = store.getState();
+      const first = messages[0];
+      if (!first || offset === 0 || pageRequested === first.id) return false;
+      pageRequested = first.id;
+      model.send({ type: "page", before: first.id });
+      return true;
     },
     viewOpened() {
       if (openedOnce) return;

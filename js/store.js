@@ -2,17 +2,26 @@
 /**
  * The browser's copy of one chat transcript: pure state, no DOM, no widget model.
  *
- * Two inputs, both from `nbchat/wire.py`:
+ * Four inputs, all from `nbchat/wire.py`:
  *
- * - {@link Store.applySnapshot}: the `snapshot` trait. Authoritative: it always replaces
- *   the state. It is never older than the batches seen before it, because trait
- *   changes and custom messages travel in order on one channel.
- * - {@link Store.applyBatch}: a `{"type": "batch", seq, ops}` custom message of
- *   append-only text deltas (`op: "text"` to a message's content, `op: "reasoning"`
- *   to its reasoning; other ops are ignored). Applied only when `seq === state.seq + 1`; a smaller `seq`
- *   is already contained in the state ("stale"); a larger one, or an op naming a
- *   message the state does not have, is a "gap": the caller asks the kernel for a
- *   new snapshot and the state stays as it was until one arrives.
+ * - {@link Store.applySnapshot}: the `snapshot` trait: the last page of the transcript
+ *   (`offset` older messages exist). Authoritative: it always replaces the state. It is
+ *   never older than the batches seen before it, because trait changes and custom
+ *   messages travel in order on one channel.
+ * - {@link Store.applyBatch}: a `{"type": "batch", seq, ops}` custom message, ops in
+ *   order: `upsert` (a new message, whole, added at the end), `patch` (every field of a
+ *   message but its text), `remove`, and append-only text (`op: "text"` to a message's
+ *   content, `op: "reasoning"` to its reasoning); unknown ops are ignored. Applied only
+ *   when `seq === state.seq + 1`; a smaller `seq` is already contained in the state
+ *   ("stale"); a larger one, or an op naming a message the state does not have, is a
+ *   "gap": the caller asks the kernel for a new snapshot and the state stays as it was
+ *   until one arrives.
+ * - {@link Store.applyHead}: the `head` trait (phase, notice, model, endpoint, and the
+ *   `seq` of the last batch sent before it): a `seq` ahead of the state's means a batch
+ *   was lost on the way ("gap").
+ * - {@link Store.applyPage}: a `{"type": "page", before, messages, offset}` custom
+ *   message, older messages asked for; added at the top when `before` is the first
+ *   message the state holds, else ignored.
  *
  * Subscribers hear what changed, so a view can append a delta to one text node
  * instead of re-rendering the transcript. Appends mutate the message in place
@@ -65,6 +74,7 @@
  * @typedef {object} State
  * @property {number} seq Sequence number of the last batch the state contains.
  * @property {number} version
+ * @property {number} offset How many older messages exist before `messages` (not loaded).
  * @property {Phase} phase
  * @property {StoreMessage[]} messages
  * @property {string} model
@@ -81,9 +91,11 @@
 /** @typedef {"content" | "reasoning"} TextPart */
 
 /**
- * What changed: the whole state (a snapshot), or text appended to some messages.
+ * What changed: the whole state (a snapshot), text appended to some messages, messages
+ * added, patched or removed, the head (phase, notice, model), or older messages loaded.
  *
- * @typedef {{kind: "snapshot"} | {kind: "text", deltas: TextDelta[]}} Change
+ * @typedef {{kind: "snapshot"} | {kind: "text", deltas: TextDelta[]} | {kind: "messages"}
+ *   | {kind: "head"} | {kind: "page"}} Change
  */
 
 /** @typedef {"applied" | "stale" | "gap"} BatchResult */
@@ -94,6 +106,8 @@
  * @property {(id: string) => StoreMessage | undefined} getMessage
  * @property {(snapshot: unknown) => void} applySnapshot
  * @property {(batch: unknown) => BatchResult} applyBatch
+ * @property {(head: unknown) => BatchResult} applyHead "gap" when a batch was lost.
+ * @property {(page: unknown) => boolean} applyPage True when the page was added.
  * @property {(listener: (change: Change) => void) => () => void} subscribe
  *   Returns the unsubscribe function.
  */
@@ -244,7 +258,16 @@ function copyMessage(value, index) {
 
 /** @returns {State} */
 function emptyState() {
-  return { seq: 0, version: 0, phase: "idle", messages: [], model: "", endpoint: "", notice: "" };
+  return {
+    seq: 0,
+    version: 0,
+    offset: 0,
+    phase: "idle",
+    messages: [],
+    model: "",
+    endpoint: "",
+    notice: "",
+  };
 }
 
 /**
@@ -271,6 +294,7 @@ export function createStore() {
     state = {
       seq: int(s.seq, 0),
       version: int(s.version, 0),
+      offset: Math.max(0, int(s.offset, 0)),
       phase: PHASES.has(s.phase) ? s.phase : "idle",
       messages,
       model: typeof s.model === "string" ? s.model : "",
@@ -294,29 +318,104 @@ export function createStore() {
     if (batch.seq <= state.seq) return "stale";
     if (batch.seq !== state.seq + 1) return "gap";
     const ops = Array.isArray(batch.ops) ? batch.ops : [];
-    // Check every op before touching anything, so a gap leaves the state unchanged.
-    /** @type {{message: StoreMessage, part: TextPart, text: string}[]} */
-    const appends = [];
+    // Check every op before touching anything, so a gap leaves the state unchanged;
+    // ids added or removed by earlier ops of this batch count (no copy of the index).
+    /** @type {Set<string>} */
+    const added = new Set();
+    /** @type {Set<string>} */
+    const removed = new Set();
     for (const op of ops) {
-      const part = isObject(op) ? OP_PARTS.get(op.op) : undefined;
-      if (!part) continue; // unknown kinds (from a newer kernel): ignore safely
-      if (typeof op.text !== "string") continue;
-      const message = typeof op.id === "string" ? byId.get(op.id) : undefined;
-      if (!message) return "gap";
-      if (op.text) appends.push({ message, part, text: op.text });
+      if (!isObject(op)) continue;
+      if (op.op === "upsert") {
+        if (isObject(op.message) && typeof op.message.id === "string") {
+          added.add(op.message.id);
+          removed.delete(op.message.id);
+        }
+        continue;
+      }
+      const part = OP_PARTS.get(op.op);
+      if (!part && op.op !== "patch" && op.op !== "remove") continue; // unknown: ignore
+      if (part && typeof op.text !== "string") continue;
+      const id = op.id;
+      const known = typeof id === "string" && (added.has(id) || (byId.has(id) && !removed.has(id)));
+      if (!known) return "gap";
+      if (op.op === "remove") {
+        added.delete(id);
+        removed.add(id);
+      }
     }
     state.seq = batch.seq;
     /** @type {TextDelta[]} */
     const deltas = [];
-    for (const { message, part, text } of appends) {
-      message[part] += text;
-      const last = deltas[deltas.length - 1];
-      // Coalesce consecutive deltas of one part: one DOM append instead of many.
-      if (last && last.id === message.id && last.part === part) last.text += text;
-      else deltas.push({ id: message.id, part, text });
+    let structure = false;
+    for (const op of ops) {
+      if (!isObject(op)) continue;
+      const part = OP_PARTS.get(op.op);
+      if (part && typeof op.text === "string" && op.text) {
+        const message = /** @type {StoreMessage} */ (byId.get(op.id));
+        message[part] += op.text;
+        const last = deltas[deltas.length - 1];
+        // Coalesce consecutive deltas of one part: one DOM append instead of many.
+        if (last && last.id === message.id && last.part === part) last.text += op.text;
+        else deltas.push({ id: message.id, part, text: op.text });
+      } else if (op.op === "upsert" && isObject(op.message)) {
+        structure = true;
+        const message = copyMessage(op.message, state.offset + state.messages.length);
+        const old = byId.get(message.id);
+        if (old) state.messages[state.messages.indexOf(old)] = message;
+        else state.messages.push(message);
+        byId.set(message.id, message);
+      } else if (op.op === "patch" && isObject(op.fields)) {
+        structure = true;
+        const old = /** @type {StoreMessage} */ (byId.get(op.id));
+        const message = copyMessage(
+          { ...op.fields, id: old.id, content: old.content, reasoning: old.reasoning },
+          0,
+        );
+        state.messages[state.messages.indexOf(old)] = message;
+        byId.set(message.id, message);
+      } else if (op.op === "remove" && typeof op.id === "string") {
+        structure = true;
+        const old = byId.get(op.id);
+        if (old) state.messages.splice(state.messages.indexOf(old), 1);
+        byId.delete(op.id);
+      }
     }
+    // Text first: a view appends it to the records it has, then reconciles the rest.
     if (deltas.length) emit({ kind: "text", deltas });
+    if (structure) emit({ kind: "messages" });
     return "applied";
+  }
+
+  /**
+   * @param {unknown} head
+   * @returns {BatchResult}
+   */
+  function applyHead(head) {
+    if (!isObject(head)) return "stale";
+    if (PHASES.has(head.phase)) state.phase = head.phase;
+    if (typeof head.notice === "string") state.notice = head.notice;
+    if (typeof head.model === "string") state.model = head.model;
+    if (typeof head.endpoint === "string") state.endpoint = head.endpoint;
+    emit({ kind: "head" });
+    return int(head.seq, 0) > state.seq ? "gap" : "applied";
+  }
+
+  /**
+   * @param {unknown} page
+   * @returns {boolean}
+   */
+  function applyPage(page) {
+    if (!isObject(page) || !Array.isArray(page.messages)) return false;
+    const first = state.messages[0];
+    if (!first || page.before !== first.id) return false;
+    const offset = Math.max(0, int(page.offset, 0));
+    const older = page.messages.map((m, i) => copyMessage(m, offset + i)).filter((m) => !byId.has(m.id));
+    state.messages.unshift(...older);
+    for (const message of older) byId.set(message.id, message);
+    state.offset = offset;
+    emit({ kind: "page" });
+    return true;
   }
 
   return {
@@ -324,6 +423,8 @@ export function createStore() {
     getMessage: (id) => byId.get(id),
     applySnapshot,
     applyBatch,
+    applyHead,
+    applyPage,
     subscribe(listener) {
       listeners.add(listener);
       return () => {

@@ -2,8 +2,9 @@
 /**
  * JSDoc mirrors of the wire shapes defined in `nbchat/wire.py` (the source of truth).
  *
- * Kernel -> browser: the `snapshot` trait ({@link Snapshot}) and custom messages
- * ({@link Batch}). Browser -> kernel: {@link ViewRequest}.
+ * Kernel -> browser: the `snapshot` and `head` traits ({@link Snapshot}, {@link Head})
+ * and custom messages ({@link Batch}, {@link Page}). Browser -> kernel:
+ * {@link ViewRequest}.
  *
  * @module
  */
@@ -88,10 +89,31 @@
  * @property {number} version
  * @property {number} seq
  * @property {Phase} phase
- * @property {MessageInfo[]} messages
+ * @property {MessageInfo[]} messages The last page of the transcript.
+ * @property {number} [offset] How many older messages exist before `messages`.
  * @property {string} model
  * @property {string} endpoint
  * @property {string} [notice] A transient line about the running turn, or "".
+ */
+
+/**
+ * Small, set on every phase, notice or model change, after the pending batch: `seq` is
+ * the last batch sent before it (a view behind it lost a batch and asks for a sync).
+ *
+ * @typedef {object} Head
+ * @property {number} seq
+ * @property {Phase} phase
+ * @property {string} notice
+ * @property {string} model
+ * @property {string} endpoint
+ */
+
+/**
+ * @typedef {object} Page
+ * @property {"page"} type
+ * @property {string} before The message the page ends just before.
+ * @property {MessageInfo[]} messages
+ * @property {number} offset How many older messages exist before these.
  */
 
 /**
@@ -105,17 +127,36 @@
  */
 
 /**
+ * A message new to the transcript (added at its end), whole.
+ *
+ * @typedef {{op: "upsert", message: MessageInfo}} UpsertOp
+ */
+
+/**
+ * Every field of message `id` but its text (status, error, metrics, tool calls...).
+ *
+ * @typedef {{op: "patch", id: string, fields: Partial<MessageInfo>}} PatchOp
+ */
+
+/** @typedef {{op: "remove", id: string}} RemoveOp */
+
+/**
+ * Ops apply in order; unknown `op` values (a newer kernel) are ignored.
+ *
  * @typedef {object} Batch
  * @property {"batch"} type
  * @property {number} seq
- * @property {TextOp[]} ops
+ * @property {Array<TextOp | UpsertOp | PatchOp | RemoveOp>} ops
  */
 
 /**
  * `retry` answers the last user message again, replacing a reply that ended
  * `interrupted`, `error` or `stopped`.
  *
- * @typedef {{type: "send", text: string} | {type: "stop"} | {type: "sync"} | {type: "retry"}} ViewRequest
+ * `page` asks for the older messages before message `before`.
+ *
+ * @typedef {{type: "send", text: string} | {type: "stop"} | {type: "sync"} | {type: "retry"}
+ *   | {type: "page", before: string}} ViewRequest
  */
 
 /**

@@ -11,7 +11,8 @@
  * ```
  * div.nbchat[data-phase]
  *   div.nbchat-header > span.nbchat-model, span.nbchat-endpoint, span.nbchat-phase[data-phase]
- *   div.nbchat-body > div.nbchat-messages > div.nbchat-message…, div.nbchat-empty, button.nbchat-jump
+ *   div.nbchat-body > div.nbchat-messages > button.nbchat-older, div.nbchat-message…,
+ *                     div.nbchat-empty, button.nbchat-jump
  *   div.nbchat-notice                 (a transient line about the running turn)
  *   div.nbchat-composer > textarea.nbchat-input, button.nbchat-send[data-action=send|stop]
  * ```
@@ -19,6 +20,10 @@
  * The last assistant reply, when it ended interrupted / error / stopped and no turn
  * runs, ends with `button.nbchat-retry` ("Retry"); it is disabled from a click until
  * the next snapshot.
+ *
+ * A long chat opens on its last page: `button.nbchat-older` ("Show N earlier
+ * messages") loads the page before, when clicked or when it scrolls into view; the
+ * reading position stays where it was as the older messages appear above it.
  *
  * @module
  */
@@ -44,6 +49,7 @@ export { TEXT_CHUNK } from "./message.js";
  * @property {(text: string) => boolean} send
  * @property {() => void} stop
  * @property {() => boolean} retry
+ * @property {() => boolean} [loadOlder] Ask for the page before the first message.
  */
 
 /**
@@ -80,6 +86,9 @@ export function createView(el, host, options = {}) {
   list.setAttribute("aria-live", "polite");
   list.setAttribute("aria-label", "Chat transcript");
   list.tabIndex = 0;
+  const older = h(doc, "button", "nbchat-older");
+  older.type = "button";
+  older.hidden = true;
   const empty = h(doc, "div", "nbchat-empty", "No messages yet.");
   const jump = h(doc, "button", "nbchat-jump", "↓ new messages");
   jump.type = "button";
@@ -122,9 +131,13 @@ export function createView(el, host, options = {}) {
     phase.setAttribute("data-phase", state.phase);
     root.setAttribute("data-phase", state.phase);
 
+    older.textContent = `Show ${state.offset.toLocaleString("en")} earlier messages`;
+    older.hidden = state.offset === 0;
+    if (list.firstChild !== older) list.prepend(older);
+
     const seen = new Set();
     /** @type {ChildNode | null} */
-    let next = list.firstChild;
+    let next = older.nextSibling;
     for (const message of state.messages) {
       if (seen.has(message.id)) continue;
       seen.add(message.id);
@@ -163,8 +176,34 @@ export function createView(el, host, options = {}) {
   /** @param {Change} change */
   function onChange(change) {
     if (change.kind === "text") renderDeltas(change.deltas);
-    else renderSnapshot();
+    else if (change.kind === "page") {
+      // Older messages appear above: keep what the user reads where it is.
+      const fromBottom = list.scrollHeight - list.scrollTop;
+      renderSnapshot();
+      list.scrollTop = list.scrollHeight - fromBottom;
+      loading = false;
+    } else renderSnapshot();
   }
+
+  let loading = false;
+
+  function onOlder() {
+    if (!loading && host.loadOlder?.()) loading = true;
+  }
+
+  // Scrolling up to the top loads the page before, as the button does.
+  const View = /** @type {any} */ (doc.defaultView);
+  /** @type {IntersectionObserver | null} */
+  const watcher =
+    View && typeof View.IntersectionObserver === "function"
+      ? new View.IntersectionObserver(
+          (/** @type {IntersectionObserverEntry[]} */ entries) => {
+            if (entries.some((entry) => entry.isIntersecting) && !older.hidden) onOlder();
+          },
+          { root: list },
+        )
+      : null;
+  watcher?.observe(older);
 
   // ---- input ------------------------------------------------------------------------
 
@@ -247,6 +286,7 @@ export function createView(el, host, options = {}) {
   input.addEventListener("blur", onBlur);
   button.addEventListener("click", onButton);
   retry.addEventListener("click", onRetry);
+  older.addEventListener("click", onOlder);
 
   // ---- start --------------------------------------------------------------------------
 
@@ -273,6 +313,8 @@ export function createView(el, host, options = {}) {
     input.removeEventListener("blur", onBlur);
     button.removeEventListener("click", onButton);
     retry.removeEventListener("click", onRetry);
+    older.removeEventListener("click", onOlder);
+    watcher?.disconnect();
     root.remove();
   };
 }

@@ -1,16 +1,18 @@
-"""Coalesce text deltas into numbered batches for the browser.
+"""Coalesce changes into numbered batches for the browser.
 
-Jupyter Server silently drops widget messages above ~1,000 per second, so tokens
-are never sent one by one: the widget adds deltas here and flushes every few tens of
-milliseconds (and at once on a state change). Consecutive deltas of one message merge
-into one op, so bytes on the wire grow with the text, not with the token count.
+Jupyter Server silently drops widget messages above ~1,000 per second, so changes
+are never sent one by one: the widget queues them here and flushes every few tens of
+milliseconds (and at once for the first text of a reply or a state change). Ops stay
+in order; consecutive text of one message merges into one op (bytes on the wire grow
+with the text, not with the token count) and a message's pending patch is replaced by
+its newer one.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from nbchat.wire import Batch, TextOp
+from nbchat.wire import Batch, MessageInfo, Op
 
 TextKind = Literal["text", "reasoning"]
 
@@ -18,43 +20,78 @@ DEFAULT_INTERVAL_S = 0.03
 
 
 class DeltaBatcher:
-    """Pending deltas and the sequence counter of the batches already sent."""
+    """Pending ops and the sequence counter of the batches already sent."""
 
     def __init__(self) -> None:
         self.seq = 0
-        self._ids: list[tuple[str, TextKind]] = []
-        self._parts: list[list[str]] = []
+        self._ops: list[Op] = []
+        self._text: list[str] | None = None  # pieces of the last op, when it is text
+        self._patches: dict[str, int] = {}  # message id -> index of its pending patch
 
     @property
     def pending(self) -> bool:
-        return bool(self._ids)
+        return bool(self._ops)
 
     def add(self, message_id: str, text: str, kind: TextKind = "text") -> bool:
         """Queue ``text`` for ``message_id``'s reply or reasoning; True when a batch starts."""
         if not text:
             return False
-        first = not self._ids
-        key = (message_id, kind)
-        if self._ids and self._ids[-1] == key:
-            self._parts[-1].append(text)
+        first = not self._ops
+        last = self._ops[-1] if self._ops else None
+        if (
+            self._text is not None
+            and last is not None
+            and last["op"] == kind
+            and last["id"] == message_id
+        ):
+            self._text.append(text)
         else:
-            self._ids.append(key)
-            self._parts.append([text])
+            self._seal()
+            self._ops.append({"op": kind, "id": message_id, "text": ""})
+            self._text = [text]
         return first
+
+    def upsert(self, message: MessageInfo) -> bool:
+        """Queue a message new to the transcript; True when a batch starts."""
+        return self._push({"op": "upsert", "message": message})
+
+    def patch(self, message_id: str, fields: dict[str, Any]) -> bool:
+        """Queue the non-text fields of a message (replacing its pending patch, if any)."""
+        index = self._patches.get(message_id)
+        if index is not None:
+            self._ops[index] = {"op": "patch", "id": message_id, "fields": fields}
+            return False
+        self._patches[message_id] = len(self._ops)
+        return self._push({"op": "patch", "id": message_id, "fields": fields})
+
+    def remove(self, message_id: str) -> bool:
+        return self._push({"op": "remove", "id": message_id})
+
+    def _push(self, op: Op) -> bool:
+        first = not self._ops
+        self._seal()
+        self._ops.append(op)
+        return first
+
+    def _seal(self) -> None:
+        # The last op is text whose pieces were kept apart: join them once.
+        if self._text is not None:
+            self._ops[-1]["text"] = "".join(self._text)  # type: ignore[typeddict-unknown-key]
+            self._text = None
 
     def flush(self) -> Batch | None:
         """The next batch (seq + 1) with everything pending, or None when idle."""
-        if not self._ids:
+        if not self._ops:
             return None
-        ops: list[TextOp] = [
-            {"op": kind, "id": mid, "text": "".join(parts)}
-            for (mid, kind), parts in zip(self._ids, self._parts, strict=True)
-        ]
-        self.discard()
+        self._seal()
+        ops = self._ops
+        self._ops = []
+        self._patches.clear()
         self.seq += 1
         return {"type": "batch", "seq": self.seq, "ops": ops}
 
     def discard(self) -> None:
-        """Drop pending deltas: a snapshot about to be sent already contains them."""
-        self._ids.clear()
-        self._parts.clear()
+        """Drop pending ops: a snapshot about to be sent already contains them."""
+        self._ops = []
+        self._text = None
+        self._patches.clear()

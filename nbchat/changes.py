@@ -1,8 +1,9 @@
 """What a chat is doing and what changed: the vocabulary between controller and views.
 
 The controller emits :data:`Change` values synchronously, on the event loop's thread,
-to every listener (``chat.subscribe``); the widget turns them into snapshots and
-batches. Plain values, no behaviour.
+to every listener (``chat.subscribe``). Each names what changed (a message added,
+updated or removed, text appended, the phase), so a view sends the browser that
+change and nothing else; only :class:`TranscriptReplaced` means "start over".
 """
 
 from __future__ import annotations
@@ -18,8 +19,37 @@ log = logging.getLogger("nbchat")
 
 
 @dataclass(frozen=True)
-class MessagesChanged:
-    """A message was added, finished or removed: the transcript's structure changed."""
+class MessageAdded:
+    """Message ``message_id`` joined the end of the transcript."""
+
+    message_id: str
+
+
+@dataclass(frozen=True)
+class MessageUpdated:
+    """Message ``message_id``'s status, error, metrics, tool calls, progress or marks
+    changed (its text grows by :class:`TextAppended` instead)."""
+
+    message_id: str
+
+
+@dataclass(frozen=True)
+class MessagesRemoved:
+    """These messages left the transcript (a reply replaced by a retry)."""
+
+    message_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TranscriptReplaced:
+    """The transcript changed as a whole (cleared, a server session's messages loaded)."""
+
+
+@dataclass(frozen=True)
+class ModelChanged:
+    """``chat.model`` now names another model."""
+
+    model: str
 
 
 @dataclass(frozen=True)
@@ -43,7 +73,16 @@ class NoticeChanged:
     notice: str
 
 
-Change = MessagesChanged | TextAppended | PhaseChanged | NoticeChanged
+Change = (
+    MessageAdded
+    | MessageUpdated
+    | MessagesRemoved
+    | TranscriptReplaced
+    | TextAppended
+    | PhaseChanged
+    | NoticeChanged
+    | ModelChanged
+)
 Listener = Callable[[Change], None]
 
 
@@ -74,9 +113,13 @@ __all__ = [
     "Change",
     "Listener",
     "Listeners",
-    "MessagesChanged",
+    "MessageAdded",
+    "MessageUpdated",
+    "MessagesRemoved",
+    "ModelChanged",
     "NoticeChanged",
     "Phase",
     "PhaseChanged",
     "TextAppended",
+    "TranscriptReplaced",
 ]

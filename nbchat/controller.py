@@ -24,7 +24,15 @@ from collections.abc import Callable, Mapping
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
-from nbchat.changes import Change, Listener, MessagesChanged, Phase, PhaseChanged
+from nbchat.changes import (
+    Change,
+    Listener,
+    MessageUpdated,
+    ModelChanged,
+    Phase,
+    PhaseChanged,
+    TranscriptReplaced,
+)
 from nbchat.config import Timeouts
 from nbchat.conversation import Conversation
 from nbchat.dialects import get_dialect
@@ -242,7 +250,7 @@ class ChatController:
         if not isinstance(name, str) or not name:
             raise ConfigurationError("model must be a non-empty string")
         self.endpoint = dataclasses.replace(self.endpoint, model=name)
-        self.emit(MessagesChanged())
+        self.emit(ModelChanged(name))
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(change)`` on every change; returns a function that unsubscribes."""
@@ -299,8 +307,9 @@ class ChatController:
         url = self._session.url
         # A dropped reply resumes from the session's stream route: never a re-POST.
         self.endpoint = dataclasses.replace(self.endpoint, base_url=url, resume_url=f"{url}/stream")
-        self.messages[:0] = earlier
-        self.emit(MessagesChanged())
+        if earlier:
+            self.messages[:0] = earlier
+            self.emit(TranscriptReplaced())
 
     def connect_soon(self) -> None:
         """Start :meth:`connect` in the background when a loop runs (the widget's open)."""
@@ -335,7 +344,7 @@ class ChatController:
         self._refuse_if_busy()
         user = Message("user", text)
         self.save(user)
-        self.messages.append(user)
+        self.conversation.append(user)
         return self._start(loop, user)
 
     def retry(self) -> Turn:
@@ -377,10 +386,11 @@ class ChatController:
         self, loop: asyncio.AbstractEventLoop, user: Message, replaces: list[Message] | None = None
     ) -> Turn:
         reply = Message("assistant", status="streaming", model=self.endpoint.model)
-        self.messages.append(reply)
         turn = Turn(self, user, reply, idle=self.timeouts.idle, replaces=replaces)
         self._turn = turn
-        self.emit(MessagesChanged())
+        for old in replaces or ():
+            self.emit(MessageUpdated(old.id))  # now marked as being retried
+        self.conversation.append(reply)
         return turn.start(loop)
 
     def record(self, path: str | os.PathLike[str] | None) -> Recording:

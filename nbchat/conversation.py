@@ -12,7 +12,14 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-from nbchat.changes import Change, Listener, Listeners, MessagesChanged
+from nbchat.changes import (
+    Change,
+    Listener,
+    Listeners,
+    MessageAdded,
+    MessagesRemoved,
+    TranscriptReplaced,
+)
 from nbchat.errors import HistoryError
 from nbchat.history import HistoryStore
 from nbchat.message import Message
@@ -67,13 +74,25 @@ class Conversation:
                 log.error("nbchat: a replaced reply stays in history: %s", exc)
         ids = {id(m) for m in gone}
         self.messages = [m for m in self.messages if id(m) not in ids]
-        self.emit(MessagesChanged())
+        self.emit(MessagesRemoved(tuple(m.id for m in gone)))
 
     def clear(self) -> None:
         """Forget every message, here and in the history."""
         self.history.clear(self.name)
         self.messages = []
-        self.emit(MessagesChanged())
+        self.emit(TranscriptReplaced())
+
+    def append(self, message: Message) -> None:
+        """Add ``message`` at the end (already saved, or not to be saved)."""
+        self.messages.append(message)
+        self.emit(MessageAdded(message.id))
+
+    def find(self, message_id: str) -> Message | None:
+        """The message with that id (searched from the end: recent ones are asked for)."""
+        for message in reversed(self.messages):
+            if message.id == message_id:
+                return message
+        return None
 
     # -- what the model sees -----------------------------------------------------------
 

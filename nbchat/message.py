@@ -147,6 +147,24 @@ class Message:
             extra["result"] = self.result
         return extra
 
+    def patch_info(self) -> dict[str, Any]:
+        """Every field of :meth:`to_info` but the text (content, reasoning) and the id."""
+        fields: dict[str, Any] = {
+            "role": self.role,
+            "status": self.status,
+            "error": self.error,
+            "created_at": self.created_at,
+            "metrics": self.metrics,
+            "refusal": self.refusal,
+            "tool_calls": self.tool_calls,
+            "finish_reason": self.finish_reason or "",
+            "progress": self.progress,
+            "superseded": self.superseded,
+        }
+        if self.result is not None:
+            fields["result"] = self.result
+        return fields
+
     def to_info(self) -> MessageInfo:
         """The message as the widget and exports see it (JSON-safe)."""
         info: MessageInfo = {

@@ -12,11 +12,11 @@ Lifecycle (the same shape as the server's ``Generation`` and Textual's ``Worker`
                  ReplyStream
         stream:  each event goes into the message's ledger (``message.reply``); text
                  and reasoning are emitted as TextAppended, tool calls and progress
-                 as MessagesChanged; first visible output ─> phase STREAMING;
+                 as MessageUpdated; first visible output ─> phase STREAMING;
                  a notice (retry / resume wait) ─> phase RECONNECTING
     finalize, exactly once, whatever happened (done, Stop, a failure, a bug, even a
     task cancelled before its first step): status, error and metrics set, the
-    message saved through the host, MessagesChanged, phase = status, host told.
+    message saved through the host, MessageUpdated, phase = status, host told.
 
 Two clocks watch a turn. The transport's read timeout ends a silent connection (no
 bytes at all). The turn's own clock measures output: after :data:`WAITING_AFTER_S`
@@ -43,7 +43,7 @@ from typing import Any, Protocol
 
 from nbchat.changes import (
     Change,
-    MessagesChanged,
+    MessageUpdated,
     NoticeChanged,
     Phase,
     PhaseChanged,
@@ -302,10 +302,10 @@ class Turn:
                     elif isinstance(event, (ToolCallStarted, ToolCallFinished)):
                         self._set_phase(Phase.STREAMING)
                         self._tools.note(ledger, event)
-                        emit(MessagesChanged())
+                        emit(MessageUpdated(message_id))
                     elif isinstance(event, Progress):
                         self._set_phase(Phase.STREAMING)
-                        emit(MessagesChanged())
+                        emit(MessageUpdated(message_id))
                 if self._clock() - self._saved_at >= CHECKPOINT_S:
                     self._checkpoint()
 
@@ -315,7 +315,8 @@ class Turn:
         self._finalized = True
         if self._ticker is not None:
             self._ticker.cancel()
-        for old in self.replaces:  # the retry produced nothing: the old replies stay
+        unmarked = self.replaces  # the retry produced nothing: the old replies stay
+        for old in unmarked:
             old.superseded = False
         message = self.message
         self._timer.stop()
@@ -335,7 +336,9 @@ class Turn:
             log.error("nbchat: %s", exc)
             if message.reply.error is None:
                 message.reply.error = StreamError(exc.code, f"reply not saved: {exc.message}")
-        self._host.emit(MessagesChanged())
+        for old in unmarked:
+            self._host.emit(MessageUpdated(old.id))
+        self._host.emit(MessageUpdated(message.id))
         self._set_phase(Phase(status))
         self._host.ended(self)
 

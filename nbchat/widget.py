@@ -1,11 +1,15 @@
 """The chat widget: mirrors a controller into the browser, relays Send, Stop and Retry.
 
-Protocol (see :mod:`nbchat.wire`): the ``snapshot`` trait holds the whole transcript
-and is replaced on every structural change; text deltas travel as numbered batches
-of custom messages, flushed every ``interval`` seconds and at once before a snapshot.
-Jupyter Server drops widget messages above ~1,000/s, so tokens are never sent one by
-one; and because custom messages are not replayed, a view that missed a batch (a
-reload mid-stream) asks for a fresh snapshot with ``{"type": "sync"}``.
+Protocol (see :mod:`nbchat.wire`): each change travels as what it is. A message
+added, updated or removed, and text appended, go as ops in numbered batches of
+custom messages, flushed every ``interval`` seconds (the first text of a reply and
+a new message at once); phase, notice and model go in the small ``head`` trait,
+after the pending batch, with the number of that batch. The ``snapshot`` trait (the
+last page of the transcript) is set only when the widget is made, when a view asks
+with ``{"type": "sync"}`` (it opened, reloaded, lost a batch) and when the transcript
+changes as a whole. So a turn costs the same in a 10,000-message chat as in a new
+one. Jupyter Server drops widget messages above ~1,000/s: tokens are never sent one
+by one, and what must not be lost (the end of a turn) is also in a trait.
 """
 
 from __future__ import annotations
@@ -19,10 +23,20 @@ import anywidget
 import traitlets
 
 from nbchat.batching import DEFAULT_INTERVAL_S, DeltaBatcher
-from nbchat.changes import Change, TextAppended
+from nbchat.changes import (
+    Change,
+    MessageAdded,
+    MessagesRemoved,
+    MessageUpdated,
+    ModelChanged,
+    NoticeChanged,
+    PhaseChanged,
+    TextAppended,
+    TranscriptReplaced,
+)
 from nbchat.controller import ChatController
 from nbchat.errors import NbchatError
-from nbchat.wire import Snapshot
+from nbchat.wire import PAGE, Head, MessageInfo, Page, Snapshot
 
 log = logging.getLogger("nbchat")
 _STATIC = Path(__file__).parent / "static"
@@ -34,6 +48,7 @@ class ChatWidget(anywidget.AnyWidget):
     _esm = _STATIC / "widget.js"
     _css = _STATIC / "widget.css"
     snapshot = traitlets.Dict().tag(sync=True)
+    head = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self, controller: ChatController, *, interval: float = DEFAULT_INTERVAL_S, **kwargs: Any
@@ -55,18 +70,36 @@ class ChatWidget(anywidget.AnyWidget):
     # -- kernel -> browser -------------------------------------------------------------
 
     def _on_change(self, change: Change) -> None:
+        batcher = self._batcher
         if isinstance(change, TextAppended):
-            if self._batcher.add(change.message_id, change.text, change.kind):
+            if batcher.add(change.message_id, change.text, change.kind):
                 if change.message_id != self._shown_id:
                     # The first text of a reply goes at once; later text is batched.
                     self._shown_id = change.message_id
                     self.flush()
                 else:
                     self._schedule_flush()
-        else:
+        elif isinstance(change, MessageUpdated):
+            message = self._controller.conversation.find(change.message_id)
+            if message is not None and batcher.patch(message.id, message.patch_info()):
+                self._schedule_flush()
+        elif isinstance(change, MessageAdded):
+            message = self._controller.conversation.find(change.message_id)
+            if message is not None:
+                batcher.upsert(message.to_info())
+                self.flush()  # a new message shows at once
+        elif isinstance(change, MessagesRemoved):
+            for message_id in change.message_ids:
+                batcher.remove(message_id)
+            self.flush()
+        elif isinstance(change, (PhaseChanged, NoticeChanged, ModelChanged)):
+            self._push_head()
+        elif isinstance(change, TranscriptReplaced):
             self._push_snapshot()
 
     def _schedule_flush(self) -> None:
+        if self._flush_handle is not None:
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -75,30 +108,59 @@ class ChatWidget(anywidget.AnyWidget):
         self._flush_handle = loop.call_later(self._interval, self.flush)
 
     def flush(self) -> None:
-        """Send pending text deltas now as one batch."""
-        self._flush_handle = None
+        """Send pending changes now as one batch."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
         batch = self._batcher.flush()
         if batch is not None:
             self.send(batch)
 
+    def _push_head(self) -> None:
+        # After the pending batch, so head.seq names the last batch the view should have.
+        self.flush()
+        controller = self._controller
+        head: Head = {
+            "seq": self._batcher.seq,
+            "phase": controller.state,
+            "notice": controller.notice,
+            "model": controller.endpoint.model,
+            "endpoint": controller.where,
+        }
+        self.head = dict(head)
+
     def _push_snapshot(self) -> None:
-        # The snapshot contains every pending delta, so those are dropped, not sent.
+        # The snapshot contains every pending change, so those are dropped, not sent.
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
         self._batcher.discard()
         self._version += 1
         controller = self._controller
+        messages = controller.messages
+        page = messages[-PAGE:]
         snapshot: Snapshot = {
             "version": self._version,
             "seq": self._batcher.seq,
             "phase": controller.state,
-            "messages": [m.to_info() for m in controller.messages],
+            "messages": [m.to_info() for m in page],
+            "offset": len(messages) - len(page),
             "model": controller.endpoint.model,
             "endpoint": controller.where,
             "notice": controller.notice,
         }
         self.snapshot = dict(snapshot)
+        self._push_head()
+
+    def _send_page(self, before: object) -> None:
+        messages = self._controller.messages
+        end = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].id == before), None)
+        if end is None or not isinstance(before, str):
+            return  # not (or no longer) in the transcript: the view's next sync fixes it
+        start = max(0, end - PAGE)
+        older: list[MessageInfo] = [m.to_info() for m in messages[start:end]]
+        page: Page = {"type": "page", "before": before, "messages": older, "offset": start}
+        self.send(page)
 
     # -- browser -> kernel -------------------------------------------------------------
 
@@ -117,6 +179,8 @@ class ChatWidget(anywidget.AnyWidget):
                 self._controller.retry()
             elif kind == "sync":
                 self._push_snapshot()
+            elif kind == "page":
+                self._send_page(content.get("before"))
         except NbchatError as exc:
             log.warning("nbchat: %s", exc)
 

@@ -1,23 +1,36 @@
 """TypedDicts for every JSON shape that leaves Python: the widget protocol and exports.
 
+The cost of every message follows what changed, never the length of the chat.
+
 Kernel -> browser
 -----------------
-* trait ``snapshot`` (:class:`Snapshot`): the whole transcript, authoritative. The
-  kernel replaces it whenever the conversation's structure changes (a message is
-  added or finishes, the phase changes) or a view asks with ``{"type": "sync"}``.
-  ``seq`` is the sequence number of the last batch whose text it already contains.
-* custom message :class:`Batch` ``{"type": "batch", "seq": n, "ops": [...]}``:
-  append-only text deltas (``op: "text"`` to the reply, ``op: "reasoning"`` to its
-  reasoning), ``seq`` increasing by one per batch. A view applies a batch
-  only when ``seq == its seq + 1``; a smaller ``seq`` is already contained in its
-  snapshot (ignore); a larger one is a gap: the view sends ``{"type": "sync"}`` and
-  waits for the next snapshot.
+* trait ``snapshot`` (:class:`Snapshot`): the last page of the transcript (at most
+  ``PAGE`` messages; ``offset`` older ones exist), authoritative. Set when the widget
+  is made, when a view asks with ``{"type": "sync"}`` (it opened, reloaded, or saw a
+  gap) and when the transcript changes as a whole (cleared). ``seq`` is the number of
+  the last batch it already contains.
+* custom message :class:`Batch` ``{"type": "batch", "seq": n, "ops": [...]}``, in
+  order: ``upsert`` (a message new to the transcript, whole), ``patch`` (a message's
+  status, error, metrics, tool calls, progress or marks: every field but its text),
+  ``remove``, and append-only text (``op: "text"`` to the content, ``"reasoning"``
+  to the reasoning). ``seq`` grows by one per batch. A view applies a batch only when
+  ``seq == its seq + 1``; a smaller ``seq`` is already contained in its snapshot
+  (ignore); a larger one, or an op naming a message the view does not have, is a
+  gap: the view sends ``{"type": "sync"}`` and waits for the next snapshot.
+* trait ``head`` (:class:`Head`): phase, notice, model, endpoint and the ``seq`` of the
+  last batch sent before it. Small, and set on every change of those, after the
+  pending batch: a view whose ``seq`` is behind ``head.seq`` lost a batch (Jupyter
+  Server drops messages under load) and asks for a sync, so a turn's end is never
+  missed.
+* custom message :class:`Page` ``{"type": "page", "before": id, "messages", "offset"}``:
+  the page of older messages a view asked for with ``{"type": "page", "before": id}``.
 
 Browser -> kernel
 -----------------
 :class:`ViewRequest`: ``{"type": "send", "text": str}``, ``{"type": "stop"}``,
-``{"type": "sync"}``, ``{"type": "retry"}`` (answer the last user message again,
-replacing a reply that ended ``interrupted``, ``error`` or ``stopped``).
+``{"type": "sync"}``, ``{"type": "page", "before": id}``, ``{"type": "retry"}``
+(answer the last user message again, replacing a reply that ended ``interrupted``,
+``error`` or ``stopped``).
 """
 
 from __future__ import annotations
@@ -127,17 +140,33 @@ class MessageInfo(TypedDict):
     superseded: NotRequired[bool]
 
 
+#: messages in a snapshot or a page
+PAGE = 50
+
+
 class Snapshot(TypedDict):
-    """The ``snapshot`` trait of the chat widget."""
+    """The ``snapshot`` trait of the chat widget: the last page of the transcript."""
 
     version: int
     seq: int
     phase: Phase
     messages: list[MessageInfo]
+    #: how many older messages exist before ``messages`` (load them with a page request)
+    offset: int
     model: str
     endpoint: str
     #: a transient line about the running turn ("rate limited: retrying in 3 s"), or ""
     notice: NotRequired[str]
+
+
+class Head(TypedDict):
+    """The ``head`` trait: what the chat is doing, and the last batch sent before it."""
+
+    seq: int
+    phase: Phase
+    notice: str
+    model: str
+    endpoint: str
 
 
 class TextOp(TypedDict):
@@ -148,12 +177,44 @@ class TextOp(TypedDict):
     text: str
 
 
+class UpsertOp(TypedDict):
+    """A message new to the transcript (added at its end), whole."""
+
+    op: Literal["upsert"]
+    message: MessageInfo
+
+
+class PatchOp(TypedDict):
+    """Every field of message ``id`` but its text (status, error, metrics, tools...)."""
+
+    op: Literal["patch"]
+    id: str
+    fields: dict[str, Any]
+
+
+class RemoveOp(TypedDict):
+    op: Literal["remove"]
+    id: str
+
+
+Op = TextOp | UpsertOp | PatchOp | RemoveOp
+
+
 class Batch(TypedDict):
-    """A custom message carrying the deltas flushed since the previous batch."""
+    """A custom message carrying the changes flushed since the previous batch, in order."""
 
     type: Literal["batch"]
     seq: int
-    ops: list[TextOp]
+    ops: list[Op]
+
+
+class Page(TypedDict):
+    """Older messages a view asked for: the page that ends just before ``before``."""
+
+    type: Literal["page"]
+    before: str
+    messages: list[MessageInfo]
+    offset: int
 
 
 class SendRequest(TypedDict):
@@ -173,7 +234,12 @@ class RetryRequest(TypedDict):
     type: Literal["retry"]
 
 
-ViewRequest = SendRequest | StopRequest | SyncRequest | RetryRequest
+class PageRequest(TypedDict):
+    type: Literal["page"]
+    before: str
+
+
+ViewRequest = SendRequest | StopRequest | SyncRequest | RetryRequest | PageRequest
 
 
 class ChatMessageParam(TypedDict):

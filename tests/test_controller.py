@@ -16,7 +16,7 @@ from nbchat import (
     Phase,
     TurnInProgressError,
 )
-from nbchat.changes import MessagesChanged, PhaseChanged, TextAppended
+from nbchat.changes import MessageAdded, MessageUpdated, PhaseChanged, TextAppended
 from nbchat.config import Timeouts
 from nbchat.errors import HistoryError
 from nbchat.history import MemoryHistory, MessageRecord, SqliteHistory
@@ -50,7 +50,12 @@ async def test_streams_the_demo_reply(demo_server: DemoServer, tmp_path: Path) -
     assert len(deltas) > 10
     phases = [c.phase for c in changes if isinstance(c, PhaseChanged)]
     assert phases == [Phase.CONNECTING, Phase.STREAMING, Phase.DONE]
-    assert sum(isinstance(c, MessagesChanged) for c in changes) == 2
+    structure = [c for c in changes if isinstance(c, (MessageAdded, MessageUpdated))]
+    assert structure == [
+        MessageAdded(turn.user_message.id),
+        MessageAdded(message.id),
+        MessageUpdated(message.id),  # the end: status, metrics
+    ]
 
 
 async def test_send_returns_before_the_reply(slow_demo_server: DemoServer, tmp_path: Path) -> None:

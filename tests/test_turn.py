@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from nbchat import ChatController, ConnectionFailed, HistoryError, Phase, RetryPolicy
-from nbchat.changes import MessagesChanged, PhaseChanged, TextAppended
+from nbchat.changes import MessageUpdated, PhaseChanged, TextAppended
 from nbchat.history import MemoryHistory, MessageRecord
 from nbchat.stream import ReplayTransport
 from tests.memory_transport import MemoryTransport, openai_body
@@ -113,7 +113,7 @@ async def test_finalize_runs_once_and_a_failed_save_keeps_the_reply_on_screen() 
     assert message.error is not None and message.error["code"] == "HISTORY_ERROR"
     assert "reply not saved: disk full" in message.error["message"]
     await asyncio.sleep(0)  # the done callback runs: finalize is not repeated
-    assert sum(isinstance(c, MessagesChanged) for c in changes) == 2
+    assert sum(isinstance(c, MessageUpdated) for c in changes) == 1
     assert [c.phase for c in changes if isinstance(c, PhaseChanged)][-1] is Phase.DONE
 
 
@@ -177,7 +177,7 @@ async def test_a_retry_that_fails_keeps_the_old_partial() -> None:
     chat.subscribe(
         lambda c: (
             snapshots.append([dict(m.to_info()) for m in chat.messages])
-            if isinstance(c, MessagesChanged)
+            if isinstance(c, MessageUpdated)
             else None
         )
     )

@@ -26,24 +26,43 @@ class RecordingWidget(ChatWidget):
         self.wire: list[tuple[str, Any]] = []
         super().__init__(controller, **kw)
         self.observe(lambda change: self.wire.append(("snapshot", change["new"])), "snapshot")
+        self.observe(lambda change: self.wire.append(("head", change["new"])), "head")
 
     def send(self, content: Any, buffers: Any = None) -> None:
-        self.wire.append(("batch", json.loads(json.dumps(content))))
+        self.wire.append((content["type"], json.loads(json.dumps(content))))
+
+    def ops(self, *kinds: str) -> list[dict[str, Any]]:
+        return [op for k, b in self.wire if k == "batch" for op in b["ops"] if op["op"] in kinds]
 
 
 class ReferenceView:
     """Applies the wire protocol exactly as nbchat/wire.py specifies (the JS store does too)."""
 
-    def __init__(self, snapshot: dict[str, Any]) -> None:
+    def __init__(self, snapshot: dict[str, Any], head: dict[str, Any] | None = None) -> None:
         self.gaps = 0
         self.hydrate(snapshot)
+        if head:
+            self.head(head)
 
     def hydrate(self, snapshot: dict[str, Any]) -> None:
         self.seq = snapshot["seq"]
         self.phase = snapshot["phase"]
         self.notice = snapshot.get("notice", "")
-        self.texts = {m["id"]: m["content"] for m in snapshot["messages"]}
-        self.reasoning = {m["id"]: m.get("reasoning", "") for m in snapshot["messages"]}
+        self.offset = snapshot.get("offset", 0)
+        self.messages = {m["id"]: dict(m) for m in snapshot["messages"]}
+
+    def head(self, head: dict[str, Any]) -> None:
+        self.phase, self.notice = head["phase"], head["notice"]
+        if head["seq"] > self.seq:
+            self.gaps += 1  # a lost batch: the view asks for a sync
+
+    def apply(self, kind: str, payload: dict[str, Any]) -> None:
+        if kind == "snapshot":
+            self.hydrate(payload)
+        elif kind == "head":
+            self.head(payload)
+        elif kind == "batch":
+            self.batch(payload)
 
     def batch(self, batch: dict[str, Any]) -> None:
         if batch["seq"] <= self.seq:
@@ -52,11 +71,35 @@ class ReferenceView:
             self.gaps += 1
             return
         for op in batch["ops"]:
-            if op["op"] == "text":
-                self.texts[op["id"]] += op["text"]
+            if op["op"] == "upsert":
+                self.messages[op["message"]["id"]] = dict(op["message"])
+            elif op["id"] not in self.messages:
+                self.gaps += 1
+                return
+            elif op["op"] == "text":
+                self.messages[op["id"]]["content"] += op["text"]
             elif op["op"] == "reasoning":
-                self.reasoning[op["id"]] += op["text"]
+                message = self.messages[op["id"]]
+                message["reasoning"] = message.get("reasoning", "") + op["text"]
+            elif op["op"] == "patch":
+                message = self.messages[op["id"]]
+                self.messages[op["id"]] = {
+                    **op["fields"],
+                    "id": op["id"],
+                    "content": message["content"],
+                    "reasoning": message.get("reasoning", ""),
+                }
+            elif op["op"] == "remove":
+                del self.messages[op["id"]]
         self.seq = batch["seq"]
+
+    @property
+    def texts(self) -> dict[str, str]:
+        return {i: m["content"] for i, m in self.messages.items()}
+
+    @property
+    def reasoning(self) -> dict[str, str]:
+        return {i: m.get("reasoning", "") for i, m in self.messages.items()}
 
 
 def chat_for(server: DemoServer, tmp_path: Path) -> Chat:
@@ -66,18 +109,20 @@ def chat_for(server: DemoServer, tmp_path: Path) -> Chat:
 async def test_stream_reaches_a_view_in_batches(demo_server: DemoServer, tmp_path: Path) -> None:
     chat = chat_for(demo_server, tmp_path)
     widget = RecordingWidget(chat, interval=0.03)
-    view = ReferenceView(widget.snapshot)
+    view = ReferenceView(widget.snapshot, widget.head)
     message = await chat.send("Explain vectorization in numpy")
     batches = [m for kind, m in widget.wire if kind == "batch"]
     for kind, payload in widget.wire:
-        view.hydrate(payload) if kind == "snapshot" else view.batch(payload)
+        view.apply(kind, payload)
     assert view.gaps == 0
     assert view.texts[message.id] == message.content and view.phase == "done"
+    assert view.messages[message.id]["status"] == "done"
     tokens = message.metrics["output_tokens"]
     assert 1 <= len(batches) < tokens / 2, (len(batches), tokens)
     assert [b["seq"] for b in batches] == list(range(1, len(batches) + 1))
-    sent = sum(len(op["text"]) for b in batches for op in b["ops"])
+    sent = sum(len(op["text"]) for op in widget.ops("text"))
     assert sent <= len(message.content)  # append-only: never the whole text again
+    assert not any(kind == "snapshot" for kind, _ in widget.wire)  # a turn sends no snapshot
 
 
 async def test_snapshot_carries_state_and_final_text(
@@ -86,9 +131,11 @@ async def test_snapshot_carries_state_and_final_text(
     chat = Chat(demo_server.base_url, api_key="sk-secret-0123456789", model="demo", history=None)
     widget = RecordingWidget(chat)
     message = await chat.send("hi")
+    assert widget.head["phase"] == "done" and widget.head["model"] == "demo"
+    assert widget.head["endpoint"] == demo_server.base_url
+    widget._on_view_message(widget, {"type": "sync"}, [])  # what a view that opens asks
     snap = widget.snapshot
-    assert snap["phase"] == "done" and snap["model"] == "demo"
-    assert snap["endpoint"] == demo_server.base_url
+    assert snap["phase"] == "done" and snap["model"] == "demo" and snap["offset"] == 0
     last = snap["messages"][-1]
     assert last["content"] == message.content and last["status"] == "done"
     assert last["metrics"]["tokens_per_s"] > 0
@@ -107,7 +154,7 @@ async def test_late_view_hydrates_mid_stream_after_sync(
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.05)
     # A view created now (a reload) sees an old snapshot and then a later batch: a gap.
-    late = ReferenceView(widget.snapshot)
+    late = ReferenceView(widget.snapshot, widget.head)
     start = len(widget.wire)
     while not any(k == "batch" for k, _ in widget.wire[start:]):
         await asyncio.sleep(0.01)
@@ -121,7 +168,7 @@ async def test_late_view_hydrates_mid_stream_after_sync(
     chat.stop()
     message = await turn
     for kind, payload in widget.wire[mark:]:
-        late.hydrate(payload) if kind == "snapshot" else late.batch(payload)
+        late.apply(kind, payload)
     assert late.texts[message.id] == message.content
     assert late.phase == "stopped"
 
@@ -146,6 +193,7 @@ async def test_retry_request_replaces_the_interrupted_reply(
 ) -> None:
     chat = Chat(fault_server.base("eof"), model="m", history=tmp_path / "h.db", name="r")
     widget = RecordingWidget(chat)
+    view = ReferenceView(widget.snapshot, widget.head)
     failed = await chat.send("question")
     assert failed.status == "interrupted"
     widget._on_view_message(widget, {"type": "retry"}, [])
@@ -154,7 +202,10 @@ async def test_retry_request_replaces_the_interrupted_reply(
     again = await turn
     assert [m.role for m in chat.messages] == ["user", "assistant"]
     assert chat.messages[1] is again and again.content == "Half a reply"
-    assert [m["id"] for m in widget.snapshot["messages"]] == [chat.messages[0].id, again.id]
+    for kind, payload in widget.wire:
+        view.apply(kind, payload)
+    assert list(view.messages) == [chat.messages[0].id, again.id] and view.gaps == 0
+    assert [op["id"] for op in widget.ops("remove")] == [failed.id]
     stored = Chat(fault_server.base("eof"), model="m", history=tmp_path / "h.db", name="r")
     assert [m.id for m in stored.messages] == [chat.messages[0].id, again.id]
     assert fault_server.log.requests[-1]["messages"] == [{"role": "user", "content": "question"}]
@@ -181,11 +232,12 @@ async def test_notice_and_reconnecting_phase_reach_the_view(faults: Faults, tmp_
     widget = RecordingWidget(chat)
     message = await chat.send("hi")
     assert message.status == "done"
-    snapshots = [p for kind, p in widget.wire if kind == "snapshot"]
-    waiting = [s for s in snapshots if s["phase"] == "reconnecting"]
+    heads = [p for kind, p in widget.wire if kind == "head"]
+    waiting = [h for h in heads if h["phase"] == "reconnecting"]
     assert waiting and "rate limited: retrying in" in waiting[0]["notice"]
-    assert snapshots[-1]["notice"] == "" and snapshots[-1]["phase"] == "done"
-    assert snapshots[-1]["messages"][-1]["metrics"]["retries"] == 1
+    assert heads[-1]["notice"] == "" and heads[-1]["phase"] == "done"
+    (last,) = [op for op in widget.ops("patch") if op["id"] == message.id][-1:]
+    assert last["fields"]["metrics"]["retries"] == 1
 
 
 async def test_reasoning_travels_in_its_own_ops(tmp_path: Path) -> None:
@@ -210,12 +262,11 @@ async def test_reasoning_travels_in_its_own_ops(tmp_path: Path) -> None:
                     "data: Answer\n\nevent: done\ndata: .\n\n")  # fmt: skip
     chat = Chat(replay=body, dialect="thinking-test", replay_speed=10, history=None)
     widget = RecordingWidget(chat, interval=0.001)
-    view = ReferenceView(widget.snapshot)
+    view = ReferenceView(widget.snapshot, widget.head)
     message = await chat.send("why?")
     for kind, payload in widget.wire:
-        view.hydrate(payload) if kind == "snapshot" else view.batch(payload)
-    ops = [op["op"] for kind, b in widget.wire if kind == "batch" for op in b["ops"]]
-    assert "reasoning" in ops
+        view.apply(kind, payload)
+    assert widget.ops("reasoning")
     assert message.reasoning == "Hmm, so." and message.content == "Answer"
     assert view.reasoning[message.id] == "Hmm, so." and view.texts[message.id] == "Answer"
 
@@ -266,7 +317,8 @@ async def test_the_first_text_of_a_reply_goes_at_once() -> None:
     )
     await chat.send("hi")
     # when the second piece arrived, the first had already gone to the browser
-    assert sent_first and [op["text"] for b in sent_first[0] for op in b["ops"]] == ["Hello"]
+    texts = [op["text"] for b in sent_first[0] for op in b["ops"] if op["op"] == "text"]
+    assert sent_first and texts == ["Hello"]
 
 
 def test_the_saved_transcript_is_bounded(tmp_path: Path) -> None:
@@ -285,3 +337,40 @@ def test_the_saved_transcript_is_bounded(tmp_path: Path) -> None:
     assert "120 earlier messages" in big and len(big) < 101_000
     assert "(… 100,010 characters left out)" in big
     assert "yyy" not in big  # the end of a long reply is kept, its start left out
+
+
+def test_a_long_chat_opens_on_its_last_page_and_pages_back() -> None:
+    from nbchat import Message
+
+    chat = Chat("http://model.test/v1", model="m", history=None)
+    for i in range(120):
+        chat.messages.append(Message("user", f"m{i}"))
+    widget = RecordingWidget(chat)
+    snap = widget.snapshot
+    assert [m["content"] for m in snap["messages"]] == [f"m{i}" for i in range(70, 120)]
+    assert snap["offset"] == 70
+    widget._on_view_message(widget, {"type": "page", "before": snap["messages"][0]["id"]}, [])
+    page = widget.wire[-1][1]
+    assert page["type"] == "page" and page["offset"] == 20
+    assert [m["content"] for m in page["messages"]] == [f"m{i}" for i in range(20, 70)]
+    widget._on_view_message(widget, {"type": "page", "before": page["messages"][0]["id"]}, [])
+    assert [m["content"] for m in widget.wire[-1][1]["messages"]] == [f"m{i}" for i in range(20)]
+    count = len(widget.wire)
+    widget._on_view_message(widget, {"type": "page", "before": "no-such-id"}, [])
+    assert len(widget.wire) == count  # unknown: nothing (the view's next sync fixes it)
+
+
+async def test_a_lost_batch_is_noticed_by_the_head_trait() -> None:
+    from tests.memory_transport import MemoryTransport, openai_body
+
+    chat = Chat("http://model.test/v1", model="m", history=None,
+                transport=MemoryTransport(openai_body("a", "b", "c")))  # fmt: skip
+    widget = RecordingWidget(chat)
+    view = ReferenceView(widget.snapshot, widget.head)
+    await chat.send("hi")
+    batches = [i for i, (kind, _) in enumerate(widget.wire) if kind == "batch"]
+    lost = batches[-1]  # Jupyter Server dropped the last batch (the reply's end)
+    for i, (kind, payload) in enumerate(widget.wire):
+        if i != lost:
+            view.apply(kind, payload)
+    assert view.gaps == 1  # the head after it names a later seq: the view asks for a sync

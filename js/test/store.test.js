@@ -402,3 +402,68 @@ describe("progress, result, finish reason", () => {
     expect(store.getMessage("a3")?.progress).toBeNull();
   });
 });
+
+describe("message ops, head and pages", () => {
+  it("applies upsert, patch and remove in order, text after its upsert", () => {
+    const store = streamingStore();
+    const changes = record(store);
+    const result = store.applyBatch({
+      type: "batch",
+      seq: 4,
+      ops: [
+        { op: "patch", id: "a1", fields: { role: "assistant", status: "done", metrics: { ttft_s: 0.1 } } },
+        { op: "upsert", message: message("u2", "user", "More?") },
+        { op: "upsert", message: message("a2", "assistant", "", { status: "streaming" }) },
+        { op: "text", id: "a2", text: "Sure" },
+        { op: "remove", id: "u1" },
+      ],
+    });
+    expect(result).toBe("applied");
+    const state = store.getState();
+    expect(state.messages.map((m) => [m.id, m.status, m.content])).toEqual([
+      ["a1", "done", "Hel"], // a patch never touches the text
+      ["u2", "done", "More?"],
+      ["a2", "streaming", "Sure"],
+    ]);
+    expect(store.getMessage("a1")?.metrics).toEqual({ ttft_s: 0.1 });
+    expect(store.getMessage("u1")).toBeUndefined();
+    expect(changes.map((c) => c.kind)).toEqual(["text", "messages"]);
+  });
+
+  it("a patch or text for an unknown message is a gap that changes nothing", () => {
+    const store = streamingStore();
+    const before = JSON.stringify(store.getState());
+    for (const op of [
+      { op: "patch", id: "zz", fields: { status: "done" } },
+      { op: "remove", id: "zz" },
+      { op: "text", id: "u9", text: "x" },
+    ]) {
+      expect(store.applyBatch({ type: "batch", seq: 4, ops: [{ op: "text", id: "a1", text: "lo" }, op] })).toBe("gap");
+      expect(JSON.stringify(store.getState())).toBe(before);
+    }
+    // removed earlier in the same batch: unknown after
+    expect(store.applyBatch({ type: "batch", seq: 4, ops: [{ op: "remove", id: "a1" }, { op: "text", id: "a1", text: "x" }] })).toBe("gap");
+  });
+
+  it("head sets phase, notice and model, and names a lost batch", () => {
+    const store = streamingStore(); // seq 3
+    const changes = record(store);
+    expect(store.applyHead({ seq: 3, phase: "done", notice: "", model: "m2", endpoint: "e" })).toBe("applied");
+    expect(store.getState().phase).toBe("done");
+    expect(store.getState().model).toBe("m2");
+    expect(store.applyHead({ seq: 5, phase: "done", notice: "", model: "m2", endpoint: "e" })).toBe("gap");
+    expect(changes.map((c) => c.kind)).toEqual(["head", "head"]);
+  });
+
+  it("a page of older messages goes on top, once, when it fits", () => {
+    const store = createStore();
+    store.applySnapshot(snapshot({ offset: 4, messages: [message("m4", "user", "4"), message("m5", "user", "5")] }));
+    expect(store.getState().offset).toBe(4);
+    const older = [message("m2", "user", "2"), message("m3", "user", "3")];
+    expect(store.applyPage({ type: "page", before: "m3", messages: older, offset: 2 })).toBe(false);
+    expect(store.applyPage({ type: "page", before: "m4", messages: older, offset: 2 })).toBe(true);
+    expect(store.getState().messages.map((m) => m.id)).toEqual(["m2", "m3", "m4", "m5"]);
+    expect(store.getState().offset).toBe(2);
+    expect(store.getMessage("m2")?.content).toBe("2");
+  });
+});

@@ -1057,3 +1057,32 @@ describe("absent fields", () => {
     expect([...msgEl("a1").children].map((c) => c.className)).toEqual(["nbchat-role", "nbchat-content", "nbchat-footer"]);
   });
 });
+
+describe("long chats", () => {
+  it("open on the last page; the older button asks for the page before, once", () => {
+    const messages = Array.from({ length: 3 }, (_, i) => message(`m${i + 7}`, "user", `text ${i + 7}`));
+    const { model } = mount(snapshot({ offset: 7, messages }));
+    const older = /** @type {HTMLButtonElement} */ ($("button.nbchat-older"));
+    expect(older.hidden).toBe(false);
+    expect(older.textContent).toBe("Show 7 earlier messages");
+    older.click();
+    older.click(); // pending: not asked twice
+    expect(model.sent.filter((m) => m.type === "page")).toEqual([{ type: "page", before: "m7" }]);
+    model.custom({
+      type: "page",
+      before: "m7",
+      offset: 0,
+      messages: Array.from({ length: 7 }, (_, i) => message(`m${i}`, "user", `text ${i}`)),
+    });
+    const ids = [...el.querySelectorAll(".nbchat-message")].map((m) => m.getAttribute("data-id"));
+    expect(ids).toEqual(["m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9"]);
+    expect(older.hidden).toBe(true);
+  });
+
+  it("a head naming a batch the view never got asks for a sync", () => {
+    const { model } = mount(snapshot({ seq: 2, phase: "streaming" }));
+    model.set("head", { seq: 3, phase: "done", notice: "", model: "", endpoint: "" });
+    expect(model.sent).toContainEqual({ type: "sync" });
+    expect($("span.nbchat-phase").getAttribute("data-phase")).toBe("done");
+  });
+});

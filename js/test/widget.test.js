@@ -173,7 +173,7 @@ describe("cleanup", () => {
   it("removes listeners of views and of initialize", () => {
     const { model, teardown } = start(streaming());
     const base = model.listenerCount();
-    expect(base).toBe(2); // change:snapshot and msg:custom, once per model
+    expect(base).toBe(3); // change:snapshot, change:head and msg:custom, once per model
     const one = open(model);
     open(model);
     expect(model.listenerCount()).toBe(base); // views listen to the store, not the model
