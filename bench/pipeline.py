@@ -8,7 +8,10 @@ as the socket takes them). In the same run we measure:
   metrics, controller events, batching), history in memory;
 
 and print events/s of each, their ratio, and the bytes that would go to the browser
-per streamed token (batches alone, and with the snapshots). Run: ``make bench``.
+per streamed token (batches alone, and with the snapshots). Wall-clock rates on a
+shared 2-core machine are noisy, so the ratio that matters is also given by CPU: the
+client's own thread time per event (the server runs in another thread), paired
+within each round, median over rounds. Run: ``make bench``.
 """
 
 from __future__ import annotations
@@ -66,16 +69,17 @@ def make_app(body: bytes) -> Starlette:
     return Starlette(routes=[Route("/v1/chat/completions", stream, methods=["POST"])])
 
 
-async def baseline(url: str) -> tuple[int, float]:
+async def baseline(url: str) -> tuple[int, float, float]:
     async with httpx.AsyncClient(timeout=60) as client:
         started = time.perf_counter()
+        cpu = time.thread_time()
         count = 0
         async with aconnect_sse(client, "POST", url + "/v1/chat/completions", json={}) as source:
             async for sse in source.aiter_sse():
                 if sse.data != "[DONE]":
                     json.loads(sse.data)
                     count += 1
-        return count, time.perf_counter() - started
+        return count, time.perf_counter() - started, time.thread_time() - cpu
 
 
 class MeasuringWidget(ChatWidget):
@@ -92,17 +96,19 @@ class MeasuringWidget(ChatWidget):
         self.batch_bytes += len(json.dumps(content))
 
 
-async def pipeline(url: str) -> tuple[int, float, int, int]:
+async def pipeline(url: str) -> tuple[int, float, int, int, float]:
     chat = Chat(url + "/v1", model="bench", history=None, name="bench")
     widget = MeasuringWidget(chat)
     started = time.perf_counter()
+    cpu = time.thread_time()
     message = await chat.send("go")
     elapsed = time.perf_counter() - started
+    cpu = time.thread_time() - cpu
     widget.flush()
     assert message.status == "done", message.error
     tokens = message.metrics.get("output_tokens", 0)
     widget.close()
-    return tokens, elapsed, widget.batch_bytes, widget.snapshot_bytes
+    return tokens, elapsed, widget.batch_bytes, widget.snapshot_bytes, cpu
 
 
 async def main(tokens: int, rounds: int) -> None:
@@ -110,12 +116,13 @@ async def main(tokens: int, rounds: int) -> None:
     server = ServerThread(make_app(body))
     url = server.start()
     try:
-        base_rates, nb_rates, per_token, per_token_all = [], [], [], []
+        base_rates, nb_rates, per_token, per_token_all, cpu_ratios = [], [], [], [], []
         for _ in range(rounds):
-            count, seconds = await baseline(url)
+            count, seconds, base_cpu = await baseline(url)
             base_rates.append(count / seconds)
-            n, seconds, batch_bytes, snap_bytes = await pipeline(url)
+            n, seconds, batch_bytes, snap_bytes, nb_cpu = await pipeline(url)
             nb_rates.append(n / seconds)
+            cpu_ratios.append((nb_cpu / n) / (base_cpu / count))
             per_token.append(batch_bytes / n)
             per_token_all.append((batch_bytes + snap_bytes) / n)
     finally:
@@ -125,6 +132,8 @@ async def main(tokens: int, rounds: int) -> None:
     print(f"baseline httpx-sse + json.loads : {base:12,.0f} events/s")
     print(f"nbchat pipeline with widget     : {nb:12,.0f} events/s")
     print(f"ratio nbchat / baseline         : {nb / base:12.2f}")
+    cpu = statistics.median(cpu_ratios)
+    print(f"CPU per event, nbchat / baseline: {cpu:12.2f}  (events/s ratio {1 / cpu:.2f})")
     print(f"bytes toward browser per token  : {statistics.median(per_token):12.1f} (batches)")
     print(f"                  incl. snapshots: {statistics.median(per_token_all):12.1f}")
 

@@ -26,6 +26,8 @@ class DeltaBatcher:
         self.seq = 0
         self._ops: list[Op] = []
         self._text: list[str] | None = None  # pieces of the last op, when it is text
+        self._text_id = ""  # whose text, and which part, that op holds
+        self._text_kind = ""
         self._patches: dict[str, int] = {}  # message id -> index of its pending patch
 
     @property
@@ -36,19 +38,15 @@ class DeltaBatcher:
         """Queue ``text`` for ``message_id``'s reply or reasoning; True when a batch starts."""
         if not text:
             return False
+        pieces = self._text
+        if pieces is not None and self._text_id == message_id and self._text_kind == kind:
+            pieces.append(text)  # the hot path: one more token of the same reply
+            return False
         first = not self._ops
-        last = self._ops[-1] if self._ops else None
-        if (
-            self._text is not None
-            and last is not None
-            and last["op"] == kind
-            and last["id"] == message_id
-        ):
-            self._text.append(text)
-        else:
-            self._seal()
-            self._ops.append({"op": kind, "id": message_id, "text": ""})
-            self._text = [text]
+        self._seal()
+        self._ops.append({"op": kind, "id": message_id, "text": ""})
+        self._text = [text]
+        self._text_id, self._text_kind = message_id, kind
         return first
 
     def upsert(self, message: MessageInfo) -> bool:
