@@ -68,6 +68,7 @@ bench: env bundle ## print the benchmark figures
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/checkpoint.py
 	$(BIN)/python bench/history_cost.py
+	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/sessions.py
 
 clean:

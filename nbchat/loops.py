@@ -59,6 +59,13 @@ def run_blocking(start: Callable[[], Turn]) -> Message:
             log.exception("nbchat: the stopped turn did not end cleanly")
         raise
     finally:
+        # As asyncio.run does: close the loop's async generators (and so the pooled
+        # HTTP connections made on it) before closing the loop.
+        closing = asyncio.run_coroutine_threadsafe(loop.shutdown_asyncgens(), loop)
+        try:
+            closing.result(timeout=10)
+        except Exception:
+            log.exception("nbchat: closing the private loop's connections failed")
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         loop.close()

@@ -135,6 +135,8 @@ class ReplyStream:
                             yield out
                         if dialect.failed or dialect.finished:
                             break
+                    if dialect.finished:
+                        await stream.drain()  # so the connection can be kept alive
                     if dialect.failed or dialect.finished:
                         break
                     drop: StreamFailure = InterruptedStream(

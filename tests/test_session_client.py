@@ -204,11 +204,14 @@ async def test_a_dropped_stream_resumes_with_the_full_text_once(server: Server) 
     port = int(server.url.rsplit(":", 1)[1])
     proxy = CuttingProxy(port, limit=1500)
     proxied = f"http://127.0.0.1:{await proxy.start()}"
+    # One connection per request, so the proxy sees each request line first.
+    client = httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0))
     try:
         # (its first turn loads the session through the proxy, then streams)
-        via = ChatController(proxied, session=chat.session_id)
+        via = ChatController(proxied, session=chat.session_id, http_client=client)
         message = await via.send("Explain vectorization")
     finally:
+        await client.aclose()
         await proxy.close()
     expected = DemoModel().reply([{"role": "user", "content": "Explain vectorization"}])
     assert message.status == "done", message.error

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import resource
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
+from nbchat import ChatController
 from nbchat.dialects import HttpRequest, get_dialect
 from nbchat.errors import ProtocolError
 from nbchat.server import ServerThread
 from nbchat.stream import HttpTransport
+from nbchat.stream.http import POOL
 from tests.fault_streams import create_fault_streams
 
 
@@ -57,3 +61,56 @@ async def test_sse_framing_refuses_text_plain(url: str) -> None:
     with pytest.raises(ProtocolError, match=r"expected text/event-stream .* got text/plain"):
         async with HttpTransport().open(request) as stream:
             [event async for event in stream]
+
+
+class KeepAliveServer:
+    """A raw HTTP/1.1 server answering every POST with one short SSE reply, keep-alive;
+    it counts TCP connections."""
+
+    BODY = b'data: {"choices":[{"delta":{"content":"ok"}}]}\n\ndata: [DONE]\n\n'
+
+    def __init__(self) -> None:
+        self.connections = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    (int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                     if line.lower().startswith(b"content-length")), 0,
+                )  # fmt: skip
+                await reader.readexactly(length)
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                    + f"content-length: {len(self.BODY)}\r\n\r\n".encode()
+                    + self.BODY
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+def test_one_pooled_client_per_loop_kept_alive_and_closed_with_the_loop() -> None:
+    server = KeepAliveServer()
+
+    async def turns() -> httpx.AsyncClient:
+        listening = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+        port = listening.sockets[0].getsockname()[1]
+        try:
+            first = ChatController(f"http://127.0.0.1:{port}/v1", model="m", history=None)
+            second = ChatController(f"http://127.0.0.1:{port}/v1", model="m", history=None)
+            for chat in (first, second, first):
+                assert (await chat.send("hi")).content == "ok"
+            client = POOL.client()
+            assert not client.is_closed
+            return client
+        finally:
+            listening.close()
+
+    client = asyncio.run(turns())
+    assert server.connections == 1  # three turns, two chats: one connection
+    assert client.is_closed  # closed with its loop

@@ -12,6 +12,8 @@ down (:mod:`nbchat.stream.recording`).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -23,6 +25,9 @@ from nbchat.stream.lines import LineDecoder
 from nbchat.stream.sse import ServerSentEvent, SSEDecoder
 
 Framing = Literal["sse", "lines"]
+#: how long, and how many bytes, :meth:`DecodedStream.drain` reads at most
+DRAIN_S = 0.25
+DRAIN_BYTES = 64 * 1024
 #: sees each body chunk as it arrives (decompressed), e.g. to record it
 ChunkTap = Callable[[bytes], None]
 
@@ -79,6 +84,7 @@ class DecodedStream(ABC):
         self.content_type = content_type
         self.bytes_received = 0
         self.taps: list[ChunkTap] = []
+        self._source: AsyncIterator[bytes] | None = None
 
     @abstractmethod
     def chunks(self) -> AsyncIterator[bytes]:
@@ -92,8 +98,9 @@ class DecodedStream(ABC):
         """The events of each chunk, as they arrive; the decoder's rest at the end."""
         decoder = self._decoder
         taps = self.taps
+        source = self._source = self.chunks()
         try:
-            async for chunk in self.chunks():
+            async for chunk in source:
                 self.bytes_received += len(chunk)
                 for tap in taps:
                     tap(chunk)
@@ -108,6 +115,25 @@ class DecodedStream(ABC):
         events = decoder.close()
         if events:
             yield events
+
+    async def drain(self, seconds: float = DRAIN_S, limit: int = DRAIN_BYTES) -> None:
+        """Read what is left of a body whose protocol already ended (bounded).
+
+        A response closed before its last byte cannot give its connection back to the
+        pool; the end of a stream (a chunked terminator after ``[DONE]``) usually
+        follows at once. Past ``seconds`` or ``limit`` bytes, or on any error, stop:
+        closing the response then just closes the connection.
+        """
+        source = self._source
+        if source is None:
+            return
+        read = 0
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(seconds):
+                async for chunk in source:
+                    read += len(chunk)
+                    if read > limit:
+                        return
 
     async def __aiter__(self) -> AsyncIterator[ServerSentEvent]:
         async for batch in self.batches():

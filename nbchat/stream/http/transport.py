@@ -1,10 +1,11 @@
 """The HTTP transport: httpx + httpx-sse open the request, nbchat decodes and checks it.
 
-The only module that imports httpx or httpx_sse, and the only place where their
-exceptions become nbchat errors (:data:`FAILURES`, one table; the original is kept as
-``__cause__``). httpx-sse opens the connection (it sets ``Accept: text/event-stream``
-and ``Cache-Control``); the bytes are decoded by :mod:`nbchat.stream.sse`, which
-follows the WHATWG rules.
+httpx-sse opens the connection (it sets ``Accept: text/event-stream`` and
+``Cache-Control``); the bytes are decoded by :mod:`nbchat.stream.sse`, which follows
+the WHATWG rules; httpx's exceptions become nbchat's by the table in
+:mod:`~nbchat.stream.http.failures` (the original kept as ``__cause__``). Requests go
+through the running loop's pooled client (:mod:`~nbchat.stream.http.clients`) unless
+the transport was given one; timeouts are set per request.
 
 What happens to one request, in order:
 
@@ -30,7 +31,6 @@ httpx's own log lines (logger ``httpx``) are filtered the same way.
 from __future__ import annotations
 
 import json as _json
-import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -42,8 +42,6 @@ from httpx_sse import aconnect_sse
 from nbchat.config import Timeouts, redact_url
 from nbchat.errors import (
     STATUS_MEANINGS,
-    ConnectionFailed,
-    InterruptedStream,
     ProtocolError,
     ProviderError,
     StalledError,
@@ -54,29 +52,14 @@ from nbchat.errors import (
 from nbchat.retry import parse_retry_after
 from nbchat.stream.base import DecodedStream, Framing, HttpRequest
 from nbchat.stream.error_body import summarize_body
+from nbchat.stream.http.clients import POOL
+from nbchat.stream.http.failures import CREDENTIAL_HEADERS, MAPPED, failure, redact, secrets_of
 from nbchat.stream.sse import is_event_stream
 
 #: the most of an error body read to explain a failure
 ERROR_BODY_LIMIT = 64 * 1024
 #: 307/308 hops followed before giving up
 MAX_REDIRECTS = 5
-#: request headers that carry credentials: never sent to another origin
-CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "cookie"})
-
-#: httpx's exceptions and the nbchat error each becomes (first match wins)
-FAILURES: tuple[tuple[type[Exception], type[StreamFailure], str], ...] = (
-    (httpx.ConnectTimeout, ConnectionFailed, "could not connect to {url}: connect timed out ({detail})"),  # noqa: E501
-    (httpx.ConnectError, ConnectionFailed, "could not connect to {url}: {detail}"),
-    (httpx.UnsupportedProtocol, ConnectionFailed, "could not connect to {url}: {detail}"),
-    (httpx.InvalidURL, ConnectionFailed, "could not connect to {url}: {detail}"),
-    (httpx.ReadTimeout, StalledError, "{url} sent nothing for {read} (no byte at all)"),
-    (httpx.TimeoutException, StalledError, "timed out talking to {url}: {detail}"),
-    (httpx.RemoteProtocolError, InterruptedStream, "the connection to {url} closed mid-reply: {detail}"),  # noqa: E501
-    (httpx.ReadError, InterruptedStream, "the connection to {url} closed mid-reply: {detail}"),
-    (httpx.DecodingError, ProtocolError, "{url} sent a body that does not decode: {detail}"),
-    (httpx.HTTPError, ConnectionFailed, "request to {url} failed: {detail}"),
-)  # fmt: skip
-_MAPPED = (httpx.HTTPError, httpx.InvalidURL)
 
 
 def http_timeout(timeouts: Timeouts) -> httpx.Timeout:
@@ -95,10 +78,11 @@ class HttpTransport:
     Parameters
     ----------
     timeouts
-        ``connect`` and ``stall`` (the watchdog), for every request.
+        ``connect`` and ``read`` (silence), for every request.
     client
         An ``httpx.AsyncClient`` to send with (kept open: its owner closes it). Without
-        one, each request uses a client of its own, closed when the request ends.
+        one, requests use the running loop's pooled client (connections kept alive
+        across turns and chats, closed with the loop).
     """
 
     def __init__(
@@ -114,7 +98,13 @@ class HttpTransport:
         return redact_url(url)
 
     async def aclose(self) -> None:
-        """Nothing to release: an injected client belongs to whoever made it."""
+        """Close the running loop's pooled connections (an injected client is its
+        owner's to close); the next request opens new ones."""
+        if self.client is None:
+            await POOL.aclose()
+
+    def _client(self) -> httpx.AsyncClient:
+        return self.client if self.client is not None else POOL.client()
 
     @asynccontextmanager
     async def open(self, request: HttpRequest) -> AsyncIterator[HttpStream]:
@@ -130,17 +120,13 @@ class HttpTransport:
             The typed reason: see the module docstring.
         """
         url = redact_url(request.url)
-        secrets = _secrets(request)
-        http = self.client if self.client is not None else make_client(self.timeouts)
+        secrets = secrets_of(request)
         read = f"{self.timeouts.read:g} s"
-        try:
-            async with _connect(http, request, url, secrets, read) as response:
-                url = redact_url(str(response.url))
-                await _check_open(response, url, secrets, request.framing)
-                yield HttpStream(response, url, secrets, request.framing, read)
-        finally:
-            if self.client is None:
-                await http.aclose()
+        timeout = http_timeout(self.timeouts)
+        async with _connect(self._client(), request, url, secrets, read, timeout) as response:
+            url = redact_url(str(response.url))
+            await _check_open(response, url, secrets, request.framing)
+            yield HttpStream(response, url, secrets, request.framing, read)
 
     async def call(self, request: HttpRequest) -> Any:
         """A plain JSON request (no stream): the decoded body, or the typed error.
@@ -149,21 +135,14 @@ class HttpTransport:
         failures are named like a stream's (status, URL, the server's reason).
         """
         url = redact_url(request.url)
-        secrets = _secrets(request)
+        secrets = secrets_of(request)
         body = request.json if request.method != "GET" else None
         timeout = http_timeout(self.timeouts)
         try:
-            if self.client is not None:
-                response = await self.client.request(
-                    request.method, request.url, json=body, headers=request.headers,
-                    timeout=timeout,
-                )  # fmt: skip
-            else:
-                async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
-                    response = await client.request(
-                        request.method, request.url, json=body, headers=request.headers
-                    )
-        except _MAPPED as exc:
+            response = await self._client().request(
+                request.method, request.url, json=body, headers=request.headers, timeout=timeout
+            )
+        except MAPPED as exc:
             raise failure(exc, url, secrets, f"{self.timeouts.read:g} s") from exc
         return _json_result(response, url, secrets)
 
@@ -188,14 +167,19 @@ class HttpStream(DecodedStream):
         return self._response.aiter_bytes()
 
     def failure(self, exc: Exception) -> StreamFailure | None:
-        if isinstance(exc, _MAPPED):
+        if isinstance(exc, MAPPED):
             return failure(exc, self.url, self._secrets, self._read)
         return None
 
 
 @asynccontextmanager
 async def _connect(
-    http: httpx.AsyncClient, request: HttpRequest, url: str, secrets: tuple[str, ...], read: str
+    http: httpx.AsyncClient,
+    request: HttpRequest,
+    url: str,
+    secrets: tuple[str, ...],
+    read: str,
+    limits: httpx.Timeout,
 ) -> AsyncIterator[httpx.Response]:
     method = request.method
     target = httpx.URL(request.url)
@@ -203,12 +187,14 @@ async def _connect(
     body = request.json if method != "GET" else None
     for _hop in range(MAX_REDIRECTS + 1):
         try:
-            connection = aconnect_sse(http, method, str(target), json=body, headers=headers)
+            connection = aconnect_sse(
+                http, method, str(target), json=body, headers=headers, timeout=limits
+            )
             source = await connection.__aenter__()
         except httpx.ReadTimeout as exc:
             where = redact_url(str(target))
             raise StalledError(f"{where} sent no response within {read}", url=where) from exc
-        except _MAPPED as exc:
+        except MAPPED as exc:
             raise failure(exc, redact_url(str(target)), secrets, read) from exc
         response = source.response
         location = response.headers.get("location")
@@ -236,7 +222,7 @@ def _json_result(response: httpx.Response, url: str, secrets: tuple[str, ...]) -
     content_type = response.headers.get("content-type")
     if not 200 <= status < 300:
         code, detail = summarize_body(body, content_type)
-        reason = _meaning(status) + _redact(f"{code}: {detail}" if code else detail, secrets)
+        reason = _meaning(status) + redact(f"{code}: {detail}" if code else detail, secrets)
         phrase = f" {response.reason_phrase}" if response.reason_phrase else ""
         raise status_error_class(status)(
             f"HTTP {status}{phrase} from {url}: {reason}", status=status, url=url
@@ -273,7 +259,7 @@ async def _check_open(
         return
     body = await _read_limited(response)
     code, detail = summarize_body(body, content_type)
-    detail = _redact(detail, secrets)
+    detail = redact(detail, secrets)
     reason = f"{code}: {detail}" if code else detail
     if not 200 <= status < 300:
         phrase = f" {response.reason_phrase}" if response.reason_phrase else ""
@@ -309,44 +295,4 @@ async def _read_limited(response: httpx.Response) -> bytes:
     return b"".join(parts)[:ERROR_BODY_LIMIT]
 
 
-def failure(
-    exc: Exception, url: str, secrets: tuple[str, ...] = (), read: str = "too long"
-) -> StreamFailure:
-    """The nbchat error for an httpx exception, by :data:`FAILURES` (secrets redacted)."""
-    detail = _redact(str(exc) or type(exc).__name__, secrets)
-    for kind, cls, template in FAILURES:
-        if isinstance(exc, kind):
-            return cls(template.format(url=url, detail=detail, read=read), url=url)
-    return ConnectionFailed(f"request to {url} failed: {detail}", url=url)
-
-
-class _QueryRedactor(logging.Filter):
-    """Drops query strings from the URLs in httpx's log lines (keys travel there)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple) and record.args:
-            record.args = tuple(
-                redact_url(str(arg)) if isinstance(arg, httpx.URL) else arg for arg in record.args
-            )
-        return True
-
-
-logging.getLogger("httpx").addFilter(_QueryRedactor())
-
-
-def _secrets(request: HttpRequest) -> tuple[str, ...]:
-    found = []
-    for name, value in request.headers.items():
-        if name.lower() in CREDENTIAL_HEADERS and value:
-            found.append(value)
-            found.append(value.split(" ", 1)[-1])
-    return tuple(s for s in found if len(s) >= 8)
-
-
-def _redact(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
-
-
-__all__ = ["FAILURES", "HttpStream", "HttpTransport", "failure", "make_client"]
+__all__ = ["HttpStream", "HttpTransport", "http_timeout", "make_client"]
