@@ -163,10 +163,10 @@ class Reply:
 
     # -- writing -----------------------------------------------------------------------
 
-    def append_text(self, text: str) -> None:
-        """A piece of visible text (the hot path: what ``apply(TextDelta(text))`` does)."""
+    def append_text(self, text: str, deltas: int = 1) -> None:
+        """Visible text: ``deltas`` text deltas joined (what ``apply(TextDelta)`` does)."""
         self._text.append(text)
-        self.text_deltas += 1
+        self.text_deltas += deltas
 
     def apply(self, event: StreamEvent) -> None:
         """Add one event to the reply."""

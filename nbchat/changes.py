@@ -97,15 +97,21 @@ class Listeners:
     """
 
     def __init__(self) -> None:
-        self._listeners: list[Listener] = []
+        # A tuple, replaced on (un)subscribe: emitting (once per batch of tokens) copies
+        # nothing, and a listener may unsubscribe while it is called.
+        self._listeners: tuple[Listener, ...] = ()
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(change)`` on every change; returns a function that unsubscribes."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+        self._listeners = (*self._listeners, listener)
+
+        def unsubscribe() -> None:
+            self._listeners = tuple(x for x in self._listeners if x is not listener)
+
+        return unsubscribe
 
     def emit(self, change: Change) -> None:
-        for listener in list(self._listeners):
+        for listener in self._listeners:
             try:
                 listener(change)
             except Exception:

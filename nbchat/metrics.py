@@ -28,10 +28,10 @@ class ReplyTimer:
         self.ended: float | None = None
         self.deltas = 0
 
-    def token(self) -> bool:
-        """Count one text delta; True when it is the first of the reply."""
+    def token(self, count: int = 1) -> bool:
+        """Count ``count`` text deltas that arrived now; True for the reply's first."""
         now = self._clock()
-        self.deltas += 1
+        self.deltas += count
         self.last_token = now
         if self.first_token is None:
             self.first_token = now

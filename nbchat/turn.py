@@ -279,20 +279,19 @@ class Turn:
     async def _stream(self, stream: ReplyStream) -> None:
         message = self.message
         ledger = message.reply
-        timer = self._timer
         emit = self._host.emit
         message_id = message.id
         async with contextlib.aclosing(stream.events()) as events:
             async for batch in events:
+                # The hot path: the text deltas of a body chunk go on as one append.
+                texts: list[str] = []
                 for event in batch:
-                    if type(event) is TextDelta:  # the hot path
-                        if timer.token() or self.phase is not Phase.STREAMING:
-                            self._set_phase(Phase.STREAMING)
-                        if self._waiting or self._fresh:
-                            self._output()
-                        ledger.append_text(event.text)
-                        emit(TextAppended(message_id, event.text))
+                    if type(event) is TextDelta:
+                        texts.append(event.text)
                         continue
+                    if texts:
+                        self._text(texts)
+                        texts = []
                     ledger.apply(event)
                     self._last_other = self._clock()
                     self._output()
@@ -306,8 +305,19 @@ class Turn:
                     elif isinstance(event, Progress):
                         self._set_phase(Phase.STREAMING)
                         emit(MessageUpdated(message_id))
+                if texts:
+                    self._text(texts)
                 if self._clock() - self._saved_at >= CHECKPOINT_S:
                     self._checkpoint()
+
+    def _text(self, texts: list[str]) -> None:
+        if self._timer.token(len(texts)) or self.phase is not Phase.STREAMING:
+            self._set_phase(Phase.STREAMING)
+        if self._waiting or self._fresh:
+            self._output()
+        text = texts[0] if len(texts) == 1 else "".join(texts)
+        self.message.reply.append_text(text, len(texts))
+        self._host.emit(TextAppended(self.message.id, text))
 
     def _finalize(self, status: MessageStatus) -> None:
         if self._finalized:

@@ -101,7 +101,7 @@ class Dialect(ABC):
         """
         try:
             value = json.loads(data)
-            if "\\ud" in data or "\\uD" in data:  # rare: only then look for lone ones
+            if "\\u" in data and ("\\ud" in data or "\\uD" in data):  # rare: look closer
                 value = without_lone_surrogates(value)
             return value, None
         except json.JSONDecodeError as exc:

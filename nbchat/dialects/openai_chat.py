@@ -56,6 +56,10 @@ def error_text(error: Any) -> str:
     return excerpt(str(error))
 
 
+#: a delta with only these keys (and no finish, usage or error) takes the text-only path
+_TEXT_ONLY = frozenset({"content", "role"})
+
+
 class OpenAIChatDialect(Dialect):
     """Parser for one Chat Completions stream; see the module docstring."""
 
@@ -85,13 +89,29 @@ class OpenAIChatDialect(Dialect):
     def feed(self, event: ServerSentEvent) -> list[StreamEvent]:
         if self.finished or self.failed:
             return []
-        if event.data.strip() == "[DONE]":
+        data = event.data
+        if data[:1] != "{" and data.strip() == "[DONE]":
             self.finished = True
             native = self._finish
             return [*self._finish_calls(), Finished(_FINISH.get(native or "stop"), native)]
-        chunk, problem = self.parse_json(event.data)
+        chunk, problem = self.parse_json(data)
         if problem is not None:
             return [problem]
+        choices = chunk.get("choices") if type(chunk) is dict else None
+        if type(choices) is list and len(choices) == 1:
+            # The hot path: one choice whose delta holds only text (and maybe a role).
+            choice = choices[0]
+            delta = choice.get("delta") if type(choice) is dict else None
+            if (
+                type(delta) is dict
+                and not choice.get("finish_reason")
+                and choice.get("index", 0) == 0
+                and "usage" not in chunk
+                and "error" not in chunk
+                and delta.keys() <= _TEXT_ONLY
+            ):
+                content = delta.get("content")
+                return [TextDelta(content)] if type(content) is str and content else []
         if not isinstance(chunk, dict):
             self.failed = True
             return [

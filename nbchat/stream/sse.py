@@ -12,7 +12,7 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from nbchat.errors import ProtocolError
 
@@ -23,13 +23,13 @@ _EOL = re.compile(r"\r\n|\r|\n")
 _DIGITS = re.compile(r"[0-9]+")
 
 
-@dataclass(frozen=True)
-class ServerSentEvent:
+class ServerSentEvent(NamedTuple):
     """One dispatched event.
 
     ``id`` is the last event ID in force when it was dispatched (it persists across
     events, as the spec says); ``retry`` is the reconnection time in ms set by a
-    ``retry:`` line of this event's block, or None.
+    ``retry:`` line of this event's block, or None. (A named tuple: one is made per
+    event, and a tuple is the cheapest immutable value to build.)
     """
 
     event: str = "message"
@@ -93,6 +93,30 @@ class SSEDecoder:
             self._skip_lf = False
             if text.startswith("\n"):  # the LF of a CRLF split across two chunks
                 text = text[1:]
+        if "\r" in text:
+            return self._feed_any_eol(text)
+        # The common case, LF only: str.split in C, then one tight loop.
+        lines = text.split("\n")
+        tail = lines.pop()  # after the last LF: a partial line, or ""
+        events: list[ServerSentEvent] = []
+        if lines and self._partial:
+            self._partial.append(lines[0])
+            lines[0] = "".join(self._partial)
+            self._partial.clear()
+        data = self._data
+        for line in lines:
+            if not line:
+                self._dispatch(events)
+            elif line.startswith("data:"):
+                value = line[5:]
+                data.append(value[1:] if value[:1] == " " else value)
+            else:
+                self._line(line, events)
+        if tail:
+            self._partial.append(tail)
+        return events
+
+    def _feed_any_eol(self, text: str) -> list[ServerSentEvent]:
         events: list[ServerSentEvent] = []
         start = 0
         end = len(text)
@@ -148,7 +172,7 @@ class SSEDecoder:
             # event type buffer to the empty string and return." (id/retry stay set)
             self._event_type = ""
             return
-        data = "\n".join(self._data)
+        data = "\n".join(self._data) if len(self._data) > 1 else self._data[0]
         self._data.clear()
         events.append(
             ServerSentEvent(
