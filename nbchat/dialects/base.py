@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from nbchat.config import Endpoint
@@ -100,7 +100,7 @@ class Dialect(ABC):
         U+FFFD, so the text can still be saved and sent to the browser.
         """
         try:
-            value = json.loads(data)
+            value = _loads(data)
             if "\\u" in data and ("\\ud" in data or "\\uD" in data):  # rare: look closer
                 value = without_lone_surrogates(value)
             return value, None
@@ -152,6 +152,25 @@ class JSONDialect(Dialect):
     @abstractmethod
     def on_object(self, event: ServerSentEvent, data: dict[str, Any]) -> list[StreamEvent]:
         """Normalized events for one event's JSON object ``data``."""
+
+
+#: the C scanner behind json.loads (not in typeshed's stubs)
+_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _loads(data: str) -> Any:
+    """``json.loads`` for the usual event: an object with nothing around it. The C scanner
+    is called directly (``json.loads`` first looks for whitespace with two regex
+    matches); anything else goes through ``json.loads``, errors and all."""
+    if data[:1] == "{" and data[-1:] == "}":
+        try:
+            value, end = _scan(data, 0)
+        except StopIteration:
+            pass
+        else:
+            if end == len(data):
+                return value
+    return json.loads(data)
 
 
 def url_join(base_url: str, path: str) -> str:

@@ -174,14 +174,7 @@ class SSEDecoder:
             return
         data = "\n".join(self._data) if len(self._data) > 1 else self._data[0]
         self._data.clear()
-        events.append(
-            ServerSentEvent(
-                event=self._event_type or "message",
-                data=data,
-                id=self.last_event_id,
-                retry=retry,
-            )
-        )
+        events.append(ServerSentEvent(self._event_type or "message", data, self._id_buffer, retry))
         self._event_type = ""
 
 
