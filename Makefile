@@ -64,11 +64,12 @@ nbval:
 	rm -rf $(TEST_DATA)
 	NBCHAT_DATA_DIR=$(TEST_DATA) $(BIN)/pytest --nbval-lax -p no:cacheprovider notebooks -o testpaths=notebooks
 
-bench: env bundle ## print the benchmark figures
+bench: env chromium bundle ## print the benchmark figures
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/checkpoint.py
 	$(BIN)/python bench/history_cost.py
 	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/browser_history.py
 	$(BIN)/python bench/sessions.py
 
 clean:
