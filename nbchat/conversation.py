@@ -106,10 +106,12 @@ class Conversation:
         for message in self.messages:
             if message is until:
                 break
-            if message.superseded or message.role not in ("user", "assistant"):
+            role = message.role
+            if message.superseded or (role != "user" and role != "assistant"):
                 continue
-            if message.content:
-                out.append(message.to_param())
+            content = message.reply.text
+            if content:
+                out.append({"role": role, "content": content})
         return out
 
 
