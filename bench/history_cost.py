@@ -27,11 +27,13 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from measuring import MeasuringWidget
 
 from nbchat import Chat, Message
 from nbchat.dialects import get_dialect
 from nbchat.stream import DecodedStream, HttpRequest
-from nbchat.widget import ChatWidget
 
 TOKENS = 200
 HISTORY = 10_000
@@ -65,19 +67,6 @@ class Transport:
         pass
 
 
-class MeasuringWidget(ChatWidget):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.bytes = 0
-        super().__init__(*args, **kwargs)
-        self.observe(self._count, "snapshot")
-
-    def _count(self, change: dict[str, Any]) -> None:
-        self.bytes += len(json.dumps(change["new"]))
-
-    def send(self, content: Any, buffers: Any = None) -> None:
-        self.bytes += len(json.dumps(content))
-
-
 def chat_with(history: int) -> Chat:
     chat = Chat("http://bench/v1", model="m", history=None, transport=Transport())
     for i in range(history):
@@ -90,7 +79,7 @@ async def turn(history: int) -> tuple[float, int, int, int, float]:
     chat = chat_with(history)
     widget = MeasuringWidget(chat)
     opened = len(json.dumps(widget.snapshot))
-    widget.bytes = 0
+    widget.reset()
     started = time.process_time()
     message = await chat.send("go")
     widget.flush()

@@ -24,7 +24,6 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 from httpx_sse import aconnect_sse
@@ -34,10 +33,12 @@ from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from measuring import MeasuringWidget
 
 from nbchat import Chat
 from nbchat.server import ServerThread
-from nbchat.widget import ChatWidget
 
 
 def make_body(tokens: int) -> bytes:
@@ -105,20 +106,6 @@ async def baseline(url: str) -> tuple[int, float, float]:
         return count, time.perf_counter() - started, time.thread_time() - cpu
 
 
-class MeasuringWidget(ChatWidget):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self.batch_bytes = 0
-        self.snapshot_bytes = 0
-        super().__init__(*args, **kwargs)
-        self.observe(self._count_snapshot, "snapshot")
-
-    def _count_snapshot(self, change: dict[str, Any]) -> None:
-        self.snapshot_bytes += len(json.dumps(change["new"]))
-
-    def send(self, content: Any, buffers: Any = None) -> None:
-        self.batch_bytes += len(json.dumps(content))
-
-
 async def pipeline(url: str) -> tuple[int, float, int, int, float]:
     chat = Chat(url + "/v1", model="bench", history=None, name="bench")
     widget = MeasuringWidget(chat)
@@ -131,7 +118,7 @@ async def pipeline(url: str) -> tuple[int, float, int, int, float]:
     assert message.status == "done", message.error
     tokens = message.metrics.get("output_tokens", 0)
     widget.close()
-    return tokens, elapsed, widget.batch_bytes, widget.snapshot_bytes, cpu
+    return tokens, elapsed, widget.message_bytes, widget.trait_bytes, cpu
 
 
 async def main(tokens: int, rounds: int) -> None:
@@ -164,7 +151,7 @@ async def main(tokens: int, rounds: int) -> None:
         base, rate = statistics.median(base_rates), statistics.median(nb_rates)
         print(f"wall clock, 16 KB pieces: httpx-sse {base:,.0f} events/s, nbchat {rate:,.0f}")
         print(f"bytes toward browser per token  : {statistics.median(per_token):12.1f} (batches)")
-        print(f"                  incl. snapshots: {statistics.median(per_token_all):12.1f}")
+        print(f"          incl. snapshot and head: {statistics.median(per_token_all):12.1f}")
     finally:
         server.stop()
 
