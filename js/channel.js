@@ -48,7 +48,8 @@ import { createStore, isLive, retryTarget } from "./store.js";
  *   Ask the kernel to answer the last user message again; false when there is no
  *   reply to retry (see `retryTarget`) or a send/retry still waits for its answer.
  * @property {() => boolean} loadOlder Ask for the page of messages before the first one
- *   the store holds; false when there are none or a request is pending.
+ *   the store holds; false when there are none, a request is pending, or the store
+ *   holds {@link MAX_LOADED} messages already.
  * @property {() => void} viewOpened Call when a view is created (may request a sync).
  * @property {() => boolean} syncPending
  */
@@ -60,6 +61,12 @@ import { createStore, isLive, retryTarget } from "./store.js";
  * @property {number} [sendLatchMs] How long a send or retry blocks another one while
  *   no snapshot has arrived (guards against a double Enter starting two turns).
  */
+
+/**
+ * The most messages a store loads by paging back: what is on screen stays bounded.
+ * Older ones are in the kernel's history (and `chat.messages`).
+ */
+export const MAX_LOADED = 1000;
 
 /**
  * @param {ChatModel} model
@@ -163,6 +170,7 @@ export function createChannel(model, options = {}) {
       const { messages, offset } = store.getState();
       const first = messages[0];
       if (!first || offset === 0 || pageRequested === first.id) return false;
+      if (messages.length >= MAX_LOADED) return false;
       pageRequested = first.id;
       model.send({ type: "page", before: first.id });
       return true;

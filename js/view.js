@@ -23,7 +23,9 @@
  *
  * A long chat opens on its last page: `button.nbchat-older` ("Show N earlier
  * messages") loads the page before, when clicked or when it scrolls into view; the
- * reading position stays where it was as the older messages appear above it.
+ * reading position stays where it was as the older messages appear above it. At most
+ * `MAX_LOADED` messages are loaded, so the DOM stays bounded; the button then says
+ * where the rest is.
  *
  * @module
  */
@@ -31,6 +33,7 @@
 import { createAutoScroll } from "./autoscroll.js";
 import { phaseLabel } from "./format.js";
 import { appendDelta, createMessage, h, updateMessage } from "./message.js";
+import { MAX_LOADED } from "./channel.js";
 import { isLive, retryTarget } from "./store.js";
 
 /** @typedef {import("./store.js").Store} Store */
@@ -131,7 +134,11 @@ export function createView(el, host, options = {}) {
     phase.setAttribute("data-phase", state.phase);
     root.setAttribute("data-phase", state.phase);
 
-    older.textContent = `Show ${state.offset.toLocaleString("en")} earlier messages`;
+    const full = state.messages.length >= MAX_LOADED;
+    older.textContent = full
+      ? `${state.offset.toLocaleString("en")} earlier messages are not shown here (they are in chat.messages and the history)`
+      : `Show ${state.offset.toLocaleString("en")} earlier messages`;
+    older.disabled = full;
     older.hidden = state.offset === 0;
     if (list.firstChild !== older) list.prepend(older);
 

@@ -1,6 +1,6 @@
 // @ts-check
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createChannel } from "../channel.js";
+import { MAX_LOADED, createChannel } from "../channel.js";
 import { TEXT_CHUNK, createView } from "../view.js";
 import { batch, createFakeModel, message, ops, snapshot, toolCall } from "./fakes.js";
 
@@ -1077,6 +1077,16 @@ describe("long chats", () => {
     const ids = [...el.querySelectorAll(".nbchat-message")].map((m) => m.getAttribute("data-id"));
     expect(ids).toEqual(["m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "m9"]);
     expect(older.hidden).toBe(true);
+  });
+
+  it("stops loading at MAX_LOADED messages, saying where the rest is", () => {
+    const messages = Array.from({ length: MAX_LOADED }, (_, i) => message(`m${i}`, "user", `t${i}`));
+    const { model } = mount(snapshot({ offset: 9000, messages }));
+    const older = /** @type {HTMLButtonElement} */ ($("button.nbchat-older"));
+    expect(older.disabled).toBe(true);
+    expect(older.textContent).toContain("9,000 earlier messages are not shown here");
+    older.click();
+    expect(model.sent.filter((m) => m.type === "page")).toEqual([]);
   });
 
   it("a head naming a batch the view never got asks for a sync", () => {
