@@ -39,6 +39,8 @@ class Conversation:
         self.history = history
         self.messages: list[Message] = list(messages)
         self._listeners = Listeners()
+        #: tell every listener about a change (a broken listener is logged, not raised)
+        self.emit: Callable[[Change], None] = self._listeners.emit
 
     @classmethod
     def open(cls, name: str, history: HistoryStore) -> Conversation:
@@ -50,10 +52,6 @@ class Conversation:
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(change)`` on every change; returns a function that unsubscribes."""
         return self._listeners.subscribe(listener)
-
-    def emit(self, change: Change) -> None:
-        """Tell every listener about ``change`` (a broken listener is logged, not raised)."""
-        self._listeners.emit(change)
 
     # -- persistence -------------------------------------------------------------------
 

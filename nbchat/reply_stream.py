@@ -39,7 +39,7 @@ from nbchat.errors import (
 )
 from nbchat.events import StreamEvent
 from nbchat.retry import RetryPolicy
-from nbchat.stream import DecodedStream, Transport
+from nbchat.stream import DecodedStream, ServerSentEvent, Transport
 from nbchat.wire import ChatMessageParam
 
 log = logging.getLogger("nbchat")
@@ -103,6 +103,31 @@ class ReplyStream:
         first_id = ""
         delivered = False  # some of the reply was passed on
         retry_ms: int | None = None
+        skipping = False
+
+        def feed(batch: list[ServerSentEvent]) -> list[StreamEvent]:
+            # The dialect's events for one chunk's server-sent events, leaving out what
+            # a server that ignored Last-Event-ID sent again.
+            nonlocal first_id, skipping
+            out: list[StreamEvent] = []
+            for sse in batch:
+                if sse.id:
+                    if not first_id:
+                        first_id = sse.id
+                    elif last_id and sse.id == first_id and not skipping:
+                        # The server ignored Last-Event-ID and started over: skip what
+                        # was already shown, up to where it broke.
+                        skipping = True
+                        log.warning("nbchat: server replayed the stream from the start")
+                    if skipping:
+                        if sse.id == last_id:
+                            skipping = False
+                        continue
+                out += dialect.feed(sse)
+                if dialect.failed or dialect.finished:
+                    break
+            return out
+
         while True:
             resume = self._resume_request(request, last_id) if last_id else None
             attempt = resume or request
@@ -112,29 +137,25 @@ class ReplyStream:
             try:
                 async with self.transport.open(attempt) as stream:
                     self._notice("")
-                    async for batch in stream.batches():
-                        out: list[StreamEvent] = []
-                        for sse in batch:
-                            if sse.id:
-                                if not first_id:
-                                    first_id = sse.id
-                                elif last_id and sse.id == first_id and not skipping:
-                                    # The server ignored Last-Event-ID and started over:
-                                    # skip what was already shown, up to where it broke.
-                                    skipping = True
-                                    log.warning("nbchat: server replayed the stream from the start")
-                                if skipping:
-                                    if sse.id == last_id:
-                                        skipping = False
-                                    continue
-                            out += dialect.feed(sse)
+                    decode = stream.decode
+                    try:
+                        async for chunk in stream.source():
+                            batch = decode(chunk)
+                            if not batch:
+                                continue
+                            out = feed(batch)
+                            if out:
+                                delivered = True
+                                yield out
                             if dialect.failed or dialect.finished:
                                 break
-                        if out:
-                            delivered = True
-                            yield out
-                        if dialect.failed or dialect.finished:
-                            break
+                        else:
+                            out = feed(stream.decode_end())
+                            if out:
+                                delivered = True
+                                yield out
+                    except Exception as exc:
+                        stream.reraise(exc)
                     if dialect.finished:
                         await stream.drain()  # so the connection can be kept alive
                     if dialect.failed or dialect.finished:

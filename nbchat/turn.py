@@ -307,7 +307,9 @@ class Turn:
                         emit(MessageUpdated(message_id))
                 if texts:
                     self._text(texts)
-                if self._clock() - self._saved_at >= CHECKPOINT_S:
+                # Output times were just read (no clock read here): checkpoint each second.
+                last = self._timer.last_token or 0.0
+                if max(last, self._last_other) - self._saved_at >= CHECKPOINT_S:
                     self._checkpoint()
 
     def _text(self, texts: list[str]) -> None:
