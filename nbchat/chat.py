@@ -9,7 +9,8 @@ import re
 import sys
 from typing import Any
 
-from nbchat.controller import ChatController, default_conversation_name
+from nbchat.controller import ChatController
+from nbchat.conversation import default_conversation_name
 from nbchat.message import Message
 from nbchat.widget import ChatWidget
 

@@ -21,7 +21,6 @@ import dataclasses
 import logging
 import os
 from collections.abc import Callable, Mapping
-from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from nbchat.changes import (
@@ -34,7 +33,7 @@ from nbchat.changes import (
     TranscriptReplaced,
 )
 from nbchat.config import Timeouts
-from nbchat.conversation import Conversation
+from nbchat.conversation import Conversation, default_conversation_name
 from nbchat.dialects import get_dialect
 from nbchat.endpoints import resolve_source
 from nbchat.errors import (
@@ -44,7 +43,7 @@ from nbchat.errors import (
 )
 from nbchat.history import HistoryStore, open_history
 from nbchat.loops import run_blocking, running_loop
-from nbchat.message import Message
+from nbchat.message import Message, check_message
 from nbchat.reply_stream import ReplyStream, TokenRefresh
 from nbchat.retry import RetryPolicy
 from nbchat.stream import Recording, Transport
@@ -58,28 +57,6 @@ log = logging.getLogger("nbchat")
 
 
 _DEFAULT = object()
-
-
-def check_message(text: object) -> None:
-    """Raise a ConfigurationError naming what is wrong with a message to send."""
-    if not isinstance(text, str):
-        raise ConfigurationError(f"message must be a string, got {type(text).__name__}")
-    if not text.strip():
-        raise ConfigurationError("cannot send an empty message")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        bad = text[exc.start]
-        raise ConfigurationError(
-            f"message is not valid Unicode: a lone surrogate {bad!r} at position {exc.start} "
-            "(text decoded with errors='surrogateescape'?); fix or remove it"
-        ) from None
-
-
-def default_conversation_name() -> str:
-    """The notebook's path when the kernel knows it (Jupyter Server sets it), else 'default'."""
-    path = os.environ.get("JPY_SESSION_NAME", "")
-    return PurePath(path).as_posix() if path else "default"
 
 
 class ChatController:
@@ -437,4 +414,4 @@ class ChatController:
         self.emit(PhaseChanged(Phase.IDLE))
 
 
-__all__ = ["ChatController", "default_conversation_name"]
+__all__ = ["ChatController"]

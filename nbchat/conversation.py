@@ -9,8 +9,10 @@ sees next (:meth:`Conversation.context`).
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
+from pathlib import PurePath
 
 from nbchat.changes import (
     Change,
@@ -26,6 +28,12 @@ from nbchat.message import Message
 from nbchat.wire import ChatMessageParam
 
 log = logging.getLogger("nbchat")
+
+
+def default_conversation_name() -> str:
+    """The notebook's path when the kernel knows it (Jupyter Server sets it), else 'default'."""
+    path = os.environ.get("JPY_SESSION_NAME", "")
+    return PurePath(path).as_posix() if path else "default"
 
 
 class Conversation:
@@ -113,4 +121,4 @@ class Conversation:
         return out
 
 
-__all__ = ["Conversation"]
+__all__ = ["Conversation", "default_conversation_name"]

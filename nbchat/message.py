@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 from nbchat.accumulate import Reply
-from nbchat.errors import error_info
+from nbchat.errors import ConfigurationError, error_info
 from nbchat.events import StreamError
 from nbchat.history.store import MessageRecord
 from nbchat.wire import (
@@ -28,6 +28,22 @@ from nbchat.wire import (
     Role,
     ToolCallInfo,
 )
+
+
+def check_message(text: object) -> None:
+    """Raise a ConfigurationError naming what is wrong with a message to send."""
+    if not isinstance(text, str):
+        raise ConfigurationError(f"message must be a string, got {type(text).__name__}")
+    if not text.strip():
+        raise ConfigurationError("cannot send an empty message")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start]
+        raise ConfigurationError(
+            f"message is not valid Unicode: a lone surrogate {bad!r} at position {exc.start} "
+            "(text decoded with errors='surrogateescape'?); fix or remove it"
+        ) from None
 
 
 def new_id() -> str:
