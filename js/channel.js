@@ -88,6 +88,8 @@ export function createChannel(model, options = {}) {
   let openedOnce = false;
   /** @type {string | null} the message a page request was sent before */
   let pageRequested = null;
+  /** @type {number} when it was sent (a lost answer may be asked for again later) */
+  let pageRequestedAt = 0;
 
   function onSnapshot() {
     syncRequestedAt = null;
@@ -169,9 +171,10 @@ export function createChannel(model, options = {}) {
     loadOlder() {
       const { messages, offset } = store.getState();
       const first = messages[0];
-      if (!first || offset === 0 || pageRequested === first.id) return false;
-      if (messages.length >= MAX_LOADED) return false;
+      if (!first || offset === 0 || messages.length >= MAX_LOADED) return false;
+      if (pageRequested === first.id && now() - pageRequestedAt < syncRetryMs) return false;
       pageRequested = first.id;
+      pageRequestedAt = now();
       model.send({ type: "page", before: first.id });
       return true;
     },

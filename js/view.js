@@ -188,14 +188,12 @@ export function createView(el, host, options = {}) {
       const fromBottom = list.scrollHeight - list.scrollTop;
       renderSnapshot();
       list.scrollTop = list.scrollHeight - fromBottom;
-      loading = false;
     } else renderSnapshot();
   }
 
-  let loading = false;
-
   function onOlder() {
-    if (!loading && host.loadOlder?.()) loading = true;
+    // The channel refuses a second request while one is pending (or expired).
+    host.loadOlder?.();
   }
 
   // Scrolling up to the top loads the page before, as the button does.

@@ -3,11 +3,11 @@
 A :class:`ReplyStream` turns a request into one sequence of normalized events, however
 many HTTP attempts that takes, under the rules of :mod:`nbchat.retry`::
 
-    attempt ──fails before any byte──> 401: token_refresh once, then again
+    attempt ──fails before a 2xx answer─> 401: token_refresh once, then again
        │                               429/503: wait Retry-After (capped), again
        │                               408/502/504, connection: backoff, again
        │                               anything else, or out of tries: raise
-       └──bytes arrived, then dropped / silent / EOF before the end marker
+       └──a 2xx stream opened, then dropped / silent / EOF before the end marker
               events carried ids and re-opening cannot start work twice (a GET
               stream, Endpoint.resume_url, Endpoint.resumable, the dialect's rule):
                                   re-open with Last-Event-ID after at least the
@@ -165,7 +165,10 @@ class ReplyStream:
                         url=stream.url,
                     )
             except StreamFailure as exc:
-                if stream is None or stream.bytes_received == 0:
+                if stream is None:
+                    # Failed inside open(): no 2xx response, so nothing was accepted yet.
+                    # Once a stream opened, the server took the request on: even with no
+                    # body byte yet, sending it again could start the work twice.
                     failures += 1
                     request, refreshed = await self._before_bytes(exc, request, failures, refreshed)
                     continue

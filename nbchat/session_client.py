@@ -82,13 +82,27 @@ class RemoteSession:
         if self.opened:
             return
         opening = self._opening
-        if opening is None or opening.get_loop() is not asyncio.get_running_loop():
+        loop = asyncio.get_running_loop()
+        if opening is not None and opening.get_loop() is not loop:
+            # In flight on another loop (the kernel's, while chat.ask runs its own):
+            # wait for it there rather than open a second session.
+            while not opening.done():  # noqa: ASYNC110 (no Event is shared across loops)
+                await asyncio.sleep(0.02)
+            if self.opened:
+                return
+            opening = None
+        if opening is None:
             opening = self._opening = asyncio.ensure_future(self._open_then(on_open))
-        try:
-            await asyncio.shield(opening)
-        finally:
-            if opening.done() and self._opening is opening:
-                self._opening = None
+            opening.add_done_callback(self._open_ended)
+        await asyncio.shield(opening)
+
+    def _open_ended(self, opening: asyncio.Future[None]) -> None:
+        # Whoever awaited may be gone (a Stop): the outcome is read here, and a failed
+        # open leaves the way clear for the next try.
+        if self._opening is opening:
+            self._opening = None
+        if not opening.cancelled():
+            opening.exception()
 
     async def _open_then(self, on_open: Callable[[list[Message]], None]) -> None:
         on_open(await self.open())

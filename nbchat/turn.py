@@ -53,8 +53,11 @@ from nbchat.errors import HistoryError, NbchatError, StalledError
 from nbchat.events import (
     Progress,
     ReasoningDelta,
+    RefusalDelta,
+    Result,
     StreamError,
     TextDelta,
+    ToolCallDelta,
     ToolCallFinished,
     ToolCallStarted,
 )
@@ -129,6 +132,7 @@ class Turn:
         self._saved_at = self._timer.started
         self._checkpoint_failed = False
         self._fresh = True  # no output yet (the replaced replies are still shown)
+        self._open_at: float | None = None  # when the current response opened
 
     # -- control -----------------------------------------------------------------------
 
@@ -163,11 +167,18 @@ class Turn:
             self._task.cancel()
 
     def set_notice(self, notice: str) -> None:
-        """Show (or, with ``""``, clear) a line about a retry or resume wait (RECONNECTING)."""
+        """Show (or, with ``""``, clear) a line about a retry or resume wait (RECONNECTING).
+
+        The reply stream clears it each time a response opens: the output clock
+        (``Timeouts.idle``) runs from then, never through a retry wait or a connect.
+        """
         self._waiting = False
         self._show(notice)
         if notice:
+            self._open_at = None
             self._set_phase(Phase.RECONNECTING)
+        else:
+            self._open_at = self._clock()
 
     def _show(self, notice: str) -> None:
         if notice != self.notice:
@@ -178,9 +189,10 @@ class Turn:
         # Once a second while the turn runs: the output clock (see the module docstring).
         timer = self._timer
         now = self._clock()
-        quiet = now - max(timer.last_token or timer.started, self._last_other)
+        opened = self._open_at
+        quiet = now - max(timer.last_token or timer.started, self._last_other, opened or 0.0)
         deadline = self._idle_deadline
-        if self._idle is not None and quiet >= self._idle and deadline is not None:
+        if self._idle is not None and opened is not None and quiet >= self._idle and deadline:
             deadline.reschedule(asyncio.get_running_loop().time())
             return
         if quiet >= WAITING_AFTER_S and (self._waiting or not self.notice):
@@ -293,6 +305,9 @@ class Turn:
                         self._text(texts)
                         texts = []
                     ledger.apply(event)
+                    if not isinstance(event, _VISIBLE):
+                        continue  # usage, the end, an error: not output (a retry's old
+                        # reply stays until the new one shows something)
                     self._last_other = self._clock()
                     self._output()
                     if isinstance(event, ReasoningDelta):
@@ -302,7 +317,7 @@ class Turn:
                         self._set_phase(Phase.STREAMING)
                         self._tools.note(ledger, event)
                         emit(MessageUpdated(message_id))
-                    elif isinstance(event, Progress):
+                    else:  # progress, result, refusal, tool arguments streaming
                         self._set_phase(Phase.STREAMING)
                         emit(MessageUpdated(message_id))
                 if texts:
@@ -358,6 +373,18 @@ class Turn:
         if phase is not self.phase:
             self.phase = phase
             self._host.emit(PhaseChanged(phase))
+
+
+#: events that show something: they count as output (the text path aside)
+_VISIBLE = (
+    ReasoningDelta,
+    RefusalDelta,
+    ToolCallStarted,
+    ToolCallDelta,
+    ToolCallFinished,
+    Progress,
+    Result,
+)
 
 
 def _status(error: StreamError | None) -> MessageStatus:

@@ -8,8 +8,10 @@ after the pending batch, with the number of that batch. The ``snapshot`` trait (
 last page of the transcript) is set only when the widget is made, when a view asks
 with ``{"type": "sync"}`` (it opened, reloaded, lost a batch) and when the transcript
 changes as a whole. So a turn costs the same in a 10,000-message chat as in a new
-one. Jupyter Server drops widget messages above ~1,000/s: tokens are never sent one
-by one, and what must not be lost (the end of a turn) is also in a trait.
+one. Jupyter Server drops widget messages above ~1,000/s (custom messages and trait
+updates alike): tokens are never sent one by one; a view that sees a later ``head``
+than its batches asks for a sync; and a view that missed a turn's end (its Stop or
+Send finds the chat in another state) is sent a fresh snapshot.
 """
 
 from __future__ import annotations
@@ -156,7 +158,9 @@ class ChatWidget(anywidget.AnyWidget):
         messages = self._controller.messages
         end = next((i for i in range(len(messages) - 1, -1, -1) if messages[i].id == before), None)
         if end is None or not isinstance(before, str):
-            return  # not (or no longer) in the transcript: the view's next sync fixes it
+            # Not (or no longer) in the transcript: the view's copy is stale.
+            self._push_snapshot()
+            return
         start = max(0, end - PAGE)
         older: list[MessageInfo] = [m.to_info() for m in messages[start:end]]
         page: Page = {"type": "page", "before": before, "messages": older, "offset": start}
@@ -172,8 +176,14 @@ class ChatWidget(anywidget.AnyWidget):
             if kind == "send":
                 text = content.get("text")
                 if isinstance(text, str) and text.strip():
+                    if self._controller.state.busy:
+                        self._push_snapshot()  # the view thought the chat idle: it is stale
                     self._controller.send(text)
             elif kind == "stop":
+                if not self._controller.state.busy:
+                    # Stop on an idle chat: the view missed the turn's end (messages are
+                    # dropped under load, traits too); show it the chat as it is.
+                    self._push_snapshot()
                 self._controller.stop()
             elif kind == "retry":
                 self._controller.retry()

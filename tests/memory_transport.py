@@ -10,11 +10,14 @@ from typing import Any
 from nbchat.errors import StreamFailure
 from nbchat.stream import DecodedStream, HttpRequest
 
-Body = Sequence[bytes] | StreamFailure
+#: a body's chunks (a failure among them is raised when reached), or a failure to open
+Body = Sequence[bytes | StreamFailure] | StreamFailure
 
 
 class MemoryStream(DecodedStream):
-    def __init__(self, chunks: Sequence[bytes], request: HttpRequest, pause: float) -> None:
+    def __init__(
+        self, chunks: Sequence[bytes | StreamFailure], request: HttpRequest, pause: float
+    ) -> None:
         super().__init__(request.framing, request.url, 200, "text/event-stream")
         self._chunks = chunks
         self._pause = pause
@@ -22,6 +25,8 @@ class MemoryStream(DecodedStream):
     async def chunks(self) -> AsyncIterator[bytes]:
         for chunk in self._chunks:
             await asyncio.sleep(self._pause)
+            if isinstance(chunk, StreamFailure):
+                raise chunk
             yield chunk
 
 

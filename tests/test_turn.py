@@ -13,7 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from nbchat import ChatController, ConnectionFailed, HistoryError, Phase, RetryPolicy
+from nbchat import (
+    ChatController,
+    ConnectionFailed,
+    HistoryError,
+    InterruptedStream,
+    Phase,
+    RateLimitedError,
+    RetryPolicy,
+    Timeouts,
+)
 from nbchat.changes import MessageUpdated, PhaseChanged, TextAppended
 from nbchat.history import MemoryHistory, MessageRecord
 from nbchat.stream import ReplayTransport
@@ -226,3 +235,39 @@ async def test_the_reply_row_exists_from_the_start_and_is_checkpointed() -> None
     (shown,) = memory_chat(MemoryTransport(), history=store, name="d").messages
     assert shown.status == "interrupted" and shown.content == row.content
     assert shown.error is not None and "kernel stopped" in shown.error["message"]
+
+
+async def test_a_retry_whose_new_reply_only_fails_keeps_the_old_one() -> None:
+    error = b'data: {"error": {"message": "overloaded", "type": "overloaded_error"}}\n\n'
+    usage = b'data: {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 0}}\n\n'
+    store = MemoryHistory()
+    transport = MemoryTransport(openai_body("half", done=False), [usage, error])
+    chat = memory_chat(transport, history=store, name="c")
+    old = await chat.send("hi")
+    new = await chat.retry()
+    assert new.status == "error" and new.error is not None and "overloaded" in new.error["message"]
+    assert old in chat.messages and old.content == "half" and not old.superseded
+    assert [r.content for r in store.load("c")] == ["hi", "half", ""]
+
+
+async def test_an_accepted_post_is_not_sent_again_even_before_its_first_byte() -> None:
+    closed = InterruptedStream("the connection to http://model.test closed mid-reply")
+    transport = MemoryTransport([closed], openai_body("second"))
+    chat = memory_chat(transport)
+    message = await chat.send("hi")
+    assert len(transport.requests) == 1  # the server had answered 200: never re-sent
+    assert message.status == "interrupted" and message.error is not None
+    assert "not sent again" in message.error["message"]
+
+
+async def test_the_idle_limit_does_not_run_through_a_retry_wait() -> None:
+    busy = RateLimitedError("HTTP 429 from http://model.test", status=429, retry_after=1.3)
+    transport = MemoryTransport(busy, openai_body("late but fine"))
+    chat = memory_chat(
+        transport,
+        timeouts=Timeouts(idle=0.5),
+        retry=RetryPolicy(max_retries=1),
+    )
+    message = await chat.send("hi")
+    assert message.status == "done" and message.content == "late but fine"
+    assert len(transport.requests) == 2

@@ -374,3 +374,18 @@ async def test_a_lost_batch_is_noticed_by_the_head_trait() -> None:
         if i != lost:
             view.apply(kind, payload)
     assert view.gaps == 1  # the head after it names a later seq: the view asks for a sync
+
+
+async def test_a_view_that_missed_the_end_of_a_turn_is_resynced_by_its_stop() -> None:
+    from tests.memory_transport import MemoryTransport, openai_body
+
+    chat = Chat("http://model.test/v1", model="m", history=None,
+                transport=MemoryTransport(openai_body("done")))  # fmt: skip
+    widget = RecordingWidget(chat)
+    await chat.send("hi")
+    count = sum(kind == "snapshot" for kind, _ in widget.wire)
+    # The final head was dropped on the way: the view still shows Stop, and it is pressed.
+    widget._on_view_message(widget, {"type": "stop"}, [])
+    snapshots = [p for kind, p in widget.wire if kind == "snapshot"]
+    assert len(snapshots) == count + 1 and snapshots[-1]["phase"] == "done"
+    assert snapshots[-1]["messages"][-1]["content"] == "done"

@@ -98,10 +98,8 @@ class HttpTransport:
         return redact_url(url)
 
     async def aclose(self) -> None:
-        """Close the running loop's pooled connections (an injected client is its
-        owner's to close); the next request opens new ones."""
-        if self.client is None:
-            await POOL.aclose()
+        """Nothing to release: the pooled client is shared by every chat on the loop
+        (``await POOL.aclose()`` closes it) and an injected client is its owner's."""
 
     def _client(self) -> httpx.AsyncClient:
         return self.client if self.client is not None else POOL.client()
