@@ -35,54 +35,6 @@ from nbchat.events import (
 from nbchat.wire import ProgressInfo, ToolCallInfo
 
 
-@dataclass
-class ToolCall:
-    """One tool call of a reply: ``arguments`` is the raw streamed JSON, ``input`` parsed."""
-
-    index: int
-    id: str
-    name: str
-    arguments: str = ""
-    input: dict[str, Any] = field(default_factory=dict)
-    finished: bool = False
-    result: Any = None
-    duration_s: float | None = None
-    _pieces: list[str] = field(default_factory=list, repr=False)
-
-    def info(self) -> ToolCallInfo:
-        """The call as the widget and history see it (JSON-safe)."""
-        out: ToolCallInfo = {
-            "id": self.id,
-            "name": self.name,
-            "arguments": self.arguments if self.finished else "".join(self._pieces),
-            "input": self.input if self.finished else None,
-            "status": "done" if self.finished else "running",
-        }
-        if self.result is not None:
-            out["result"] = self.result
-        if self.duration_s is not None:
-            out["duration_s"] = round(self.duration_s, 3)
-        return out
-
-    @classmethod
-    def from_info(cls, index: int, info: dict[str, Any]) -> ToolCall:
-        """A call as :meth:`info` described it (e.g. read back from history)."""
-        arguments = str(info.get("arguments") or "")
-        raw_input = info.get("input")
-        duration = info.get("duration_s")
-        return cls(
-            index,
-            str(info.get("id") or ""),
-            str(info.get("name") or ""),
-            arguments,
-            dict(raw_input) if isinstance(raw_input, dict) else {},
-            info.get("status") == "done",
-            info.get("result"),
-            float(duration) if isinstance(duration, (int, float)) else None,
-            [arguments],
-        )
-
-
 class _Pieces:
     """Text that grows by appending: pieces joined once per read."""
 
@@ -96,11 +48,71 @@ class _Pieces:
         self._parts.append(text)
         self._joined = None
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Pieces) and str(self) == str(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
+
     def __str__(self) -> str:
         if self._joined is None:
             self._joined = "".join(self._parts)
             self._parts = [self._joined] if self._joined else []
         return self._joined
+
+
+@dataclass
+class ToolCall:
+    """One tool call of a reply: ``arguments`` is the raw streamed JSON, ``input`` parsed."""
+
+    index: int
+    id: str
+    name: str
+    input: dict[str, Any] = field(default_factory=dict)
+    finished: bool = False
+    result: Any = None
+    duration_s: float | None = None
+    _streamed: _Pieces = field(default_factory=_Pieces, repr=False)
+
+    @property
+    def streamed(self) -> str:
+        """The argument text streamed so far."""
+        return str(self._streamed)
+
+    @property
+    def arguments(self) -> str:
+        """The raw argument JSON, once the call finished (``""`` while it streams)."""
+        return self.streamed if self.finished else ""
+
+    def info(self) -> ToolCallInfo:
+        """The call as the widget and history see it (JSON-safe)."""
+        out: ToolCallInfo = {
+            "id": self.id,
+            "name": self.name,
+            "arguments": self.streamed,
+            "input": self.input if self.finished else None,
+            "status": "done" if self.finished else "running",
+        }
+        if self.result is not None:
+            out["result"] = self.result
+        if self.duration_s is not None:
+            out["duration_s"] = round(self.duration_s, 3)
+        return out
+
+    @classmethod
+    def from_info(cls, index: int, info: dict[str, Any]) -> ToolCall:
+        """A call as :meth:`info` described it (e.g. read back from history)."""
+        raw_input = info.get("input")
+        duration = info.get("duration_s")
+        return cls(
+            index,
+            str(info.get("id") or ""),
+            str(info.get("name") or ""),
+            dict(raw_input) if isinstance(raw_input, dict) else {},
+            info.get("status") == "done",
+            info.get("result"),
+            float(duration) if isinstance(duration, (int, float)) else None,
+            _Pieces(str(info.get("arguments") or "")),
+        )
 
 
 class Reply:
@@ -183,11 +195,10 @@ class Reply:
         elif isinstance(event, ToolCallDelta):
             started = self._calls.get(event.index)
             if started is not None:
-                started._pieces.append(event.arguments)
+                started._streamed.append(event.arguments)
         elif isinstance(event, ToolCallFinished):
             finished = self._calls.get(event.index)
             if finished is not None:
-                finished.arguments = "".join(finished._pieces)
                 finished.input = dict(event.arguments)
                 finished.finished = True
                 finished.result = event.result

@@ -19,7 +19,6 @@ from nbchat.errors import ConfigurationError, error_info
 from nbchat.events import StreamError
 from nbchat.history.store import MessageRecord
 from nbchat.wire import (
-    ChatMessageParam,
     ErrorInfo,
     MessageInfo,
     MessageStatus,
@@ -196,10 +195,6 @@ class Message:
         if self.superseded:
             info["superseded"] = True
         return info
-
-    def to_param(self) -> ChatMessageParam:
-        """The message as it goes to the model in a request."""
-        return {"role": self.role, "content": self.content}
 
     def to_record(self, finished_at: float | None = None) -> MessageRecord:
         problem = self.reply.error

@@ -131,7 +131,6 @@ class Turn:
         self._ticker: asyncio.TimerHandle | None = None
         self._saved_at = self._timer.started
         self._checkpoint_failed = False
-        self._fresh = True  # no output yet (the replaced replies are still shown)
         self._open_at: float | None = None  # when the current response opened
 
     # -- control -----------------------------------------------------------------------
@@ -187,10 +186,9 @@ class Turn:
 
     def _tick(self) -> None:
         # Once a second while the turn runs: the output clock (see the module docstring).
-        timer = self._timer
         now = self._clock()
         opened = self._open_at
-        quiet = now - max(timer.last_token or timer.started, self._last_other, opened or 0.0)
+        quiet = now - max(self._last_output(), opened or 0.0)
         deadline = self._idle_deadline
         if self._idle is not None and opened is not None and quiet >= self._idle and deadline:
             deadline.reschedule(asyncio.get_running_loop().time())
@@ -200,16 +198,18 @@ class Turn:
             self._show(f"waiting for the model: no new output for {quiet:.0f} s")
         self._ticker = asyncio.get_running_loop().call_later(1.0, self._tick)
 
+    def _last_output(self) -> float:
+        # When the reply last showed something (its start, before anything).
+        return max(self._timer.last_token or self._timer.started, self._last_other)
+
     def _output(self) -> None:
         # New output: the waiting line goes; the first output supersedes a retried reply.
         if self._waiting:
             self._waiting = False
             self._show("")
-        if self._fresh:
-            self._fresh = False
-            if self.replaces:
-                self._host.superseded(self)
-                self.replaces = []
+        if self.replaces:
+            self._host.superseded(self)
+            self.replaces = []
 
     def _checkpoint(self) -> None:
         """Save the reply as it stands (status ``streaming``): a crash loses at most
@@ -323,14 +323,13 @@ class Turn:
                 if texts:
                     self._text(texts)
                 # Output times were just read (no clock read here): checkpoint each second.
-                last = self._timer.last_token or 0.0
-                if max(last, self._last_other) - self._saved_at >= CHECKPOINT_S:
+                if self._last_output() - self._saved_at >= CHECKPOINT_S:
                     self._checkpoint()
 
     def _text(self, texts: list[str]) -> None:
         if self._timer.token(len(texts)) or self.phase is not Phase.STREAMING:
             self._set_phase(Phase.STREAMING)
-        if self._waiting or self._fresh:
+        if self._waiting or self.replaces:
             self._output()
         text = texts[0] if len(texts) == 1 else "".join(texts)
         self.message.reply.append_text(text, len(texts))
