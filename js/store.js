@@ -80,6 +80,8 @@
  * @property {string} model
  * @property {string} endpoint
  * @property {string} notice A transient line about the running turn, or "".
+ * @property {string} contextStart The first message the model is sent when older ones
+ *   are left out (the chat's context limit), else "".
  */
 
 /**
@@ -267,6 +269,7 @@ function emptyState() {
     model: "",
     endpoint: "",
     notice: "",
+    contextStart: "",
   };
 }
 
@@ -300,6 +303,7 @@ export function createStore() {
       model: typeof s.model === "string" ? s.model : "",
       endpoint: typeof s.endpoint === "string" ? s.endpoint : "",
       notice: typeof s.notice === "string" ? s.notice : "",
+      contextStart: state.contextStart, // the head that follows every snapshot says
     };
     byId = new Map(messages.map((m) => [m.id, m]));
     emit({ kind: "snapshot" });
@@ -397,6 +401,7 @@ export function createStore() {
     if (typeof head.notice === "string") state.notice = head.notice;
     if (typeof head.model === "string") state.model = head.model;
     if (typeof head.endpoint === "string") state.endpoint = head.endpoint;
+    if (typeof head.context_start === "string") state.contextStart = head.context_start;
     emit({ kind: "head" });
     return int(head.seq, 0) > state.seq ? "gap" : "applied";
   }

@@ -12,7 +12,9 @@
  * div.nbchat[data-phase]
  *   div.nbchat-header > span.nbchat-model, span.nbchat-endpoint, span.nbchat-phase[data-phase]
  *   div.nbchat-body > div.nbchat-messages > button.nbchat-older, div.nbchat-message…,
- *                     div.nbchat-empty, button.nbchat-jump
+ *                     div.nbchat-context-line (above the first message the model
+ *                     is sent, when older ones are left out), div.nbchat-empty,
+ *                     button.nbchat-jump
  *   div.nbchat-notice                 (a transient line about the running turn)
  *   div.nbchat-composer > textarea.nbchat-input, button.nbchat-send[data-action=send|stop]
  * ```
@@ -93,6 +95,13 @@ export function createView(el, host, options = {}) {
   older.type = "button";
   older.hidden = true;
   const empty = h(doc, "div", "nbchat-empty", "No messages yet.");
+  const contextLine = h(
+    doc,
+    "div",
+    "nbchat-context-line",
+    "Messages above this line are not sent to the model (the chat's context limit)",
+  );
+  contextLine.setAttribute("role", "separator");
   const jump = h(doc, "button", "nbchat-jump", "↓ new messages");
   jump.type = "button";
   jump.hidden = true;
@@ -154,6 +163,7 @@ export function createView(el, host, options = {}) {
         record = createMessage(doc, message);
         records.set(message.id, record);
       }
+      if (next === contextLine) next = next.nextSibling;
       if (record.el === next) next = next.nextSibling;
       else list.insertBefore(record.el, next);
     }
@@ -163,6 +173,9 @@ export function createView(el, host, options = {}) {
         records.delete(id);
       }
     }
+    const start = records.get(state.contextStart);
+    if (!start) contextLine.remove();
+    else if (start.el.previousSibling !== contextLine) list.insertBefore(contextLine, start.el);
     empty.hidden = state.messages.length > 0;
     notice.textContent = state.notice;
     notice.hidden = !state.notice;

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from nbchat.accumulate import Reply, ToolCall
 from nbchat.chat import Chat
-from nbchat.config import Endpoint, Timeouts
+from nbchat.config import ContextLimit, Endpoint, Timeouts
 from nbchat.controller import ChatController
 from nbchat.dialects import Dialect, register_dialect
 from nbchat.errors import (
@@ -47,6 +47,7 @@ __all__ = [
     "ChatController",
     "ConfigurationError",
     "ConnectionFailed",
+    "ContextLimit",
     "Dialect",
     "Endpoint",
     "HTTPStatusError",

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
+from nbchat.config import ContextLimit
 from nbchat.wire import Phase
 
 log = logging.getLogger("nbchat")
@@ -52,6 +53,13 @@ class ModelChanged:
     model: str
 
 
+@dataclass(frozen=True)
+class ContextLimitChanged:
+    """``chat.context_limit`` now sends more or fewer of the older messages."""
+
+    limit: ContextLimit
+
+
 class TextAppended(NamedTuple):
     """``text`` was appended to message ``message_id``'s reply (or its reasoning).
 
@@ -85,6 +93,7 @@ Change = (
     | PhaseChanged
     | NoticeChanged
     | ModelChanged
+    | ContextLimitChanged
 )
 Listener = Callable[[Change], None]
 
@@ -120,6 +129,7 @@ class Listeners:
 
 __all__ = [
     "Change",
+    "ContextLimitChanged",
     "Listener",
     "Listeners",
     "MessageAdded",

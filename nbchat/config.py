@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from nbchat.errors import ConfigurationError
+
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 DEMO_MODEL = "demo"
 
@@ -35,6 +37,34 @@ class Timeouts:
     connect: float = 10.0
     read: float = 120.0
     idle: float | None = None
+
+
+@dataclass(frozen=True)
+class ContextLimit:
+    """How much of the conversation a request sends: the newest whole turns that fit.
+
+    ``messages``
+        At most this many user and assistant messages (``None``: no count limit).
+    ``tokens``
+        At most about this many tokens of them, system prompt included, estimated as
+        four characters a token plus four a message (``None``: no budget). Set it a
+        little under the model's context window.
+
+    The oldest turns are left out first, and the context always starts with a user
+    message; the message being answered is always sent, whatever its size. The
+    widget marks the first message that is sent.
+    """
+
+    messages: int | None = 100
+    tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("messages", "tokens"):
+            value = getattr(self, name)
+            if value is not None and (type(value) is not int or value < 1):
+                raise ConfigurationError(
+                    f"the context limit's {name} must be a positive int or None, not {value!r}"
+                )
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from nbchat.changes import (
     Change,
+    ContextLimitChanged,
     Listener,
     MessageUpdated,
     ModelChanged,
@@ -32,7 +33,7 @@ from nbchat.changes import (
     PhaseChanged,
     TranscriptReplaced,
 )
-from nbchat.config import Timeouts
+from nbchat.config import ContextLimit, Timeouts
 from nbchat.conversation import Conversation, default_conversation_name
 from nbchat.dialects import get_dialect
 from nbchat.endpoints import resolve_source
@@ -49,6 +50,7 @@ from nbchat.retry import RetryPolicy
 from nbchat.stream import Recording, Transport
 from nbchat.stream.recording import recording_of
 from nbchat.turn import Turn
+from nbchat.wire import ChatMessageParam
 
 if TYPE_CHECKING:  # only nbchat.stream.http imports httpx at run time
     import httpx
@@ -116,6 +118,14 @@ class ChatController:
         reopen it with. The token comes from ``api_key`` or ``$NBCHAT_SERVER_TOKEN``.
         The session is created or loaded by the first turn, when the widget is shown,
         or by ``await chat.connect()``.
+    max_context_messages : int or None
+        The request sends at most this many of the newest user and assistant messages
+        (whole turns; 100 by default; ``None``: all). ``chat.context`` shows what goes.
+    max_context_tokens : int or None
+        And at most about this many tokens of them (estimated; ``None`` by default: no
+        budget). Set it a little under the model's context window. The widget marks
+        the first message sent when older ones are left out; see
+        :class:`~nbchat.config.ContextLimit`.
     resumable : bool
         Declare that the endpoint resumes a re-sent request after ``Last-Event-ID``
         without starting the reply again; only then is a dropped POST stream re-opened.
@@ -147,6 +157,8 @@ class ChatController:
         http_client: httpx.AsyncClient | None = None,
         transport: Transport | None = None,
         resumable: bool = False,
+        max_context_messages: int | None = 100,
+        max_context_tokens: int | None = None,
     ) -> None:
         source = resolve_source(
             base_url=base_url,
@@ -173,6 +185,7 @@ class ChatController:
         self.transport: Transport = source.transport
         self.name = name or default_conversation_name()
         self.system = system
+        self._context_limit = ContextLimit(max_context_messages, max_context_tokens)
         self.retry_policy = retry or RetryPolicy()
         #: the turn's output clock uses ``idle``; the default HTTP transport the others
         self.timeouts = timeouts or Timeouts()
@@ -229,6 +242,30 @@ class ChatController:
         self.endpoint = dataclasses.replace(self.endpoint, model=name)
         self.emit(ModelChanged(name))
 
+    @property
+    def context_limit(self) -> ContextLimit:
+        """How much of the conversation a request sends; assign a
+        :class:`~nbchat.config.ContextLimit` to change it (the widget's line moves)."""
+        return self._context_limit
+
+    @context_limit.setter
+    def context_limit(self, limit: ContextLimit) -> None:
+        if not isinstance(limit, ContextLimit):
+            raise ConfigurationError("context_limit must be an nbchat.ContextLimit")
+        self._context_limit = limit
+        self.emit(ContextLimitChanged(limit))
+
+    @property
+    def context(self) -> list[ChatMessageParam]:
+        """The ``messages`` the next request sends, your new message appended after them:
+        the system prompt and the newest whole turns within :attr:`context_limit`."""
+        return self.conversation.context(self.system, self.context_limit)
+
+    @property
+    def context_start(self) -> str:
+        """The id of the first message sent when older ones are left out, else ""."""
+        return self.conversation.context_start(self.context_limit)
+
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(change)`` on every change; returns a function that unsubscribes."""
         return self.conversation.subscribe(listener)
@@ -246,7 +283,7 @@ class ChatController:
         await self.connect()
         return ReplyStream(
             self.endpoint,
-            self.conversation.context(self.system, until=turn.message),
+            self.conversation.context(self.system, self._context_limit, until=turn.message),
             transport=self.transport,
             policy=self.retry_policy,
             token_refresh=self.token_refresh,

@@ -8,6 +8,7 @@ sees next (:meth:`Conversation.context`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -22,6 +23,7 @@ from nbchat.changes import (
     MessagesRemoved,
     TranscriptReplaced,
 )
+from nbchat.config import ContextLimit
 from nbchat.errors import HistoryError
 from nbchat.history import HistoryStore
 from nbchat.message import Message
@@ -102,23 +104,84 @@ class Conversation:
 
     # -- what the model sees -----------------------------------------------------------
 
-    def context(self, system: str | None, until: Message | None = None) -> list[ChatMessageParam]:
-        """The messages a request sends: the system prompt, then every user message and
-        every assistant reply with text before ``until`` (a stopped or interrupted
-        partial included: the user saw it; a reply being retried left out)."""
+    def window(self, limit: ContextLimit, until: Message | None = None) -> list[Message]:
+        """The messages a request sends, oldest first: the newest whole turns before
+        ``until`` (the end by default) that fit ``limit``.
+
+        Sent are user messages and assistant replies with text (a stopped or interrupted
+        partial included: the user saw it; a reply being retried left out). The window
+        starts with a user message, and always holds the newest one. The walk goes back
+        from the end and stops at the limit: its cost follows the window, not the chat.
+        """
+        return self._window(limit, until)[0]
+
+    def context_start(self, limit: ContextLimit) -> str:
+        """The id of the first message sent when earlier ones are left out by ``limit``,
+        else "" (the widget draws a line there)."""
+        window, start = self._window(limit, None)
+        messages = self.messages
+        if window and any(_is_sent(messages[i]) for i in range(start - 1, -1, -1)):
+            return window[0].id
+        return ""
+
+    def _window(self, limit: ContextLimit, until: Message | None) -> tuple[list[Message], int]:
+        messages = self.messages
+        end = len(messages)
+        if until is not None:
+            end = next((i for i in range(end - 1, -1, -1) if messages[i] is until), end)
+        budget = limit.tokens
+        room = limit.messages
+        taken: list[Message] = []  # newest first
+        whole = 0  # how many of ``taken`` end at a user message: the whole turns
+        start = oldest = end
+        for i in range(end - 1, -1, -1):
+            message = messages[i]
+            if not _is_sent(message):
+                continue
+            if room is not None and len(taken) >= room and whole:
+                break
+            if budget is not None:
+                budget -= estimate_tokens(message.reply.text)
+                if budget < 0 and whole:
+                    break
+            taken.append(message)
+            oldest = i
+            if message.role == "user":
+                whole, start = len(taken), i
+        if whole:
+            del taken[whole:]
+        else:
+            start = oldest
+        taken.reverse()
+        return taken, start
+
+    def context(
+        self, system: str | None, limit: ContextLimit, until: Message | None = None
+    ) -> list[ChatMessageParam]:
+        """The ``messages`` array of a request: the system prompt, then :meth:`window`."""
         out: list[ChatMessageParam] = []
         if system:
             out.append({"role": "system", "content": system})
-        for message in self.messages:
-            if message is until:
-                break
-            role = message.role
-            if message.superseded or (role != "user" and role != "assistant"):
-                continue
-            content = message.reply.text
-            if content:
-                out.append({"role": role, "content": content})
+            if limit.tokens is not None:
+                limit = dataclasses.replace(
+                    limit, tokens=max(1, limit.tokens - estimate_tokens(system))
+                )
+        for message in self.window(limit, until):
+            out.append({"role": message.role, "content": message.reply.text})
         return out
 
 
-__all__ = ["Conversation", "default_conversation_name"]
+def _is_sent(message: Message) -> bool:
+    return (
+        (message.role == "user" or message.role == "assistant")
+        and not message.superseded
+        and bool(message.reply.text)
+    )
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough token count of one message: four characters a token, four a message."""
+    return len(text) // 4 + 4
+
+
+__all__ = ["Conversation", "default_conversation_name", "estimate_tokens"]

@@ -27,6 +27,7 @@ import traitlets
 from nbchat.batching import DEFAULT_INTERVAL_S, DeltaBatcher
 from nbchat.changes import (
     Change,
+    ContextLimitChanged,
     MessageAdded,
     MessagesRemoved,
     MessageUpdated,
@@ -94,7 +95,7 @@ class ChatWidget(anywidget.AnyWidget):
             for message_id in change.message_ids:
                 batcher.remove(message_id)
             self.flush()
-        elif isinstance(change, (PhaseChanged, NoticeChanged, ModelChanged)):
+        elif isinstance(change, (PhaseChanged, NoticeChanged, ModelChanged, ContextLimitChanged)):
             self._push_head()
         elif isinstance(change, TranscriptReplaced):
             self._push_snapshot()
@@ -122,12 +123,18 @@ class ChatWidget(anywidget.AnyWidget):
         # After the pending batch, so head.seq names the last batch the view should have.
         self.flush()
         controller = self._controller
+        phase = controller.state
+        if phase.busy and "context_start" in self.head:
+            context_start = self.head["context_start"]  # moves when the turn has ended
+        else:
+            context_start = controller.context_start
         head: Head = {
             "seq": self._batcher.seq,
-            "phase": controller.state,
+            "phase": phase,
             "notice": controller.notice,
             "model": controller.endpoint.model,
             "endpoint": controller.where,
+            "context_start": context_start,
         }
         self.head = dict(head)
 

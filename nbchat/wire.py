@@ -17,7 +17,8 @@ Kernel -> browser
   ``seq == its seq + 1``; a smaller ``seq`` is already contained in its snapshot
   (ignore); a larger one, or an op naming a message the view does not have, is a
   gap: the view sends ``{"type": "sync"}`` and waits for the next snapshot.
-* trait ``head`` (:class:`Head`): phase, notice, model, endpoint and the ``seq`` of the
+* trait ``head`` (:class:`Head`): phase, notice, model, endpoint, where the model's
+  context starts, and the ``seq`` of the
   last batch sent before it. Small, and set on every change of those, after the
   pending batch: a view whose ``seq`` is behind ``head.seq`` lost a batch (Jupyter
   Server drops messages under load) and asks for a sync, so a turn's end is never
@@ -167,6 +168,9 @@ class Head(TypedDict):
     notice: str
     model: str
     endpoint: str
+    #: the first message the next request sends when older ones are left out (the
+    #: chat's context limit), else ""; the view draws a line above it
+    context_start: str
 
 
 class TextOp(TypedDict):

@@ -189,6 +189,37 @@ describe("rendering", () => {
   });
 });
 
+describe("context line", () => {
+  it("draws one line above the first message sent, moving with the head", () => {
+    const messages = [
+      message("u1", "user", "a"),
+      message("a1", "assistant", "b"),
+      message("u2", "user", "c"),
+      message("a2", "assistant", "d"),
+    ];
+    const { model } = mount(snapshot({ messages }));
+    expect(el.querySelector(".nbchat-context-line")).toBeNull();
+    model.set("head", { seq: 0, phase: "idle", notice: "", model: "m", endpoint: "", context_start: "u2" });
+    const line = $(".nbchat-context-line");
+    expect(line.nextElementSibling).toBe(msgEl("u2"));
+    expect(line.textContent).toContain("not sent to the model");
+    // A later render keeps message elements in place around the line.
+    const u2 = msgEl("u2");
+    model.setSnapshot(snapshot({ messages: [...messages, message("u3", "user", "e")] }));
+    expect(msgEl("u2")).toBe(u2);
+    expect(el.querySelectorAll(".nbchat-context-line").length).toBe(1);
+    expect([...el.querySelectorAll(".nbchat-message")].map((m) => m.getAttribute("data-id"))).toEqual([
+      "u1",
+      "a1",
+      "u2",
+      "a2",
+      "u3",
+    ]);
+    model.set("head", { seq: 0, phase: "idle", notice: "", model: "m", endpoint: "", context_start: "" });
+    expect(el.querySelector(".nbchat-context-line")).toBeNull();
+  });
+});
+
 describe("incremental updates", () => {
   it("appends a delta to one text node, touching nothing else", () => {
     const { model } = mount(
