@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import resource
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -114,3 +117,41 @@ def test_one_pooled_client_per_loop_kept_alive_and_closed_with_the_loop() -> Non
     client = asyncio.run(turns())
     assert server.connections == 1  # three turns, two chats: one connection
     assert client.is_closed  # closed with its loop
+
+
+EXIT_SCRIPT = """
+import asyncio, atexit, sys
+from nbchat import ChatController
+from nbchat.stream.http import POOL
+from tests.test_transport import KeepAliveServer
+
+clients = []
+# Registered before nbchat's own hook, so it runs after it.
+atexit.register(lambda: print("closed" if clients[0].is_closed else "open", flush=True))
+
+
+async def turn():
+    server = KeepAliveServer()
+    listening = await asyncio.start_server(server.handle, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    chat = ChatController(f"http://127.0.0.1:{port}/v1", model="m", history=None)
+    assert (await chat.send("hi")).content == "ok"
+    clients.append(POOL.client())
+
+
+loop = asyncio.new_event_loop()  # a kernel's loop: never closed before the process ends
+loop.run_until_complete(turn())
+"""
+
+
+def test_the_pooled_client_is_closed_at_interpreter_exit() -> None:
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-W", "error::ResourceWarning", "-c", EXIT_SCRIPT],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "closed", done.stderr

@@ -8,7 +8,9 @@ and chats. The client belongs to its loop (httpx connections cannot move between
 loops) and is closed when the loop ends: asyncio closes a loop's async generators
 before closing it (``asyncio.run``, pytest, nbchat's own ``chat.ask``), and a small
 generator per loop holds the client and closes it then. A kernel's loop lives as
-long as the kernel.
+long as the kernel: at interpreter exit the clients of loops still open are closed on
+their loop (run to completion when stopped, or asked from here when it runs in
+another thread), so connections end cleanly rather than with the process.
 
 Sockets are opened with ``TCP_NODELAY``: httpx writes a POST's headers and body in two
 writes, and Nagle's algorithm with delayed ACKs can hold the body back ~40 ms.
@@ -17,6 +19,7 @@ writes, and Nagle's algorithm with delayed ACKs can hold the body back ~40 ms.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import socket
 from collections.abc import AsyncGenerator
@@ -33,6 +36,7 @@ class ClientPool:
     def __init__(self) -> None:
         self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
         self._keepers: dict[asyncio.AbstractEventLoop, AsyncGenerator[None, None]] = {}
+        self._exit_hook = False
 
     def client(self) -> httpx.AsyncClient:
         """The running loop's client (made on first use)."""
@@ -46,6 +50,9 @@ class ClientPool:
             follow_redirects=False,
         )
         self._clients[loop] = client
+        if not self._exit_hook:
+            self._exit_hook = True
+            atexit.register(self.close_all)
         keeper = self._keep(loop, client)
         self._keepers[loop] = keeper
         # Its first step (run here, up to its ``yield``) registers the generator with the
@@ -76,10 +83,36 @@ class ClientPool:
         if client is not None:
             await client.aclose()
 
+    def close_all(self, wait: float = 2.0) -> None:
+        """Close every client whose loop is still open (at interpreter exit).
+
+        A stopped loop runs the closing itself; a loop running in another thread is
+        asked to and waited for up to ``wait`` seconds. Never raises: at exit there is
+        nobody to tell.
+        """
+        for loop, keeper in list(self._keepers.items()):
+            if loop.is_closed():
+                continue
+            try:
+                if not loop.is_running():
+                    loop.run_until_complete(keeper.aclose())
+                elif not _runs_here(loop):
+                    asyncio.run_coroutine_threadsafe(keeper.aclose(), loop).result(wait)
+            except Exception:
+                continue
+        self._forget_closed_loops()
+
     def _forget_closed_loops(self) -> None:
         for loop in [loop for loop in self._clients if loop.is_closed()]:
             del self._clients[loop]
             self._keepers.pop(loop, None)
+
+
+def _runs_here(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 #: the pool every HttpTransport without its own client uses
