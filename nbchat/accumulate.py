@@ -13,7 +13,7 @@ cached), so a long reply streamed token by token costs linear, not quadratic, ti
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -38,15 +38,12 @@ from nbchat.wire import ProgressInfo, ToolCallInfo
 class _Pieces:
     """Text that grows by appending: pieces joined once per read."""
 
-    __slots__ = ("_joined", "_parts")
+    __slots__ = ("_parts", "append")
 
     def __init__(self, text: str = "") -> None:
         self._parts: list[str] = [text] if text else []
-        self._joined: str | None = text
-
-    def append(self, text: str) -> None:
-        self._parts.append(text)
-        self._joined = None
+        #: add ``text`` at the end (the list's own append: one C call a token)
+        self.append: Callable[[str], None] = self._parts.append
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Pieces) and str(self) == str(other)
@@ -54,10 +51,10 @@ class _Pieces:
     __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
 
     def __str__(self) -> str:
-        if self._joined is None:
-            self._joined = "".join(self._parts)
-            self._parts = [self._joined] if self._joined else []
-        return self._joined
+        parts = self._parts
+        if len(parts) > 1:
+            parts[:] = ["".join(parts)]  # in place: ``append`` is bound to this list
+        return parts[0] if parts else ""
 
 
 @dataclass

@@ -195,6 +195,8 @@ class ChatController:
         )
         #: the messages, their history and listeners (see nbchat.conversation)
         self.conversation = Conversation.open(self.name, store)
+        #: tell every listener about a change (a broken listener is logged, not raised)
+        self.emit: Callable[[Change], None] = self.conversation.emit
         self._turn: Turn | None = None
 
     # -- observation -------------------------------------------------------------------
@@ -271,10 +273,6 @@ class ChatController:
         return self.conversation.subscribe(listener)
 
     # -- the turn's host ---------------------------------------------------------------
-
-    def emit(self, change: Change) -> None:
-        """Tell every listener about ``change`` (a broken listener is logged, not raised)."""
-        self.conversation.emit(change)
 
     def save(self, message: Message) -> None:
         self.conversation.save(message)

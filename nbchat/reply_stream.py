@@ -109,6 +109,8 @@ class ReplyStream:
             # The dialect's events for one chunk's server-sent events, leaving out what
             # a server that ignored Last-Event-ID sent again.
             nonlocal first_id, skipping
+            if len(batch) == 1 and not batch[0].id:
+                return dialect.feed(batch[0])  # the usual chunk: one event, no id
             out: list[StreamEvent] = []
             for sse in batch:
                 if sse.id:

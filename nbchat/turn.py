@@ -74,6 +74,9 @@ WAITING_AFTER_S = 3.0
 CHECKPOINT_S = 1.0
 
 
+_new = tuple.__new__
+
+
 class TurnHost(Protocol):
     """What a turn needs from the conversation it belongs to (the controller)."""
 
@@ -327,13 +330,16 @@ class Turn:
                     self._checkpoint()
 
     def _text(self, texts: list[str]) -> None:
-        if self._timer.token(len(texts)) or self.phase is not Phase.STREAMING:
+        count = len(texts)
+        if self._timer.token(count) or self.phase is not Phase.STREAMING:
             self._set_phase(Phase.STREAMING)
         if self._waiting or self.replaces:
             self._output()
-        text = texts[0] if len(texts) == 1 else "".join(texts)
-        self.message.reply.append_text(text, len(texts))
-        self._host.emit(TextAppended(self.message.id, text))
+        text = texts[0] if count == 1 else "".join(texts)
+        message = self.message
+        message.reply.append_text(text, count)
+        # tuple.__new__: the named tuple's own __new__ is a Python call, one a chunk.
+        self._host.emit(_new(TextAppended, (message.id, text, "text")))
 
     def _finalize(self, status: MessageStatus) -> None:
         if self._finalized:

@@ -80,7 +80,7 @@ class ChatWidget(anywidget.AnyWidget):
                     # The first text of a reply goes at once; later text is batched.
                     self._shown_id = change.message_id
                     self.flush()
-                else:
+                elif self._flush_handle is None:
                     self._schedule_flush()
         elif isinstance(change, MessageUpdated):
             message = self._controller.conversation.find(change.message_id)

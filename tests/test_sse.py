@@ -136,3 +136,43 @@ def test_the_id_of_an_undispatched_event_is_not_the_last_event_id() -> None:
     only_id = SSEDecoder()
     only_id.feed(b"id: 7\n\n")  # dispatch with no data still sets the id
     assert only_id.last_event_id == "7"
+
+
+BLOCKS = [
+    b"data: plain\n\n",
+    b"id: 7\ndata: with id\n\n",
+    b"data: keeps id 7\n\n",
+    b"event: named\ndata: x\n\n",
+    b"data: two\ndata: lines\n\n",
+    b": a comment\n\n",
+    b"retry: 250\ndata: r\n\n",
+    b"data: after retry\n\n",
+    b"data:nospace\n\n",
+    b"data: \n\n",
+    b"\n\n",
+    b"id\ndata: id cleared\n\n",
+    b"data: {\"json\": 1}\n\n\n\n",
+    b"data: cr\r\n\r\n",
+    b"data: lf again\n\n",
+    b"data: partial start",
+    b" and end\n\n",
+    b"data: last\n\n",
+]
+
+
+def test_whole_block_chunks_decode_as_byte_by_byte() -> None:
+    """Chunks of whole blocks take the decoder's fast path; the events, ids and retry
+    after each chunk are those of a decoder fed one byte at a time."""
+    fast, slow = SSEDecoder(), SSEDecoder()
+    for chunk in BLOCKS:
+        got = fast.feed(chunk)
+        want = [e for i in range(len(chunk)) for e in slow.feed(chunk[i : i + 1])]
+        assert got == want, chunk
+        assert (fast.last_event_id, fast.retry_ms, fast.comments) == (
+            slow.last_event_id,
+            slow.retry_ms,
+            slow.comments,
+        ), chunk
+    assert fast.close() == slow.close()
+    together = b"".join(BLOCKS)
+    assert decode([together]) == decode([bytes([b]) for b in together])

@@ -49,6 +49,8 @@ class SSEDecoder:
         # "Streams must be decoded using the UTF-8 decode algorithm": bad bytes
         # become U+FFFD and the stream goes on, whatever the Content-Type says.
         self._utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._decode = self._utf8.decode
+        self._between = False  # see _note_between
         self._started = False
         self._skip_lf = False
         self._partial: list[str] = []
@@ -65,7 +67,25 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Decode ``chunk`` and return the events it completed."""
-        return self._feed_text(self._utf8.decode(chunk))
+        text = self._decode(chunk)
+        if not self._between or text[-2:] != "\n\n" or "\r" in text:
+            return self._feed_text(text)
+        # The commonest chunk: whole blocks ending in an empty line, nothing pending
+        # before it. A block that is one "data: " line is an event at once; any other
+        # goes line by line, then its closing empty line dispatches it.
+        events: list[ServerSentEvent] = []
+        ident = self._id_buffer
+        new = tuple.__new__  # skips the named tuple's Python-level __new__: one a token
+        for block in text[:-2].split("\n\n"):
+            if block[:6] == "data: " and "\n" not in block:
+                events.append(new(ServerSentEvent, ("message", block[6:], ident, None)))
+                continue
+            for line in block.split("\n"):
+                self._line(line, events)
+            self._dispatch(events)
+            ident = self._id_buffer
+        self.last_event_id = ident
+        return events
 
     def close(self) -> list[ServerSentEvent]:
         """End of stream: flush the UTF-8 decoder.
@@ -94,7 +114,9 @@ class SSEDecoder:
             if text.startswith("\n"):  # the LF of a CRLF split across two chunks
                 text = text[1:]
         if "\r" in text:
-            return self._feed_any_eol(text)
+            some = self._feed_any_eol(text)
+            self._note_between()
+            return some
         # The common case, LF only: str.split in C, then one tight loop.
         lines = text.split("\n")
         tail = lines.pop()  # after the last LF: a partial line, or ""
@@ -114,7 +136,15 @@ class SSEDecoder:
                 self._line(line, events)
         if tail:
             self._partial.append(tail)
+        self._note_between()
         return events
+
+    def _note_between(self) -> None:
+        # Between two blocks, with nothing pending: the next chunk may take feed's
+        # fast path.
+        self._between = not (
+            self._partial or self._data or self._event_type or self._skip_lf
+        ) and (self._block_retry is None)
 
     def _feed_any_eol(self, text: str) -> list[ServerSentEvent]:
         events: list[ServerSentEvent] = []
