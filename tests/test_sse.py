@@ -151,7 +151,7 @@ BLOCKS = [
     b"data: \n\n",
     b"\n\n",
     b"id\ndata: id cleared\n\n",
-    b"data: {\"json\": 1}\n\n\n\n",
+    b'data: {"json": 1}\n\n\n\n',
     b"data: cr\r\n\r\n",
     b"data: lf again\n\n",
     b"data: partial start",

@@ -142,9 +142,9 @@ class SSEDecoder:
     def _note_between(self) -> None:
         # Between two blocks, with nothing pending: the next chunk may take feed's
         # fast path.
-        self._between = not (
-            self._partial or self._data or self._event_type or self._skip_lf
-        ) and (self._block_retry is None)
+        self._between = not (self._partial or self._data or self._event_type or self._skip_lf) and (
+            self._block_retry is None
+        )
 
     def _feed_any_eol(self, text: str) -> list[ServerSentEvent]:
         events: list[ServerSentEvent] = []
