@@ -10,7 +10,8 @@ as the socket takes them). In the same run we measure:
 and print events/s of each, their ratio, and the bytes that would go to the browser
 per streamed token (batches alone, and with the snapshots). Wall-clock rates on a
 shared 2-core machine are noisy, so the ratio that matters is also given by CPU: the
-client's own thread time per event, paired within each round, median over rounds.
+client's own thread time per event, the least over rounds (interleaved, so drift
+hits all three alike; other work on the machine only ever adds time).
 The server runs in a process of its own (as a model server would): in a thread of
 the client's process it would take the GIL in turns with the client and blur the
 figure. Run: ``make bench``.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import multiprocessing
 import multiprocessing.queues
@@ -147,22 +149,30 @@ async def main(tokens: int, rounds: int) -> None:
         print("CPU per event (the client's thread), as a ratio to httpx-sse + json.loads:")
         for write in ("1", "64", "16k"):
             url = f"{root}/{write}"
-            nb_ratios, sdk_ratios = [], []
+            base_cpus, nb_cpus, sdk_cpus = [], [], []
             base_rates, nb_rates, per_token, per_token_all = [], [], [], []
             for _ in range(rounds):  # paired within a round
+                # Each starts without the others' garbage (the SDK leaves plenty).
+                gc.collect()
                 count, seconds, base_cpu = await baseline(url)
                 base_rates.append(count / seconds)
+                base_cpus.append(base_cpu / count)
+                gc.collect()
                 n, seconds, batch_bytes, snap_bytes, nb_cpu = await pipeline(url)
                 nb_rates.append(n / seconds)
-                nb_ratios.append((nb_cpu / n) / (base_cpu / count))
+                nb_cpus.append(nb_cpu / n)
+                gc.collect()
                 sdk_n, sdk_cpu = await openai_sdk(url)
-                sdk_ratios.append((sdk_cpu / sdk_n) / (base_cpu / count))
+                sdk_cpus.append(sdk_cpu / sdk_n)
                 per_token.append(batch_bytes / n)
                 per_token_all.append((batch_bytes + snap_bytes) / n)
-            nb, sdk = statistics.median(nb_ratios), statistics.median(sdk_ratios)
+            # The least CPU each took: other work on the machine only ever adds time.
+            base_us = min(base_cpus)
+            nb, sdk = min(nb_cpus) / base_us, min(sdk_cpus) / base_us
             label = "16 KB pieces" if write == "16k" else f"{write} event(s) a write"
             print(f"  {label:<18} nbchat {nb:5.2f}   openai SDK {sdk:5.2f}   "
-                  f"nbchat / openai {nb / sdk:5.2f}")  # fmt: skip
+                  f"nbchat / openai {nb / sdk:5.2f}   "
+                  f"(httpx-sse {base_us * 1e6:.1f} us)")  # fmt: skip
         base, rate = statistics.median(base_rates), statistics.median(nb_rates)
         print(f"wall clock, 16 KB pieces: httpx-sse {base:,.0f} events/s, nbchat {rate:,.0f}")
         print(f"bytes toward browser per token  : {statistics.median(per_token):12.1f} (batches)")
@@ -175,6 +185,6 @@ async def main(tokens: int, rounds: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=20000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
     asyncio.run(main(args.tokens, args.rounds))

@@ -35,7 +35,6 @@ propagates.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Generator
@@ -56,6 +55,7 @@ from nbchat.events import (
     RefusalDelta,
     Result,
     StreamError,
+    StreamEvent,
     TextDelta,
     ToolCallDelta,
     ToolCallFinished,
@@ -292,50 +292,57 @@ class Turn:
             self._idle_deadline = None
 
     async def _stream(self, stream: ReplyStream) -> None:
+        await stream.run(self._take)
+
+    def _take(self, batch: list[StreamEvent]) -> None:
+        # The events of one body chunk, into the reply's ledger and out as changes.
+        if len(batch) == 1 and type(batch[0]) is TextDelta:
+            # The hot path: a body chunk of one text delta.
+            self._text(batch[0].text, 1)
+            last = self._timer.last_token
+            if last is not None and last - self._saved_at >= CHECKPOINT_S:
+                self._checkpoint()
+            return
         message = self.message
         ledger = message.reply
         emit = self._host.emit
-        message_id = message.id
-        async with contextlib.aclosing(stream.events()) as events:
-            async for batch in events:
-                # The hot path: the text deltas of a body chunk go on as one append.
-                texts: list[str] = []
-                for event in batch:
-                    if type(event) is TextDelta:
-                        texts.append(event.text)
-                        continue
-                    if texts:
-                        self._text(texts)
-                        texts = []
-                    ledger.apply(event)
-                    if not isinstance(event, _VISIBLE):
-                        continue  # usage, the end, an error: not output (a retry's old
-                        # reply stays until the new one shows something)
-                    self._last_other = self._clock()
-                    self._output()
-                    if isinstance(event, ReasoningDelta):
-                        self._set_phase(Phase.STREAMING)
-                        emit(TextAppended(message_id, event.text, "reasoning"))
-                    elif isinstance(event, (ToolCallStarted, ToolCallFinished)):
-                        self._set_phase(Phase.STREAMING)
-                        self._tools.note(ledger, event)
-                        emit(MessageUpdated(message_id))
-                    else:  # progress, result, refusal, tool arguments streaming
-                        self._set_phase(Phase.STREAMING)
-                        emit(MessageUpdated(message_id))
-                if texts:
-                    self._text(texts)
-                # Output times were just read (no clock read here): checkpoint each second.
-                if self._last_output() - self._saved_at >= CHECKPOINT_S:
-                    self._checkpoint()
+        # The text deltas of a body chunk go on as one append.
+        texts: list[str] = []
+        for event in batch:
+            if type(event) is TextDelta:
+                texts.append(event.text)
+                continue
+            if texts:
+                self._text("".join(texts), len(texts))
+                texts = []
+            ledger.apply(event)
+            if not isinstance(event, _VISIBLE):
+                continue  # usage, the end, an error: not output (a retry's old
+                # reply stays until the new one shows something)
+            self._last_other = self._clock()
+            self._output()
+            if isinstance(event, ReasoningDelta):
+                self._set_phase(Phase.STREAMING)
+                emit(TextAppended(message.id, event.text, "reasoning"))
+            elif isinstance(event, (ToolCallStarted, ToolCallFinished)):
+                self._set_phase(Phase.STREAMING)
+                self._tools.note(ledger, event)
+                emit(MessageUpdated(message.id))
+            else:  # progress, result, refusal, tool arguments streaming
+                self._set_phase(Phase.STREAMING)
+                emit(MessageUpdated(message.id))
+        if texts:
+            self._text("".join(texts), len(texts))
+        # Output times were just read (no clock read here): checkpoint each second.
+        if self._last_output() - self._saved_at >= CHECKPOINT_S:
+            self._checkpoint()
 
-    def _text(self, texts: list[str]) -> None:
-        count = len(texts)
+    def _text(self, text: str, count: int) -> None:
+        # ``text``: ``count`` text deltas joined.
         if self._timer.token(count) or self.phase is not Phase.STREAMING:
             self._set_phase(Phase.STREAMING)
         if self._waiting or self.replaces:
             self._output()
-        text = texts[0] if count == 1 else "".join(texts)
         message = self.message
         message.reply.append_text(text, count)
         # tuple.__new__: the named tuple's own __new__ is a Python call, one a chunk.

@@ -100,7 +100,7 @@ class Dialect(ABC):
         U+FFFD, so the text can still be saved and sent to the browser.
         """
         try:
-            value = _loads(data)
+            value = load_json(data)
             if "\\u" in data and ("\\ud" in data or "\\uD" in data):  # rare: look closer
                 value = without_lone_surrogates(value)
             return value, None
@@ -158,7 +158,7 @@ class JSONDialect(Dialect):
 _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
-def _loads(data: str) -> Any:
+def load_json(data: str) -> Any:
     """``json.loads`` for the usual event: an object with nothing around it. The C scanner
     is called directly (``json.loads`` first looks for whitespace with two regex
     matches); anything else goes through ``json.loads``, errors and all."""

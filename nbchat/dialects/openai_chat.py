@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from nbchat.config import Endpoint
-from nbchat.dialects.base import Dialect, url_join
+from nbchat.dialects.base import Dialect, load_json, url_join
 from nbchat.errors import excerpt
 from nbchat.events import (
     Finished,
@@ -87,9 +87,33 @@ class OpenAIChatDialect(Dialect):
         return HttpRequest("POST", url, body, headers)
 
     def feed(self, event: ServerSentEvent) -> list[StreamEvent]:
+        data = event.data
+        if "\\u" not in data and not (self.finished or self.failed):
+            # The hot path: one choice whose delta holds only text (and maybe a role),
+            # no escapes to look at closely. Anything else is parsed by _feed_any.
+            try:
+                chunk = load_json(data)
+            except ValueError:
+                return self._feed_any(data)
+            choices = chunk.get("choices") if type(chunk) is dict else None
+            if type(choices) is list and len(choices) == 1:
+                choice = choices[0]
+                delta = choice.get("delta") if type(choice) is dict else None
+                if (
+                    type(delta) is dict
+                    and delta.keys() <= _TEXT_ONLY
+                    and not choice.get("finish_reason")
+                    and choice.get("index", 0) == 0
+                    and "usage" not in chunk
+                    and "error" not in chunk
+                ):
+                    content = delta.get("content")
+                    return [TextDelta(content)] if type(content) is str and content else []
+        return self._feed_any(data)
+
+    def _feed_any(self, data: str) -> list[StreamEvent]:
         if self.finished or self.failed:
             return []
-        data = event.data
         if data[:1] != "{" and data.strip() == "[DONE]":
             self.finished = True
             native = self._finish
@@ -97,28 +121,9 @@ class OpenAIChatDialect(Dialect):
         chunk, problem = self.parse_json(data)
         if problem is not None:
             return [problem]
-        choices = chunk.get("choices") if type(chunk) is dict else None
-        if type(choices) is list and len(choices) == 1:
-            # The hot path: one choice whose delta holds only text (and maybe a role).
-            choice = choices[0]
-            delta = choice.get("delta") if type(choice) is dict else None
-            if (
-                type(delta) is dict
-                and not choice.get("finish_reason")
-                and choice.get("index", 0) == 0
-                and "usage" not in chunk
-                and "error" not in chunk
-                and delta.keys() <= _TEXT_ONLY
-            ):
-                content = delta.get("content")
-                return [TextDelta(content)] if type(content) is str and content else []
         if not isinstance(chunk, dict):
             self.failed = True
-            return [
-                StreamError(
-                    "PROTOCOL_ERROR", f"expected a JSON object, got {excerpt(event.data)!r}"
-                )
-            ]
+            return [StreamError("PROTOCOL_ERROR", f"expected a JSON object, got {excerpt(data)!r}")]
         out: list[StreamEvent] = []
         choices = chunk.get("choices") or []
         for choice in choices:
