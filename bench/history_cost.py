@@ -17,6 +17,7 @@ Run: ``make bench``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import statistics
 import sys
@@ -80,6 +81,7 @@ async def turn(history: int) -> tuple[float, int, int, int, float]:
     widget = MeasuringWidget(chat)
     opened = len(json.dumps(widget.snapshot))
     widget.reset()
+    gc.collect()  # not the garbage of building 10,000 messages
     started = time.process_time()
     message = await chat.send("go")
     widget.flush()
@@ -106,12 +108,13 @@ async def main(rounds: int) -> None:
     def median(runs: list[tuple[float, int, int, int, float]], i: int) -> float:
         return statistics.median(r[i] for r in runs)
 
-    print(
-        f"a {TOKENS}-token turn, new chat vs {HISTORY:,} messages of history (median of {rounds})"
-    )
-    rows = [("kernel CPU ms", 0, 1000.0), ("bytes sent", 1, 1.0)]
-    for label, i, scale in rows:
-        a, b = median(new, i) * scale, median(long, i) * scale
+    def least(runs: list[tuple[float, int, int, int, float]], i: int) -> float:
+        return min(r[i] for r in runs)  # other work on the machine only ever adds time
+
+    print(f"a {TOKENS}-token turn, new chat vs {HISTORY:,} messages of history ({rounds} rounds)")
+    rows = [("kernel CPU ms", least, 0, 1000.0), ("bytes sent", median, 1, 1.0)]
+    for label, pick, i, scale in rows:
+        a, b = pick(new, i) * scale, pick(long, i) * scale
         print(f"  {label:<16} new: {a:>12,.1f}   long: {b:>14,.1f}   ratio {b / a:8.2f}")
     for label, i, scale in [
         ("widget open B", 2, 1),
@@ -123,4 +126,4 @@ async def main(rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 3))
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 9))
