@@ -20,7 +20,7 @@ const options = {
   platform: "browser",
   minify: !watch,
   sourcemap: false,
-  legalComments: "none",
+  legalComments: "eof", // the bundled libraries' licence notices stay with their code
   logLevel: "info",
 };
 

@@ -47,6 +47,7 @@
  * @module
  */
 
+import { createRichText } from "./rich_text.js";
 import {
   errorText,
   etaText,
@@ -126,6 +127,8 @@ export const TEXT_CHUNK = 8192;
  * @property {HTMLElement | null} refusal
  * @property {ProgressRecord | null} progress
  * @property {ResultRecord | null} result
+ * @property {import("./rich_text.js").RichText | null} rich An assistant reply's
+ *   Markdown (its `content` sink is then unused); user text stays plain text.
  */
 
 /**
@@ -498,11 +501,16 @@ export function updateMessage(record, message) {
     record.cursor.remove();
     record.cursor = null;
   }
-  record.content.anchor = record.cursor;
   updateReasoning(record, message.reasoning);
   updateTools(record, message.tool_calls);
   updateProgress(record, message.progress, message.status);
-  syncText(record.content, message.content);
+  if (record.rich) {
+    record.rich.sync(message.content);
+    record.rich.setStreaming(streaming, record.cursor);
+  } else {
+    record.content.anchor = record.cursor;
+    syncText(record.content, message.content);
+  }
   updateResult(record, message);
   updateRefusal(record, message.refusal);
   updateFooter(record, message);
@@ -511,9 +519,11 @@ export function updateMessage(record, message) {
 /**
  * @param {Document} doc
  * @param {StoreMessage} message
+ * @param {import("./rich_text.js").RichTextOptions} [options] For an assistant reply's
+ *   Markdown: when to render, and what to call after.
  * @returns {MessageRecord}
  */
-export function createMessage(doc, message) {
+export function createMessage(doc, message, options = {}) {
   const item = h(doc, "div", "nbchat-message");
   item.setAttribute("data-id", message.id);
   item.setAttribute("data-role", message.role);
@@ -537,7 +547,15 @@ export function createMessage(doc, message) {
     refusal: null,
     progress: null,
     result: null,
+    rich: message.role === "assistant" ? createRichText(content, options) : null,
   };
+  if (record.rich) {
+    const copy = h(doc, "button", "nbchat-copy", "Copy");
+    copy.type = "button";
+    copy.setAttribute("data-copy", "message");
+    copy.title = "Copy this reply as Markdown";
+    item.insertBefore(copy, content);
+  }
   updateMessage(record, message);
   return record;
 }
@@ -554,6 +572,8 @@ export function appendDelta(record, part, text) {
     const reasoning = ensureReasoning(record);
     reasoning.el.hidden = false;
     appendText(reasoning.text, text);
+  } else if (record.rich) {
+    record.rich.append(text);
   } else {
     appendText(record.content, text);
   }

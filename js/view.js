@@ -32,6 +32,7 @@
  * @module
  */
 
+import { listenForActions } from "./actions.js";
 import { createAutoScroll } from "./autoscroll.js";
 import { phaseLabel } from "./format.js";
 import { appendDelta, createMessage, h, updateMessage } from "./message.js";
@@ -60,6 +61,8 @@ export { TEXT_CHUNK } from "./message.js";
 /**
  * @typedef {object} ViewOptions
  * @property {(callback: () => void) => void} [schedule] Frame scheduler for auto-scroll.
+ * @property {(callback: () => void) => void} [renderSchedule] When a streaming reply's
+ *   Markdown renders (default: the next animation frame).
  */
 
 /**
@@ -132,6 +135,12 @@ export function createView(el, host, options = {}) {
 
   /** @type {Map<string, MessageRecord>} */
   const records = new Map();
+  /** How a reply's Markdown renders: once a frame (or as the host schedules). */
+  const richOptions = {
+    schedule: options.renderSchedule,
+    onRender: () => scroller.contentChanged(),
+  };
+  const stopActions = listenForActions(list, (id) => records.get(id)?.rich?.source() ?? null);
 
   function renderSnapshot() {
     const state = store.getState();
@@ -160,7 +169,7 @@ export function createView(el, host, options = {}) {
       let record = records.get(message.id);
       if (record) updateMessage(record, message);
       else {
-        record = createMessage(doc, message);
+        record = createMessage(doc, message, richOptions);
         records.set(message.id, record);
       }
       if (next === contextLine) next = next.nextSibling;
@@ -325,6 +334,7 @@ export function createView(el, host, options = {}) {
     destroyed = true;
     unsubscribe();
     scroller.destroy();
+    stopActions();
     root.removeEventListener("keydown", onKeydown);
     input.removeEventListener("input", onInput);
     input.removeEventListener("focus", onFocus);

@@ -17,6 +17,7 @@
  */
 
 import "./styles.css";
+import "./markdown.css";
 import { createChannel } from "./channel.js";
 import { createView } from "./view.js";
 

@@ -30,7 +30,7 @@ function mount(snap) {
   const model = createFakeModel({ snapshot: structuredClone(snap) });
   const channel = createChannel(model);
   channel.connect();
-  const destroy = createView(el, channel, { schedule: (fn) => fn() });
+  const destroy = createView(el, channel, { schedule: (fn) => fn(), renderSchedule: (fn) => fn() });
   cleanups.push(destroy, () => channel.disconnect());
   return { model, channel, destroy };
 }
@@ -90,7 +90,8 @@ describe("rendering", () => {
       ["u1", "user", "done"],
       ["a1", "assistant", "done"],
     ]);
-    expect(msgEl("a1").querySelector(".nbchat-content")?.textContent).toBe("Hello!\n  indented");
+    // A reply is Markdown: the paragraph's continuation line loses its indent.
+    expect(msgEl("a1").querySelector(".nbchat-content p")?.textContent).toBe("Hello!\nindented");
     const log = $(".nbchat-messages");
     expect(log.getAttribute("role")).toBe("log");
     expect(log.getAttribute("aria-live")).toBe("polite");
@@ -123,7 +124,7 @@ describe("rendering", () => {
     model.custom(batch(1, [["a1", "<svg onload=alert(3)>"]]));
     expect(el.querySelectorAll("img, script, b, svg").length).toBe(0);
     expect(msgEl("u1").querySelector(".nbchat-content")?.textContent).toBe(HOSTILE);
-    expect(msgEl("a1").querySelector(".nbchat-content")?.textContent).toBe(`${HOSTILE}<svg onload=alert(3)>`);
+    expect(msgEl("a1").querySelector(".nbchat-content")?.textContent?.trim()).toBe(`${HOSTILE}<svg onload=alert(3)>`);
   });
 
   it("marks stopped, interrupted and error messages", () => {
@@ -181,8 +182,9 @@ describe("rendering", () => {
     expect(msgEl("a1").querySelectorAll(".nbchat-cursor").length).toBe(1);
     model.custom(batch(1, [["a1", "lo"]]));
     const content = msgEl("a1").querySelector(".nbchat-content");
-    expect(content?.lastChild).toBe(msgEl("a1").querySelector(".nbchat-cursor"));
-    expect(content?.textContent).toBe("Hello");
+    // The cursor ends the last rendered block.
+    expect(content?.querySelector("p")?.lastChild).toBe(msgEl("a1").querySelector(".nbchat-cursor"));
+    expect(content?.textContent?.trim()).toBe("Hello");
     model.setSnapshot(snapshot({ seq: 1, phase: "done", messages: [message("a1", "assistant", "Hello")] }));
     expect(msgEl("a1").querySelector(".nbchat-cursor")).toBeNull();
     expect(msgEl("a1").getAttribute("data-status")).toBe("done");
@@ -221,22 +223,23 @@ describe("context line", () => {
 });
 
 describe("incremental updates", () => {
-  it("appends a delta to one text node, touching nothing else", () => {
+  it("renders a delta into the reply's open block, touching nothing else", () => {
     const { model } = mount(
       snapshot({
         phase: "streaming",
-        messages: [message("u1", "user", "Hi"), message("a1", "assistant", "Hel", { status: "streaming" })],
+        messages: [message("u1", "user", "Hi"), message("a1", "assistant", "# Title\n\nHel", { status: "streaming" })],
       }),
     );
     const userEl = msgEl("u1");
     const userText = userEl.querySelector(".nbchat-content")?.firstChild;
-    const content = msgEl("a1").querySelector(".nbchat-content");
-    const textNode = content?.firstChild;
+    const heading = msgEl("a1").querySelector(".nbchat-blocks h1");
+    expect(heading?.textContent).toBe("Title");
     model.custom(batch(1, [["a1", "lo"]]));
     expect(msgEl("u1")).toBe(userEl);
     expect(userEl.querySelector(".nbchat-content")?.firstChild).toBe(userText);
-    expect(content?.firstChild).toBe(textNode);
-    expect(textNode?.textContent).toBe("Hello");
+    // The finished heading was rendered once and kept; the open paragraph grew.
+    expect(msgEl("a1").querySelector(".nbchat-blocks h1")).toBe(heading);
+    expect(msgEl("a1").querySelector(".nbchat-tail p")?.textContent).toBe("Hello");
   });
 
   it("keeps elements of unchanged messages across snapshots", () => {
@@ -259,15 +262,15 @@ describe("incremental updates", () => {
 
   it("bounds text nodes over 10k deltas and keeps the text exact", () => {
     const { model } = mount(
-      snapshot({ phase: "streaming", messages: [message("a1", "assistant", "", { status: "streaming" })] }),
+      snapshot({ phase: "streaming", messages: [message("a1", "assistant", "", { status: "streaming", reasoning: "r" })] }),
     );
-    let expected = "";
+    let expected = "r";
     for (let seq = 1; seq <= 10_000; seq++) {
       const text = `tok${seq} `;
       expected += text;
-      model.custom(batch(seq, [["a1", text]]));
+      model.custom(ops(seq, [["reasoning", "a1", text]]));
     }
-    const content = msgEl("a1").querySelector(".nbchat-content");
+    const content = msgEl("a1").querySelector(".nbchat-reasoning-text");
     expect(content?.textContent).toBe(expected);
     const textNodes = [...(content?.childNodes ?? [])].filter((n) => n.nodeType === 3);
     expect(textNodes.length).toBeLessThanOrEqual(Math.ceil(expected.length / TEXT_CHUNK) + 1);
@@ -478,9 +481,9 @@ describe("reasoning", () => {
     expect(text()).toBe("First,");
     model.custom(ops(1, [["reasoning", "a1", " second."], ["text", "a1", "Answer"]]));
     expect(text()).toBe("First, second.");
-    expect(msgEl("a1").querySelector(".nbchat-content")?.textContent).toBe("Answer");
+    expect(msgEl("a1").querySelector(".nbchat-content")?.textContent?.trim()).toBe("Answer");
     // Reasoning comes before the reply and is not part of it.
-    const children = [...msgEl("a1").children].map((c) => c.className);
+    const children = [...msgEl("a1").children].map((c) => c.classList[0]);
     expect(children.indexOf("nbchat-reasoning")).toBeLessThan(children.indexOf("nbchat-content"));
     expect(reasoningEl("u1")).toBeNull();
   });
@@ -522,7 +525,7 @@ describe("reasoning", () => {
     model.custom(ops(1, [["sparkles", "a1", "<b>x</b>"], ["text", "a1", "lo"]]));
     model.custom(ops(2, [["sparkles", "nobody", "?"]]));
     model.custom(batch(3, [["a1", "!"]]));
-    expect(msgEl("a1").querySelector(".nbchat-content")?.textContent).toBe("Hello!");
+    expect(msgEl("a1").querySelector(".nbchat-content")?.textContent?.trim()).toBe("Hello!");
     expect(model.sent).toEqual([]);
   });
 
@@ -619,7 +622,7 @@ describe("tool calls", () => {
       resultHidden: false,
     });
     // Tool calls come before the reply text.
-    const children = [...msgEl("a1").children].map((c) => c.className);
+    const children = [...msgEl("a1").children].map((c) => c.classList[0]);
     expect(children.indexOf("nbchat-tools")).toBeLessThan(children.indexOf("nbchat-content"));
   });
 
@@ -852,7 +855,7 @@ describe("progress", () => {
     expect([bar.getAttribute("aria-valuemin"), bar.getAttribute("aria-valuemax"), bar.getAttribute("aria-valuenow")]).toEqual(["0", "100", "5"]);
     expect(bar.getAttribute("aria-valuetext")).toBe("Started, 5 %");
     // Progress comes before the reply text.
-    const children = [...msgEl("a1").children].map((c) => c.className);
+    const children = [...msgEl("a1").children].map((c) => c.classList[0]);
     expect(children.indexOf("nbchat-progress")).toBeLessThan(children.indexOf("nbchat-content"));
 
     model.setSnapshot(step({ stage: "fetching-exercises", percent: 15.5, message: "Loading the library", eta_s: 130 }));
@@ -947,7 +950,7 @@ describe("result", () => {
     expect(details?.querySelector("pre.nbchat-result-body")?.textContent).toBe(
       '{\n  "exercises": [\n    {\n      "name": "squat",\n      "reps": 10\n    }\n  ]\n}',
     );
-    const children = [...msgEl("a1").children].map((c) => c.className);
+    const children = [...msgEl("a1").children].map((c) => c.classList[0]);
     expect(children.indexOf("nbchat-content")).toBeLessThan(children.indexOf("nbchat-result"));
     expect(children.indexOf("nbchat-result")).toBeLessThan(children.indexOf("nbchat-footer"));
   });
@@ -1055,6 +1058,7 @@ describe("message layout", () => {
     });
     const expected = [
       "nbchat-role",
+      "nbchat-copy",
       "nbchat-reasoning",
       "nbchat-tools",
       "nbchat-progress",
@@ -1065,7 +1069,7 @@ describe("message layout", () => {
       "nbchat-retry",
     ];
     mount(snapshot({ phase: "stopped", messages: [full] }));
-    expect([...msgEl("a1").children].map((c) => c.className)).toEqual(expected);
+    expect([...msgEl("a1").children].map((c) => c.classList[0])).toEqual(expected);
     // An unknown percent on a message that ended: indeterminate, but not running.
     const bar = msgEl("a1").querySelector(".nbchat-progress");
     expect([bar?.getAttribute("data-status"), bar?.getAttribute("data-indeterminate")]).toEqual(["stopped", "true"]);
@@ -1077,7 +1081,7 @@ describe("message layout", () => {
     model.setSnapshot(snapshot({ phase: "stopped", messages: [message("a1", "assistant", "", { progress: { percent: 3 } })] }));
     model.setSnapshot(snapshot({ phase: "stopped", messages: [message("a1", "assistant", "", { tool_calls: [toolCall("t1", "x")] })] }));
     model.setSnapshot(snapshot({ phase: "stopped", messages: [full] }));
-    expect([...msgEl("a1").children].map((c) => c.className)).toEqual(expected);
+    expect([...msgEl("a1").children].map((c) => c.classList[0])).toEqual(expected);
   });
 });
 
@@ -1085,7 +1089,7 @@ describe("absent fields", () => {
   it("renders no progress, result or finish marker for a plain message", () => {
     mount(snapshot({ messages: [message("u1", "user", "Hi"), message("a1", "assistant", "Hello", { status: "streaming" })], phase: "streaming" }));
     expect(el.querySelector(".nbchat-progress, .nbchat-result, .nbchat-marker")).toBeNull();
-    expect([...msgEl("a1").children].map((c) => c.className)).toEqual(["nbchat-role", "nbchat-content", "nbchat-footer"]);
+    expect([...msgEl("a1").children].map((c) => c.classList[0])).toEqual(["nbchat-role", "nbchat-copy", "nbchat-content", "nbchat-footer"]);
   });
 });
 

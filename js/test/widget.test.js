@@ -53,7 +53,7 @@ function open(model) {
   };
   cleanups.push(close);
   /** @param {string} selector */
-  const text = (selector) => el.querySelector(selector)?.textContent;
+  const text = (selector) => el.querySelector(selector)?.textContent?.trim();
   const input = () => /** @type {HTMLTextAreaElement} */ (el.querySelector("textarea.nbchat-input"));
   return { el, close, text, input };
 }
@@ -67,12 +67,16 @@ const streaming = () =>
 
 const A1 = '.nbchat-message[data-id="a1"] .nbchat-content';
 
+/** A streaming reply's Markdown renders on the next frame (jsdom: a timer). */
+const frame = () => new Promise((resolve) => setTimeout(resolve, 40));
+
 describe("one store per model", () => {
-  it("updates two views from one batch", () => {
+  it("updates two views from one batch", async () => {
     const { model } = start(streaming());
     const one = open(model);
     const two = open(model);
     model.custom(batch(3, [["a1", "lo"]]));
+    await frame();
     expect(one.text(A1)).toBe("Hello");
     expect(two.text(A1)).toBe("Hello");
     // One store: the batch was applied once (a second store would have gapped or doubled).
@@ -101,10 +105,11 @@ describe("one store per model", () => {
     expect(document.activeElement).toBe(second.input());
   });
 
-  it("works when render is called without initialize", () => {
+  it("works when render is called without initialize", async () => {
     const model = createFakeModel({ snapshot: structuredClone(streaming()) });
     const view = open(model);
     model.custom(batch(3, [["a1", "lo"]]));
+    await frame();
     expect(view.text(A1)).toBe("Hello");
     view.close();
     expect(model.listenerCount()).toBe(0);
@@ -112,7 +117,7 @@ describe("one store per model", () => {
 });
 
 describe("sync requests", () => {
-  it("asks once on a gap until a snapshot arrives", () => {
+  it("asks once on a gap until a snapshot arrives", async () => {
     const { model } = start(snapshot({ seq: 2, messages: [message("a1", "assistant", "Hel", { status: "streaming" })] }));
     const view = open(model);
     expect(model.sent).toEqual([]);
@@ -125,9 +130,11 @@ describe("sync requests", () => {
     model.setSnapshot(
       snapshot({ seq: 7, phase: "streaming", messages: [message("a1", "assistant", "HelXYZ", { status: "streaming" })] }),
     );
+    await frame();
     expect(view.text(A1)).toBe("HelXYZ");
     model.custom(batch(7, [["a1", "stale"]]));
     model.custom(batch(8, [["a1", "!"]]));
+    await frame();
     expect(view.text(A1)).toBe("HelXYZ!");
     expect(model.sent).toEqual([{ type: "sync" }]);
 
@@ -183,13 +190,14 @@ describe("cleanup", () => {
     expect(model.listenerCount()).toBe(0);
   });
 
-  it("stops updating a closed view", () => {
+  it("stops updating a closed view", async () => {
     const { model } = start(streaming());
     const view = open(model);
     const content = view.el.querySelector(A1);
     view.close();
     model.custom(batch(3, [["a1", "lo"]]));
-    expect(content?.textContent).toBe("Hel");
+    await frame();
+    expect(content?.textContent?.trim()).toBe("Hel");
   });
 });
 
