@@ -9,7 +9,7 @@ attached. Printed, each measured in this run:
   the request with no limit, for comparison (10,000 messages are ~3 MB of JSON);
 * bytes sent toward the browser during the turn (snapshot traits + batches);
 * the widget's first message size when a view opens (the snapshot);
-* the Markdown transcript written into the cell's saved output.
+* the static transcript (HTML, Markdown, text) written into the cell's saved output.
 
 Run: ``make bench``.
 """
@@ -92,7 +92,7 @@ async def turn(history: int) -> tuple[float, int, int, int, float]:
     context_messages = chat.conversation.context(chat.system, everything, until=message)
     get_dialect(chat.endpoint.dialect).request(chat.endpoint, context_messages)
     unlimited = time.process_time() - started
-    markdown = len(chat._repr_mimebundle_()[0]["text/markdown"])
+    markdown = sum(len(v) for v in chat._transcript_bundle().values())
     widget.close()
     return cpu, widget.bytes, opened, markdown, unlimited
 
@@ -118,7 +118,7 @@ async def main(rounds: int) -> None:
         print(f"  {label:<16} new: {a:>12,.1f}   long: {b:>14,.1f}   ratio {b / a:8.2f}")
     for label, i, scale in [
         ("widget open B", 2, 1),
-        ("saved md B", 3, 1),
+        ("saved output B", 3, 1),
         ("no-limit req ms", 4, 1000),
     ]:
         a, b = median(new, i) * scale, median(long, i) * scale

@@ -83,6 +83,7 @@ function render({ model, el, signal }) {
     owned.connect();
   }
   const destroyView = createView(el, owned);
+  const hider = hideTranscript(el, model.get("transcript_id"));
   owned.viewOpened();
 
   let done = false;
@@ -91,6 +92,7 @@ function render({ model, el, signal }) {
     done = true;
     signal?.removeEventListener("abort", cleanup);
     destroyView();
+    hider?.remove();
     if (own) {
       const left = (viewOwned.get(owned) ?? 1) - 1;
       viewOwned.set(owned, left);
@@ -99,6 +101,26 @@ function render({ model, el, signal }) {
   }
   signal?.addEventListener("abort", cleanup);
   return cleanup;
+}
+
+/**
+ * While this view is live, hide the chat's static transcript (the cell's other output,
+ * for readers without a kernel: see nbchat/transcript.py), so it is not shown twice. A
+ * `<style>` in the view's own DOM: it applies while the view is on the page, whichever
+ * output renders first or is refreshed later.
+ *
+ * @param {HTMLElement} el
+ * @param {unknown} id The `transcript_id` trait (hex).
+ * @returns {HTMLStyleElement | null}
+ */
+function hideTranscript(el, id) {
+  if (typeof id !== "string" || !/^[0-9a-f]{8,64}$/.test(id)) return null;
+  const style = el.ownerDocument.createElement("style");
+  const mark = `[data-nbchat-transcript="${id}"]`;
+  // The output row too, where the front end has one (JupyterLab, Notebook 7).
+  style.textContent = `${mark}, .jp-OutputArea-child:has(${mark}) { display: none !important; }`;
+  el.append(style);
+  return style;
 }
 
 /** @satisfies {import("@anywidget/types").AnyWidget} */

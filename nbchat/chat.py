@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import html
 import logging
 import os
 import re
 import sys
+import uuid
+from collections.abc import Callable
 from typing import Any
 
+from nbchat import transcript
+from nbchat.changes import Change, PhaseChanged, TranscriptReplaced
 from nbchat.controller import ChatController
 from nbchat.conversation import default_conversation_name
-from nbchat.message import Message
 from nbchat.widget import ChatWidget
 
 log = logging.getLogger("nbchat")
 
-#: what of the transcript goes into a cell's saved output (see ``Chat.to_markdown``)
-MARKDOWN_MESSAGES = 50
-MARKDOWN_CHARS = 100_000
 _warned_kernel = False
 
 
@@ -76,13 +75,17 @@ class Chat(ChatController):
     def __init__(self, *args: Any, name: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, name=name or notebook_conversation_name(), **kwargs)
         self._widget: ChatWidget | None = None
+        #: marks this chat's static transcript, which its live widget hides
+        self.transcript_id = uuid.uuid4().hex
+        self._displays: list[str] = []  # display ids of the transcript outputs
+        self._unsubscribe_displays: Callable[[], None] | None = None
 
     @property
     def widget(self) -> ChatWidget:
         """The chat's widget (created on first use; every display shows the same one)."""
         if self._widget is None:
             warn_if_old_ipykernel()
-            self._widget = ChatWidget(self)
+            self._widget = ChatWidget(self, transcript_id=self.transcript_id)
             self.connect_soon()
         return self._widget
 
@@ -93,39 +96,66 @@ class Chat(ChatController):
             f"state={self.state.value!r})"
         )
 
-    def to_markdown(self, last: int = MARKDOWN_MESSAGES, max_chars: int = MARKDOWN_CHARS) -> str:
+    def to_markdown(
+        self, last: int = transcript.MESSAGES, max_chars: int = transcript.CHARS
+    ) -> str:
         """The transcript as Markdown (model text is escaped, never raw HTML).
 
-        What goes into the cell's saved output, so it is bounded: the ``last`` messages
-        and at most ``max_chars`` characters of text, with a line saying what was left
-        out. The whole conversation stays in the history file.
+        Bounded like the saved output: the ``last`` messages and at most ``max_chars``
+        characters of text, with a line saying what was left out. The whole
+        conversation stays in the history file.
         """
-        messages = self.messages
-        picked: list[tuple[Message, str]] = []
-        budget = max_chars
-        for message in reversed(messages[-last:] if last > 0 else []):
-            if budget <= 0:
-                break
-            text = message.content
-            if len(text) > budget:  # the end of a long message is what was said last
-                cut = len(text) - budget
-                text = f"(… {cut:,} characters left out) {text[cut:]}"
-            budget -= len(message.content)
-            picked.append((message, text))
-        picked.reverse()
-        lines = [f"**nbchat** · `{self.endpoint.model}` · {len(messages)} messages", ""]
-        left_out = len(messages) - len(picked)
-        if left_out:
-            lines += [
-                f"*{left_out:,} earlier messages are not shown here; the whole conversation "
-                f"is in the history ({self.history_location}).*",
-                "",
-            ]
-        for message, text in picked:
-            who = "You" if message.role == "user" else message.role.capitalize()
-            mark = "" if message.status == "done" else f" *({message.status})*"
-            lines += [f"**{who}**{mark}:", "", html.escape(text, quote=False) or "*(no text)*", ""]
-        return "\n".join(lines)
+        return transcript.to_markdown(
+            self.messages,
+            model=self.endpoint.model,
+            location=self.history_location,
+            last=last,
+            max_chars=max_chars,
+        )
+
+    def transcript(self, last: int = transcript.MESSAGES, max_chars: int = transcript.CHARS) -> str:
+        """The transcript as sanitized HTML, to paste elsewhere; the cell's saved output
+        shows the same (see :mod:`nbchat.transcript` for the rules)."""
+        return transcript.to_html(
+            self.messages,
+            model=self.endpoint.model,
+            location=self.history_location,
+            transcript_id=self.transcript_id,
+            last=last,
+            max_chars=max_chars,
+        )
+
+    def _transcript_bundle(self) -> dict[str, str]:
+        return {
+            "text/html": self.transcript(),
+            "text/markdown": self.to_markdown(),
+            "text/plain": self.to_markdown(),
+        }
+
+    def _ipython_display_(self) -> None:
+        """Two outputs: the live widget, and the static transcript for readers without
+        a kernel (refreshed when a turn ends; the live widget hides it)."""
+        from IPython.display import display
+
+        data, metadata = self._repr_mimebundle_()
+        display(data, metadata=metadata, raw=True)  # type: ignore[no-untyped-call]
+        display_id = uuid.uuid4().hex
+        display(self._transcript_bundle(), raw=True, display_id=display_id)  # type: ignore[no-untyped-call]
+        self._displays.append(display_id)
+        if self._unsubscribe_displays is None:
+            self._unsubscribe_displays = self.subscribe(self._refresh_transcript)
+
+    def _refresh_transcript(self, change: Change) -> None:
+        # When a turn has ended, or the transcript changed as a whole while idle.
+        if isinstance(change, PhaseChanged) and not change.phase.busy:
+            pass
+        elif not isinstance(change, TranscriptReplaced) or self.state.busy:
+            return
+        from IPython.display import update_display
+
+        bundle = self._transcript_bundle()
+        for display_id in self._displays:
+            update_display(bundle, raw=True, display_id=display_id)  # type: ignore[no-untyped-call]
 
     def _repr_mimebundle_(
         self, include: Any = None, exclude: Any = None
@@ -133,7 +163,8 @@ class Chat(ChatController):
         shown: Any = self.widget._repr_mimebundle_(include=include, exclude=exclude)
         data, metadata = shown if isinstance(shown, tuple) else (shown or {}, {})
         data = dict(data)
-        # Readable where widgets are not (nbviewer, GitHub, a reopened notebook).
-        data["text/plain"] = repr(self)
-        data["text/markdown"] = self.to_markdown()
+        data["text/plain"] = (
+            f"{self!r}\n(the chat widget: live while the kernel runs; "
+            "the transcript is shown below it)"
+        )
         return data, dict(metadata)

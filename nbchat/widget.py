@@ -52,6 +52,9 @@ class ChatWidget(anywidget.AnyWidget):
     _css = _STATIC / "widget.css"
     snapshot = traitlets.Dict().tag(sync=True)
     head = traitlets.Dict().tag(sync=True)
+    #: the ``data-nbchat-transcript`` id of the chat's static transcript, which a live
+    #: view hides (see nbchat.transcript)
+    transcript_id = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
         self, controller: ChatController, *, interval: float = DEFAULT_INTERVAL_S, **kwargs: Any

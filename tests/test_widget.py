@@ -275,9 +275,9 @@ def test_chat_display_bundle_is_stable_and_safe(demo_server: DemoServer, tmp_pat
     chat = chat_for(demo_server, tmp_path)
     data, _meta = chat._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in data
-    assert data["text/plain"] == (
+    assert data["text/plain"].startswith(
         f"Chat(model='demo', endpoint='{demo_server.base_url}', conversation='w', "
-        "messages=0, state='idle')"
+        "messages=0, state='idle')\n"
     )
     assert "0x" not in data["text/plain"] and "0x" not in repr(chat.widget)
     chat.messages.append(__import__("nbchat").Message("user", "<script>alert(1)</script>"))
