@@ -66,7 +66,7 @@ def test_tokens_join_to_reply_and_look_like_tokens() -> None:
     messages = _user("What is a closure in Python?")
     tokens = DemoModel().tokens(messages)
     assert "".join(tokens) == DemoModel().reply(messages)
-    assert 80 <= len(tokens) <= 250
+    assert 80 <= len(tokens) <= 350
     assert " closure" in tokens  # words carry their leading space
     assert all(tok for tok in tokens)
 

@@ -188,8 +188,9 @@ class DemoModel:
         Returns
         -------
         str
-            A heading, a short bulleted list, a fenced Python block and a note on
-            how to use a real provider; deterministic for a given conversation.
+            A heading, a short bulleted list, a table, an equation, a fenced Python
+            block and a note on how to use a real provider; deterministic for a
+            given conversation.
         """
         user_texts = [message_text(m.get("content")) for m in messages if m.get("role") == "user"]
         prompt = user_texts[-1] if user_texts else ""
@@ -272,6 +273,8 @@ class DemoModel:
             "",
             *bullets,
             "",
+            *self._measures(prompt, words),
+            "",
             "A small function built from your prompt:",
             "",
             "```python",
@@ -281,6 +284,24 @@ class DemoModel:
             self._provider_note(),
         ]
         return "\n".join(lines)
+
+    @staticmethod
+    def _measures(prompt: str, words: Sequence[str]) -> list[str]:
+        """A small table and an equation about the prompt (Markdown worth rendering)."""
+        seconds = len(words) * 60 / 200
+        longest = max((len(w) for w in words), default=0)
+        return [
+            "| measure | value |",
+            "|---|---:|",
+            f"| words | {len(words)} |",
+            f"| characters | {len(prompt)} |",
+            f"| longest word | {longest} letters |",
+            f"| reading time | {seconds:.1f} s |",
+            "",
+            "Reading time, for $n$ words at 200 words a minute:",
+            "",
+            f"$$t = \\frac{{n}}{{200}} \\times 60\\,\\text{{s}} = {seconds:.1f}\\,\\text{{s}}$$",
+        ]
 
     @staticmethod
     def _keywords(words: Sequence[str]) -> list[str]:

@@ -51,7 +51,7 @@ def assistant_messages(page: Any) -> list[dict[str, str]]:
     return page.evaluate(
         """() => Array.from(document.querySelectorAll('.nbchat .nbchat-message')).map(el => ({
              id: el.dataset.id, role: el.dataset.role, status: el.dataset.status,
-             text: (el.querySelector('.nbchat-content') || {}).textContent || '',
+             text: ((el.querySelector('.nbchat-content') || {}).textContent || '').trim(),
              marker: (el.querySelector('.nbchat-marker') || {}).textContent || ''}))"""
     )
 
