@@ -70,6 +70,7 @@ bench: env chromium bundle ## print the benchmark figures
 	$(BIN)/python bench/history_cost.py
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/browser_history.py
+	$(BIN)/python bench/render_stream.py
 	$(BIN)/python bench/sessions.py
 
 clean:

@@ -1,0 +1,45 @@
+// @ts-nocheck
+// In-page half of bench/render_stream.py: installs window.bench (stream, once).
+window.bench = {
+  stream: async ([pieces, perBatch, batchMs]) => {
+  const nb = window.nb;
+  const id = "a1";
+  nb.mount(nb.snapshot({ phase: "streaming", messages: [nb.message(id, "assistant", "", { status: "streaming" })] }));
+  await nb.frame(); await nb.frame();  // the mount's own work is not the stream's
+  const tasks = [];
+  const observer = new PerformanceObserver((list) => { for (const e of list.getEntries()) tasks.push(e.duration); });
+  observer.observe({ type: "longtask" });
+  const frames = [];
+  let last = performance.now();
+  let running = true;
+  const tick = (now) => { frames.push(now - last); last = now; if (running) requestAnimationFrame(tick); };
+  requestAnimationFrame(tick);
+  const started = performance.now();
+  let seq = 0;
+  for (let at = 0; at < pieces.length; at += perBatch) {
+    seq += 1;
+    nb.custom(nb.batch(seq, [[id, pieces.slice(at, at + perBatch).join("")]]));
+    await new Promise((resolve) => setTimeout(resolve, batchMs));
+  }
+  nb.setSnapshot(nb.snapshot({ seq, phase: "done", messages: [nb.message(id, "assistant", pieces.join(""))] }));
+  await nb.frame(); await nb.frame();
+  running = false;
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  observer.disconnect();
+  const shown = document.querySelector('.nbchat-message[data-id="a1"] .nbchat-content').textContent.length;
+  return { tasks, frames, elapsed: performance.now() - started, shown };
+},
+  once: async (text) => {
+  const nb = window.nb;
+  const tasks = [];
+  const observer = new PerformanceObserver((list) => { for (const e of list.getEntries()) tasks.push(e.duration); });
+  observer.observe({ type: "longtask" });
+  const started = performance.now();
+  nb.mount(nb.snapshot({ phase: "done", messages: [nb.message("a1", "assistant", text)] }));
+  await nb.frame(); await nb.frame();
+  const elapsed = performance.now() - started;
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  observer.disconnect();
+  return { tasks, elapsed };
+},
+};
