@@ -11,6 +11,7 @@ other origin is recorded in ``Harness.leaks`` and refused.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import threading
@@ -120,7 +121,7 @@ def harness(viewport: tuple[int, int] = (1000, 900)) -> Iterator[Harness]:
             found = Harness(page, url)
 
             context.route("**/*", lambda r: _route(r, url, found))
-            page.on("dialog", lambda d: (found.dialogs.append(d.message), d.dismiss()))
+            page.on("dialog", lambda d: _dismiss(d, found))
             found.open()
             try:
                 yield found
@@ -130,6 +131,12 @@ def harness(viewport: tuple[int, int] = (1000, 900)) -> Iterator[Harness]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _dismiss(dialog: Any, found: Harness) -> None:
+    found.dialogs.append(dialog.message)
+    with contextlib.suppress(Exception):  # the page may be gone already
+        dialog.dismiss()
 
 
 def _route(route: Any, url: str, found: Harness) -> None:
