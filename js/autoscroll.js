@@ -4,7 +4,8 @@
  * scrolled up; then offer a "new messages" button instead of yanking them down.
  *
  * Layout is read and written at most once per animation frame, however many
- * deltas arrive in it.
+ * deltas arrive in it. Only the user unsticks it (a wheel, a touch, a key, the
+ * scrollbar): a scroll the layout causes (content above settling its size) does not.
  *
  * @module
  */
@@ -25,6 +26,10 @@
  *   "at the bottom".
  */
 
+/** Input that scrolls: a scroll within this long after it is the user's. */
+const USER_EVENTS = ["wheel", "touchmove", "keydown"];
+const USER_SCROLL_MS = 600;
+
 /** @param {() => void} callback */
 function defaultSchedule(callback) {
   if (typeof requestAnimationFrame === "function") requestAnimationFrame(() => callback());
@@ -44,14 +49,33 @@ export function createAutoScroll(container, jump, options = {}) {
   let isStuck = true;
   let scheduled = false;
   let destroyed = false;
+  let userUntil = 0; // a scroll before this time is the user's
+  let pointerHeld = false;
+
+  function userActs() {
+    userUntil = Date.now() + USER_SCROLL_MS;
+  }
+  function pointerDown() {
+    pointerHeld = true;
+    userActs();
+  }
+  function pointerUp() {
+    pointerHeld = false;
+  }
 
   function atBottom() {
     return container.scrollHeight - container.scrollTop - container.clientHeight <= threshold;
   }
 
   function onScroll() {
-    isStuck = atBottom();
-    if (isStuck) jump.hidden = true;
+    if (atBottom()) {
+      isStuck = true;
+      jump.hidden = true;
+    } else if (pointerHeld || Date.now() < userUntil) {
+      isStuck = false;
+    } else if (isStuck) {
+      schedule(flush); // the layout moved under us: back to the bottom next frame
+    }
   }
 
   function scrollToBottom() {
@@ -72,6 +96,9 @@ export function createAutoScroll(container, jump, options = {}) {
   }
 
   container.addEventListener("scroll", onScroll, { passive: true });
+  for (const name of USER_EVENTS) container.addEventListener(name, userActs, { passive: true });
+  container.addEventListener("pointerdown", pointerDown, { passive: true });
+  container.ownerDocument.addEventListener("pointerup", pointerUp, { passive: true });
   jump.addEventListener("click", onJump);
 
   return {
@@ -85,6 +112,9 @@ export function createAutoScroll(container, jump, options = {}) {
     destroy() {
       destroyed = true;
       container.removeEventListener("scroll", onScroll);
+      for (const name of USER_EVENTS) container.removeEventListener(name, userActs);
+      container.removeEventListener("pointerdown", pointerDown);
+      container.ownerDocument.removeEventListener("pointerup", pointerUp);
       jump.removeEventListener("click", onJump);
     },
   };

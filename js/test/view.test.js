@@ -407,6 +407,11 @@ describe("auto-scroll", () => {
     expect(layout.top).toBe(900);
     expect(jump.hidden).toBe(true);
 
+    layout.top = 300; // the layout moves (content above settling its size): still stuck
+    list.dispatchEvent(new Event("scroll"));
+    expect(layout.top).toBe(900);
+
+    list.dispatchEvent(new Event("wheel"));
     layout.top = 200; // the user scrolls up
     list.dispatchEvent(new Event("scroll"));
     layout.height = 1200;
