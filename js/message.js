@@ -47,7 +47,7 @@
  * @module
  */
 
-import { createRichText } from "./rich_text.js";
+import { createParts } from "./parts.js";
 import {
   errorText,
   etaText,
@@ -127,8 +127,9 @@ export const TEXT_CHUNK = 8192;
  * @property {HTMLElement | null} refusal
  * @property {ProgressRecord | null} progress
  * @property {ResultRecord | null} result
- * @property {import("./rich_text.js").RichText | null} rich An assistant reply's
- *   Markdown (its `content` sink is then unused); user text stays plain text.
+ * @property {import("./parts.js").Parts | null} parts An assistant reply's Markdown,
+ *   cut where tool calls started (its `content` sink is then unused); user text stays
+ *   plain text.
  */
 
 /**
@@ -321,10 +322,21 @@ function updateTool(tool, call) {
 }
 
 /**
+ * The text offsets tool calls started at (their place among a reply's parts).
+ *
+ * @param {ToolCallInfo[]} calls
+ * @returns {number[]}
+ */
+function toolCuts(calls) {
+  return calls.map((call) => (typeof call.at === "number" ? call.at : 0));
+}
+
+/**
  * @param {MessageRecord} record
  * @param {ToolCallInfo[]} calls
+ * @param {number} textLength
  */
-function updateTools(record, calls) {
+function updateTools(record, calls, textLength) {
   if (!calls.length && !record.tools) return;
   if (!record.tools) {
     const el = h(record.doc, "div", "nbchat-tools");
@@ -333,8 +345,7 @@ function updateTools(record, calls) {
   }
   const tools = record.tools;
   const seen = new Set();
-  /** @type {ChildNode | null} */
-  let next = tools.el.firstChild;
+  let above = 0; // calls shown above the text
   for (const call of calls) {
     if (seen.has(call.id)) continue;
     seen.add(call.id);
@@ -344,8 +355,11 @@ function updateTools(record, calls) {
       tools.calls.set(call.id, tool);
     }
     updateTool(tool, call);
-    if (tool.el === next) next = next.nextSibling;
-    else tools.el.insertBefore(tool.el, next);
+    // In the order they streamed: after the text that came before them.
+    const at = typeof call.at === "number" && call.at <= textLength ? call.at : 0;
+    const host = at > 0 && record.parts ? record.parts.groupFor(at) : tools.el;
+    if (host === tools.el) above += 1;
+    if (tool.el.parentNode !== host || tool.el.nextSibling) host.append(tool.el);
   }
   for (const [id, tool] of tools.calls) {
     if (!seen.has(id)) {
@@ -353,7 +367,7 @@ function updateTools(record, calls) {
       tools.calls.delete(id);
     }
   }
-  tools.el.hidden = !calls.length;
+  tools.el.hidden = !above;
 }
 
 // ---- progress, result -----------------------------------------------------------------
@@ -502,15 +516,15 @@ export function updateMessage(record, message) {
     record.cursor = null;
   }
   updateReasoning(record, message.reasoning);
-  updateTools(record, message.tool_calls);
-  updateProgress(record, message.progress, message.status);
-  if (record.rich) {
-    record.rich.sync(message.content);
-    record.rich.setStreaming(streaming, record.cursor);
+  if (record.parts) {
+    // The parts first: the tool rows that belong between them go into their groups.
+    record.parts.sync(message.content, toolCuts(message.tool_calls), streaming, record.cursor);
   } else {
     record.content.anchor = record.cursor;
     syncText(record.content, message.content);
   }
+  updateTools(record, message.tool_calls, message.content.length);
+  updateProgress(record, message.progress, message.status);
   updateResult(record, message);
   updateRefusal(record, message.refusal);
   updateFooter(record, message);
@@ -547,9 +561,9 @@ export function createMessage(doc, message, options = {}) {
     refusal: null,
     progress: null,
     result: null,
-    rich: message.role === "assistant" ? createRichText(content, options) : null,
+    parts: message.role === "assistant" ? createParts(content, options) : null,
   };
-  if (record.rich) {
+  if (record.parts) {
     const copy = h(doc, "button", "nbchat-copy", "Copy");
     copy.type = "button";
     copy.setAttribute("data-copy", "message");
@@ -572,8 +586,8 @@ export function appendDelta(record, part, text) {
     const reasoning = ensureReasoning(record);
     reasoning.el.hidden = false;
     appendText(reasoning.text, text);
-  } else if (record.rich) {
-    record.rich.append(text);
+  } else if (record.parts) {
+    record.parts.append(text);
   } else {
     appendText(record.content, text);
   }

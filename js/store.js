@@ -203,6 +203,7 @@ function copyToolCall(value, index) {
   };
   if ("result" in c && c.result !== undefined) call.result = c.result;
   if (typeof c.duration_s === "number" && Number.isFinite(c.duration_s)) call.duration_s = c.duration_s;
+  if (Number.isInteger(c.at) && c.at > 0) call.at = c.at;
   return call;
 }
 

@@ -51,6 +51,8 @@
  * @property {ToolCallStatus} status
  * @property {any} [result] The tool's output, when the stream reports it.
  * @property {number} [duration_s]
+ * @property {number} [at] The length of the reply's text when the call started: the
+ *   row is shown after that text (absent or 0: above the text).
  */
 
 /**

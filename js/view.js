@@ -140,7 +140,7 @@ export function createView(el, host, options = {}) {
     schedule: options.renderSchedule,
     onRender: () => scroller.contentChanged(),
   };
-  const stopActions = listenForActions(list, (id) => records.get(id)?.rich?.source() ?? null);
+  const stopActions = listenForActions(list, (id) => records.get(id)?.parts?.source() ?? null);
 
   function renderSnapshot() {
     const state = store.getState();

@@ -68,6 +68,8 @@ class ToolCall:
     finished: bool = False
     result: Any = None
     duration_s: float | None = None
+    #: the length of the reply's text when the call started (where it shows among it)
+    at: int = 0
     _streamed: _Pieces = field(default_factory=_Pieces, repr=False)
 
     @property
@@ -93,6 +95,8 @@ class ToolCall:
             out["result"] = self.result
         if self.duration_s is not None:
             out["duration_s"] = round(self.duration_s, 3)
+        if self.at:
+            out["at"] = self.at
         return out
 
     @classmethod
@@ -100,6 +104,7 @@ class ToolCall:
         """A call as :meth:`info` described it (e.g. read back from history)."""
         raw_input = info.get("input")
         duration = info.get("duration_s")
+        at = info.get("at")
         return cls(
             index,
             str(info.get("id") or ""),
@@ -108,6 +113,7 @@ class ToolCall:
             info.get("status") == "done",
             info.get("result"),
             float(duration) if isinstance(duration, (int, float)) else None,
+            at if type(at) is int and at > 0 else 0,
             _Pieces(str(info.get("arguments") or "")),
         )
 
@@ -186,7 +192,7 @@ class Reply:
         elif isinstance(event, RefusalDelta):
             self._refusal.append(event.text)
         elif isinstance(event, ToolCallStarted):
-            call = ToolCall(event.index, event.id, event.name)
+            call = ToolCall(event.index, event.id, event.name, at=len(str(self._text)))
             self.tool_calls.append(call)
             self._calls[event.index] = call
         elif isinstance(event, ToolCallDelta):

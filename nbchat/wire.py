@@ -104,6 +104,9 @@ class ToolCallInfo(TypedDict):
     status: ToolCallStatus
     result: NotRequired[Any]
     duration_s: NotRequired[float]
+    #: the length of the reply's text when the call started: the row shows after that
+    #: text (absent: before any text)
+    at: NotRequired[int]
 
 
 class ProgressInfo(TypedDict, total=False):

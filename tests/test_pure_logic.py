@@ -120,3 +120,20 @@ def test_error_bodies() -> None:
 def test_redact_url() -> None:
     assert redact_url("https://user:pw@host:1/v1?key=secret#x") == "https://host:1/v1"
     assert redact_url("http://h/v1") == "http://h/v1"
+
+
+def test_a_tool_call_remembers_where_in_the_text_it_started() -> None:
+    from nbchat.accumulate import ToolCall
+    from nbchat.events import ToolCallFinished, ToolCallStarted
+
+    reply = Reply()
+    reply.apply(ToolCallStarted(0, "t0", "early"))
+    reply.apply(TextDelta("Let me check."))
+    reply.apply(ToolCallStarted(1, "t1", "weather"))
+    reply.apply(ToolCallFinished(1, {"city": "Paris"}))
+    reply.apply(TextDelta(" Sunny."))
+    early, weather = reply.tool_call_infos()
+    assert "at" not in early  # before any text: shown above it
+    assert weather["at"] == len("Let me check.")
+    again = ToolCall.from_info(1, dict(weather))
+    assert again.at == weather["at"] and again.info() == weather

@@ -191,6 +191,38 @@ describe("rendering", () => {
   });
 });
 
+describe("parts in arrival order", () => {
+  it("puts a tool row after the text that came before it, and streams the text after", () => {
+    const { model } = mount(
+      snapshot({ phase: "streaming", messages: [message("a1", "assistant", "Let me **check**.", { status: "streaming" })] }),
+    );
+    model.setSnapshot(
+      snapshot({
+        phase: "streaming",
+        messages: [
+          message("a1", "assistant", "Let me **check**.", {
+            status: "streaming",
+            tool_calls: [toolCall("t1", "weather", { at: 17 }), toolCall("t0", "early")],
+          }),
+        ],
+      }),
+    );
+    model.custom(batch(1, [["a1", "\n\nIt is *sunny*."]]));
+    const content = msgEl("a1").querySelector(".nbchat-content");
+    const order = [...(content?.children ?? [])].map((c) => `${c.classList[0]}:${c.textContent?.trim().slice(0, 12)}`);
+    expect(order).toEqual(["nbchat-part:Let me check", "nbchat-tools:weatherrunni", "nbchat-part:It is sunny."]);
+    expect(content?.querySelector(".nbchat-part strong")?.textContent).toBe("check");
+    expect(content?.querySelectorAll(".nbchat-part")[1].querySelector("em")?.textContent).toBe("sunny");
+    // A call that started before any text stays above it.
+    const top = /** @type {HTMLElement | null} */ (msgEl("a1").querySelector(":scope > .nbchat-tools"));
+    expect(top?.textContent).toContain("early");
+    expect(top?.hidden).toBe(false);
+    // The cursor ends the last part; Copy copies the whole text.
+    expect(content?.querySelectorAll(".nbchat-part")[1].querySelector(".nbchat-cursor")).not.toBeNull();
+    expect(msgEl("a1").querySelector(":scope > .nbchat-copy")).not.toBeNull();
+  });
+});
+
 describe("context line", () => {
   it("draws one line above the first message sent, moving with the head", () => {
     const messages = [

@@ -51,7 +51,9 @@ def assistant_messages(page: Any) -> list[dict[str, str]]:
     return page.evaluate(
         """() => Array.from(document.querySelectorAll('.nbchat .nbchat-message')).map(el => ({
              id: el.dataset.id, role: el.dataset.role, status: el.dataset.status,
-             text: ((el.querySelector('.nbchat-content') || {}).textContent || '').trim(),
+             text: Array.from(el.querySelectorAll(
+               '.nbchat-content .nbchat-part, .nbchat-content:not(:has(.nbchat-part))'))
+               .map((p) => p.textContent).join('').trim(),
              marker: (el.querySelector('.nbchat-marker') || {}).textContent || ''}))"""
     )
 

@@ -64,7 +64,10 @@ JS_WIDGET = """(k) => {
       in: b.closest('.nbchat-message') ? b.closest('.nbchat-message').dataset.id : null})),
     messages: Array.from(root.querySelectorAll('.nbchat-message')).map(el => ({
       id: el.dataset.id, role: el.dataset.role, status: el.dataset.status,
-      text: (text(el, '.nbchat-content') || '').trim(),
+      // the reply's text: its parts, without the tool rows shown between them
+      text: Array.from(el.querySelectorAll(
+        '.nbchat-content .nbchat-part, .nbchat-content:not(:has(.nbchat-part))'))
+        .map((p) => p.textContent).join('').trim(),
       markers: Array.from(el.querySelectorAll('.nbchat-marker')).map(m => m.dataset.kind),
       error: text(el, '.nbchat-error'),
       reasoning: el.querySelector('details.nbchat-reasoning') ? {
