@@ -152,6 +152,10 @@ c.LabApp.workspaces_dir = {str(self.state / "workspaces")!r}
     def lab_url(self, notebook: str) -> str:
         return f"{self.url}/lab/tree/{notebook}?token={self.token}&reset"
 
+    def notebook7_url(self, notebook: str) -> str:
+        """The same notebook in Notebook 7 (one document per page)."""
+        return f"{self.url}/notebooks/{notebook}?token={self.token}"
+
     @classmethod
     @contextmanager
     def serving(
@@ -219,9 +223,11 @@ def wait_until(predicate: Any, timeout: float, what: str, step: float = 0.05) ->
     raise AssertionError(f"timed out after {timeout} s waiting for {what}; last: {value!r}")
 
 
-def open_notebook(page: Any, lab: JupyterLab, notebook: str) -> None:
-    """Open ``notebook`` and wait for its kernel to be idle (accepting any dialog)."""
-    page.goto(lab.lab_url(notebook), wait_until="domcontentloaded", timeout=60000)
+def open_notebook(page: Any, lab: JupyterLab, notebook: str, front_end: str = "lab") -> None:
+    """Open ``notebook`` in JupyterLab (or ``front_end="notebook7"``) and wait for its
+    kernel to be idle (accepting any dialog)."""
+    url = lab.notebook7_url(notebook) if front_end == "notebook7" else lab.lab_url(notebook)
+    page.goto(url, wait_until="domcontentloaded", timeout=60000)
     page.wait_for_function("() => !!(window.jupyterapp && window.jupyterapp.shell)", timeout=60000)
 
     def ready() -> bool:

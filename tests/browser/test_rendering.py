@@ -84,11 +84,12 @@ RENDERED = """() => {
 CLIPBOARD = "() => navigator.clipboard.readText()"
 
 
-def test_a_reply_renders_and_copies(lab: JupyterLab, page: Any) -> None:
-    jupyter.open_notebook(page, lab, "render.ipynb")
+@pytest.mark.parametrize("front_end", ["lab", "notebook7"])
+def test_a_reply_renders_and_copies(lab: JupyterLab, page: Any, front_end: str) -> None:
+    jupyter.open_notebook(page, lab, "render.ipynb", front_end)
     jupyter.run_all_cells(page, timeout=120)
     shown = wait_until(lambda: page.evaluate(RENDERED), 30, "the rendered reply")
-    page.screenshot(path=str(ARTIFACTS / "render-1-reply.png"))
+    page.screenshot(path=str(ARTIFACTS / f"render-1-reply-{front_end}.png"))
     assert shown["heading"].startswith("Show me how to read a CSV file")
     assert shown["cells"] >= 8 and shown["math"] >= 1 and shown["keywords"] >= 2, shown
     assert not shown["rawMarkers"], "Markdown syntax shows as text"
@@ -111,14 +112,17 @@ def test_a_reply_renders_and_copies(lab: JupyterLab, page: Any) -> None:
     jupyter.assert_no_nbchat_errors(page)
 
 
-def test_a_saved_notebook_reopened_shows_the_transcript(lab: JupyterLab, page: Any) -> None:
-    jupyter.open_notebook(page, lab, "saved.ipynb")  # a new kernel: no widget models
+@pytest.mark.parametrize("front_end", ["lab", "notebook7"])
+def test_a_saved_notebook_reopened_shows_the_transcript(
+    lab: JupyterLab, page: Any, front_end: str
+) -> None:
+    jupyter.open_notebook(page, lab, "saved.ipynb", front_end)  # a new kernel: no widgets
     # (JupyterLab sanitizes an untrusted notebook's HTML: the data attribute goes, the
     # class stays.)
     transcript = page.locator(".jp-OutputArea-output .nbchat-transcript").first
     transcript.wait_for(state="visible", timeout=30000)
     text = transcript.inner_text()
-    page.screenshot(path=str(ARTIFACTS / "render-2-reopened.png"))
+    page.screenshot(path=str(ARTIFACTS / f"render-2-reopened-{front_end}.png"))
     assert "Show me how to read a CSV file with pandas" in text
     assert transcript.locator("table").count() >= 1  # the reply as Markdown, not raw
     assert "| measure |" not in text
