@@ -6,7 +6,9 @@ sends it: a batch every 30 ms, each with the tokens of that interval, at a rate 
 above any model's. Measured in the page while it streams: the worst long task (Long
 Tasks API), the p95 gap between animation frames, and the main thread's total task
 time (Chrome's ``Performance.getMetrics``). The baseline, in the same run: the same
-reply rendered once, whole, as a finished message. Run: ``make bench``.
+reply rendered once, whole, in one go. Also printed: the same reply opened as history
+(a finished message renders in slices a frame apart), time to its last block and its
+worst long task.  Run: ``make bench``.
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ def main() -> None:
         h.page.add_script_tag(content=PAGE_JS)
         once = h.call("(text) => window.bench.once(text)", text)
         once_cpu = task_seconds(cdp) - before
+        h.open()  # a fresh page for the history
+        h.page.add_script_tag(content=PAGE_JS)
+        history = h.call("(text) => window.bench.history(text)", text)
         h.open()  # a fresh page for the stream
         cdp = h.page.context.new_cdp_session(h.page)
         cdp.send("Performance.enable")
@@ -86,6 +91,8 @@ def main() -> None:
           f"p95 frame gap {p95:5.1f} ms (median {median:4.1f})")  # fmt: skip
     print(f"  whole once: {once['elapsed']:6.0f} ms, worst long task "
           f"{max(once['tasks'], default=0):5.0f} ms")  # fmt: skip
+    print(f"  as history: {history['elapsed']:6.0f} ms to its last block, worst long task "
+          f"{max(history['tasks'], default=0):5.0f} ms")  # fmt: skip
     print(f"  main-thread task time: streamed {stream_cpu:6.2f} s, once {once_cpu:6.2f} s, "
           f"ratio {stream_cpu / once_cpu if once_cpu else float('nan'):5.1f}")  # fmt: skip
     assert streamed["shown"] > 0.5 * len(text), "the reply did not render"

@@ -87,24 +87,26 @@ export function createParts(el, options = {}) {
    *
    * @param {string} full
    * @param {number[]} newCuts
+   * @param {boolean} streaming Whether the last part still streams.
+   * @param {HTMLElement | null} cursor
    */
-  function rebuild(full, newCuts) {
+  function rebuild(full, newCuts, streaming, cursor) {
     for (const part of parts) part.el.remove();
     parts = [];
     cuts = newCuts;
     const bounds = [0, ...cuts, full.length];
     for (let i = 0; i < bounds.length - 1; i += 1) {
       const part = addPart();
+      const last = i === bounds.length - 2;
+      // Whether it streams first: a finished text renders as one (long ones in slices).
+      part.rich.setStreaming(last && streaming, last ? cursor : null);
       part.rich.sync(full.slice(bounds[i], bounds[i + 1]));
-      if (i < bounds.length - 2) {
-        part.rich.setStreaming(false, null);
-        el.append(groupFor(bounds[i + 1]));
-      }
+      if (!last) el.append(groupFor(bounds[i + 1]));
     }
     for (const [at, group] of groups) if (!cuts.includes(at)) group.remove();
   }
 
-  addPart();
+  addPart().rich.setStreaming(false, null); // nothing to stream until told
   return {
     append(delta) {
       text += delta;
@@ -114,10 +116,14 @@ export function createParts(el, options = {}) {
       const newCuts = textCuts(rawCuts, full.length);
       const same = newCuts.length === cuts.length && newCuts.every((at, i) => at === cuts[i]);
       const last = cuts.length ? cuts[cuts.length - 1] : 0;
-      if (!same || !full.startsWith(text.slice(0, last))) rebuild(full, newCuts);
-      else parts[parts.length - 1].rich.sync(full.slice(last));
+      if (!same || !full.startsWith(text.slice(0, last))) {
+        rebuild(full, newCuts, streaming, cursor);
+      } else {
+        const rich = parts[parts.length - 1].rich;
+        rich.setStreaming(streaming, cursor);
+        rich.sync(full.slice(last));
+      }
       text = full;
-      parts[parts.length - 1].rich.setStreaming(streaming, cursor);
     },
     groupFor,
     source: () => text,

@@ -36,6 +36,10 @@ import { md, renderMarkdown } from "./markdown.js";
  * @property {() => void} flush Render now what is pending.
  */
 
+/** A finished reply longer than this renders in slices of {@link SLICE_MS}. */
+const SLICED_ABOVE = 16_000;
+const SLICE_MS = 8;
+
 /**
  * @param {Window | null} win
  * @returns {(callback: () => void) => void}
@@ -73,6 +77,9 @@ export function createRichText(el, options = {}) {
   let rendered = false; // the first content renders at once (a view opened mid-reply)
   /** @type {HTMLElement | null} */
   let cursor = null;
+  /** @type {string[]} */
+  let queue = []; // finished blocks of a long reply waiting for their frame
+  let generation = 0;
 
   /** @param {string} text */
   function normalize(text) {
@@ -85,18 +92,51 @@ export function createRichText(el, options = {}) {
     scheduled = false;
     if (!dirty) return;
     dirty = false;
-    rendered = true;
+    if (source) rendered = true;
+    finishSlices();
     if (streaming) {
       const { blocks, tailStart } = splitBlocks(md, source, frozenEnd);
       for (const block of blocks) frozen.append(renderMarkdown(doc, block));
       frozenEnd = tailStart;
       // Code in the tail is shown plain: its colours come when it is finished.
       tail.replaceChildren(renderMarkdown(doc, mend(source.slice(frozenEnd)), { highlight: false }));
+    } else if (source.length - frozenEnd > SLICED_ABOVE) {
+      // A long finished reply (history): its blocks render a few at a time, a frame
+      // apart, so opening a notebook with a huge reply never freezes the page.
+      const { blocks, tailStart } = splitBlocks(md, source, frozenEnd);
+      frozenEnd = tailStart;
+      tail.replaceChildren();
+      queue = blocks;
+      renderSlice(++generation);
+      return;
     } else {
       tail.replaceChildren(renderMarkdown(doc, source.slice(frozenEnd)));
     }
     placeCursor();
     options.onRender?.();
+  }
+
+  /** @param {number} slice Which slicing this belongs to (a newer one cancels it). */
+  function renderSlice(slice) {
+    if (slice !== generation) return;
+    const until = performance.now() + SLICE_MS;
+    while (queue.length && performance.now() < until) {
+      frozen.append(renderMarkdown(doc, /** @type {string} */ (queue.shift())));
+    }
+    if (queue.length) {
+      schedule(() => renderSlice(slice));
+      return;
+    }
+    tail.replaceChildren(renderMarkdown(doc, source.slice(frozenEnd)));
+    placeCursor();
+    options.onRender?.();
+  }
+
+  /** Blocks still queued by a slicing go in now (the text changes under it). */
+  function finishSlices() {
+    generation += 1;
+    for (const block of queue) frozen.append(renderMarkdown(doc, block));
+    queue = [];
   }
 
   function placeCursor() {
@@ -135,6 +175,8 @@ export function createRichText(el, options = {}) {
       } else {
         source = text;
         frozenEnd = 0;
+        queue = [];
+        generation += 1;
         frozen.replaceChildren();
       }
       invalidate();
