@@ -32,10 +32,10 @@ PAGE = """<!doctype html>
 <div id="unsafe"></div>
 <script type="module">
 import widget from "/widget.js";
-import { batch, createFakeModel, message, proxy, snapshot } from "/fakes.js";
+import { batch, createFakeModel, message, proxy, snapshot, toolCall } from "/fakes.js";
 
 window.nb = {
-  message, snapshot, batch,
+  message, snapshot, batch, toolCall,
   mount(snap) {
     const out = document.getElementById("out");
     out.textContent = "";

@@ -21,7 +21,8 @@ window.hostile = {
   for (const el of scope.querySelectorAll('*')) {
     for (const { name, value } of Array.from(el.attributes)) {
       if (/^on/i.test(name)) note(el, 'handler ' + name);
-      if (['style', 'id', 'name', 'srcset', 'poster', 'action', 'formaction', 'xlink:href'].includes(name.toLowerCase())) {
+      const ours = name === 'style' && el.matches('.nbchat-progress-fill'); // a width, set by nbchat
+      if (!ours && ['style', 'id', 'name', 'srcset', 'poster', 'action', 'formaction', 'xlink:href'].includes(name.toLowerCase())) {
         note(el, 'attribute ' + name);
       }
       if (name === 'href' && !/^(https?:|mailto:)/i.test(value.trim())) note(el, 'href ' + value.slice(0, 40));
@@ -61,6 +62,26 @@ window.hostile = {
   window.__pwned = 0;
   window.__pwn = () => { window.__pwned += 1; };
   nb.mount(nb.snapshot({ phase: 'done', messages: cases.map((text, i) => nb.message('c' + i, 'assistant', text)) }));
+  await nb.frame(); await nb.frame();
+  return document.querySelectorAll('.nbchat-message').length;
+},
+  // The same payloads in every other place a reply's text goes: reasoning, a tool
+  // call's name, arguments and result, an error, a progress step, a refusal.
+  showEverywhere: async (cases) => {
+  const nb = window.nb;
+  window.__pwned = 0;
+  window.__pwn = () => { window.__pwned += 1; };
+  const messages = cases.map((text, i) => nb.message('c' + i, 'assistant', '', {
+    status: 'error',
+    reasoning: text,
+    refusal: text,
+    tool_calls: [nb.toolCall('t' + i, text, { arguments: text, result: text, status: 'done' })],
+    error: { code: 'PROVIDER_ERROR', message: text, hint: text },
+    progress: { stage: text, message: text, percent: 50 },
+    result: text,
+  }));
+  nb.mount(nb.snapshot({ phase: 'error', messages }));
+  for (const el of document.querySelectorAll('details')) el.open = true;
   await nb.frame(); await nb.frame();
   return document.querySelectorAll('.nbchat-message').length;
 },

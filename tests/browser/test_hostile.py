@@ -79,6 +79,13 @@ def test_history_after_a_reload_nothing_runs(page: Harness) -> None:
     assert_inert(verdict(page, "#out .nbchat-messages"), page, cases)
 
 
+def test_reasoning_tools_errors_and_progress_nothing_runs(page: Harness) -> None:
+    cases = corpus()
+    open_page(page)
+    assert page.call("(c) => window.hostile.showEverywhere(c)", cases) == len(cases)
+    assert_inert(verdict(page, "#out .nbchat-messages"), page, cases)
+
+
 def test_the_static_transcript_nothing_runs(page: Harness) -> None:
     cases = corpus()
     for start in range(0, len(cases), 50):
