@@ -231,7 +231,7 @@ function ensureReasoning(record) {
   const summary = h(doc, "summary", "nbchat-reasoning-summary", "Reasoning");
   const text = h(doc, "div", "nbchat-reasoning-text");
   el.append(summary, text);
-  record.el.insertBefore(el, record.tools?.el ?? record.progress?.el ?? record.content.el);
+  record.el.insertBefore(el, record.tools?.el ?? progressAbove(record) ?? record.content.el);
   record.reasoning = { el, text: sink(text) };
   return record.reasoning;
 }
@@ -322,6 +322,17 @@ function updateTool(tool, call) {
 }
 
 /**
+ * The progress block when it shows above the text (not among its parts), else null.
+ *
+ * @param {MessageRecord} record
+ * @returns {HTMLElement | null}
+ */
+function progressAbove(record) {
+  const el = record.progress?.el;
+  return el && el.parentNode === record.el ? el : null;
+}
+
+/**
  * The text offsets tool calls started at (their place among a reply's parts).
  *
  * @param {ToolCallInfo[]} calls
@@ -340,7 +351,7 @@ function updateTools(record, calls, textLength) {
   if (!calls.length && !record.tools) return;
   if (!record.tools) {
     const el = h(record.doc, "div", "nbchat-tools");
-    record.el.insertBefore(el, record.progress?.el ?? record.content.el);
+    record.el.insertBefore(el, progressAbove(record) ?? record.content.el);
     record.tools = { el, calls: new Map() };
   }
   const tools = record.tools;
@@ -399,8 +410,9 @@ function createProgress(doc) {
  * @param {MessageRecord} record
  * @param {StoreProgress | null} progress
  * @param {StoreMessage["status"]} status
+ * @param {number} textLength
  */
-function updateProgress(record, progress, status) {
+function updateProgress(record, progress, status, textLength) {
   if (!progress) {
     if (record.progress && !record.progress.el.hidden) record.progress.el.hidden = true;
     return;
@@ -410,6 +422,14 @@ function updateProgress(record, progress, status) {
     record.el.insertBefore(record.progress.el, record.content.el);
   }
   const p = record.progress;
+  // In the order it streamed: after the text that came before it.
+  const at = progress.at ?? 0;
+  if (at > 0 && at <= textLength && record.parts) {
+    const group = record.parts.groupFor(at);
+    if (p.el.parentNode !== group) group.append(p.el);
+  } else if (p.el.nextSibling !== record.content.el) {
+    record.el.insertBefore(p.el, record.content.el);
+  }
   if (p.el.hidden) p.el.hidden = false;
   const running = status === "streaming";
   setAttr(p.el, "data-status", running ? "running" : status);
@@ -518,13 +538,15 @@ export function updateMessage(record, message) {
   updateReasoning(record, message.reasoning);
   if (record.parts) {
     // The parts first: the tool rows that belong between them go into their groups.
-    record.parts.sync(message.content, toolCuts(message.tool_calls), streaming, record.cursor);
+    const cuts = toolCuts(message.tool_calls);
+    if (message.progress?.at) cuts.push(message.progress.at);
+    record.parts.sync(message.content, cuts, streaming, record.cursor);
   } else {
     record.content.anchor = record.cursor;
     syncText(record.content, message.content);
   }
   updateTools(record, message.tool_calls, message.content.length);
-  updateProgress(record, message.progress, message.status);
+  updateProgress(record, message.progress, message.status, message.content.length);
   updateResult(record, message);
   updateRefusal(record, message.refusal);
   updateFooter(record, message);

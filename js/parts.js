@@ -3,7 +3,8 @@
  * A reply's text and its tool calls in the order they streamed (as the AI SDK's message
  * parts): text, then the tool rows that started after it, then the text that followed.
  *
- * Each tool call carries `at`, the length of the reply's text when it started. The text
+ * Each tool call (and a progress block) carries `at`, the length of the reply's text
+ * when it started. The text
  * is cut at those offsets into parts, each its own Markdown ({@link createRichText});
  * between two parts, a `div.nbchat-tools[data-at]` group holds the rows of the calls
  * that started there. Text before a cut never changes, so only the last part streams.

@@ -46,6 +46,7 @@
  * @property {number | null} percent
  * @property {string} message "" when none.
  * @property {number | null} eta_s
+ * @property {number} [at] The text's length when the progress started (shown after it).
  */
 
 /**
@@ -223,12 +224,15 @@ function copyProgress(value) {
   if (!isObject(value)) return null;
   const percent = finite(value.percent);
   const eta = finite(value.eta_s);
-  return {
+  /** @type {StoreProgress} */
+  const progress = {
     stage: typeof value.stage === "string" ? value.stage : "",
     percent: percent === null ? null : Math.min(100, Math.max(0, percent)),
     message: typeof value.message === "string" ? value.message : "",
     eta_s: eta === null ? null : Math.max(0, eta),
   };
+  if (Number.isInteger(value.at) && value.at > 0) progress.at = value.at;
+  return progress;
 }
 
 /**

@@ -63,6 +63,8 @@
  * @property {number | null} [percent] 0-100, or null when unknown (indeterminate).
  * @property {string} [message] A human-readable status line.
  * @property {number | null} [eta_s] Estimated seconds left, or null when unknown.
+ * @property {number} [at] The length of the reply's text when the progress started: the
+ *   block is shown after that text (absent or 0: above the text).
  */
 
 /**

@@ -136,6 +136,8 @@ class Reply:
         self.text_deltas = 0
         #: the last step of a progress stream, and its final result
         self.progress: Progress | None = None
+        #: the length of the text when the progress started (where it shows among it)
+        self.progress_at = 0
         self.result: Any = None
 
     # -- reading -----------------------------------------------------------------------
@@ -165,12 +167,15 @@ class Reply:
         step = self.progress
         if step is None:
             return None
-        return {
+        info: ProgressInfo = {
             "stage": step.stage,
             "percent": step.percent,
             "message": step.message,
             "eta_s": step.eta_s,
         }
+        if self.progress_at:
+            info["at"] = self.progress_at
+        return info
 
     def call(self, index: int) -> ToolCall | None:
         """The tool call with stream index ``index``, if it started."""
@@ -208,6 +213,8 @@ class Reply:
                 if event.duration_s is not None:
                     finished.duration_s = event.duration_s
         elif isinstance(event, Progress):
+            if self.progress is None:
+                self.progress_at = len(str(self._text))
             self.progress = event
         elif isinstance(event, Result):
             self.result = event.data
@@ -262,6 +269,8 @@ class Reply:
                 str(progress.get("message") or ""),
                 float(eta) if isinstance(eta, (int, float)) else None,
             )
+            at = progress.get("at")
+            reply.progress_at = at if type(at) is int and at > 0 else 0
         reply.result = result
         reply.error = error
         return reply

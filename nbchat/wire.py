@@ -116,6 +116,8 @@ class ProgressInfo(TypedDict, total=False):
     percent: float | None
     message: str
     eta_s: float | None
+    #: the length of the reply's text when the progress started (absent: before it)
+    at: int
 
 
 class MessageInfo(TypedDict):

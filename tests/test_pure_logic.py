@@ -137,3 +137,21 @@ def test_a_tool_call_remembers_where_in_the_text_it_started() -> None:
     assert weather["at"] == len("Let me check.")
     again = ToolCall.from_info(1, dict(weather))
     assert again.at == weather["at"] and again.info() == weather
+
+
+def test_progress_remembers_where_in_the_text_it_started() -> None:
+    from nbchat.events import Progress
+
+    reply = Reply()
+    reply.apply(TextDelta("Planning your workout."))
+    reply.apply(Progress("started", 5.0, "Setting up", None))
+    reply.apply(Progress("fetching", 40.0, "Loading", 12.0))
+    info = reply.progress_info()
+    assert info is not None and info["at"] == len("Planning your workout.")
+    assert info["stage"] == "fetching"
+    again = Reply.restore(text="Planning your workout.", progress=dict(info))
+    assert again.progress_info() == info
+    plain = Reply()
+    plain.apply(Progress("started", 1.0, "", None))
+    info = plain.progress_info()
+    assert info is not None and "at" not in info  # before any text: shown above it

@@ -223,6 +223,33 @@ describe("parts in arrival order", () => {
   });
 });
 
+describe("progress in arrival order", () => {
+  it("shows a progress block after the text before it, above the text without", () => {
+    const { model } = mount(
+      snapshot({
+        phase: "streaming",
+        messages: [
+          message("a1", "assistant", "Planning.", {
+            status: "streaming",
+            progress: { stage: "started", percent: 5, message: "", eta_s: null, at: 9 },
+          }),
+        ],
+      }),
+    );
+    const content = msgEl("a1").querySelector(".nbchat-content");
+    expect([...(content?.children ?? [])].map((c) => c.classList[0])).toEqual(["nbchat-part", "nbchat-tools", "nbchat-part"]);
+    expect(content?.querySelector(".nbchat-tools .nbchat-progress")).not.toBeNull();
+    model.setSnapshot(
+      snapshot({
+        phase: "streaming",
+        messages: [message("a1", "assistant", "", { status: "streaming", progress: { stage: "started", percent: 5 } })],
+      }),
+    );
+    const children = [...msgEl("a1").children].map((c) => c.classList[0]);
+    expect(children.indexOf("nbchat-progress")).toBeLessThan(children.indexOf("nbchat-content"));
+  });
+});
+
 describe("context line", () => {
   it("draws one line above the first message sent, moving with the head", () => {
     const messages = [
