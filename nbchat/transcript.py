@@ -19,6 +19,7 @@ was left out (the history has the rest).
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,6 +30,7 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.tasklists import tasklists_plugin
 
 from nbchat.message import Message
+from nbchat.wire import ToolCallInfo
 
 #: what of the transcript goes into a cell's saved output
 MESSAGES = 50
@@ -152,6 +154,46 @@ def to_markdown(
     return "\n".join(lines)
 
 
+def _tool_html(call: ToolCallInfo) -> str:
+    raw = call.get("arguments") or (json.dumps(call["input"]) if call.get("input") else "")
+    arguments = html.escape(raw)
+    result = call.get("result")
+    shown = "" if result is None else html.escape(json.dumps(result, indent=2, default=str))
+    return (
+        f"<details><summary>Tool: <code>{html.escape(call.get('name') or 'tool')}</code> "
+        f"({html.escape(call.get('status') or '')})</summary>"
+        f"<pre><code>{arguments}</code></pre>"
+        + (f"<pre><code>{shown}</code></pre>" if shown else "")
+        + "</details>"
+    )
+
+
+def _reply_html(message: Message, text: str) -> str:
+    """A reply's reasoning, then its text with the tool calls where they streamed."""
+    out: list[str] = []
+    if message.reasoning:
+        reasoning = html.escape(message.reasoning).replace("\n", "<br>")
+        out.append(f"<details><summary>Reasoning</summary><p>{reasoning}</p></details>")
+    whole = text == message.content  # a shortened text has no offsets to place calls at
+
+    def place(call: ToolCallInfo) -> int:
+        at = call.get("at", 0)
+        return at if whole and 0 < at <= len(text) else 0
+
+    calls = message.tool_calls
+    out += [_tool_html(call) for call in calls if not place(call)]
+    start = 0
+    for cut in sorted({place(call) for call in calls} - {0}):
+        out.append(_MD.render(text[start:cut]))
+        out += [_tool_html(call) for call in calls if place(call) == cut]
+        start = cut
+    if start < len(text):
+        out.append(_MD.render(text[start:]))
+    if not text and not calls:
+        out.append("<p><em>(no text)</em></p>")
+    return "".join(out)
+
+
 def to_html(
     messages: Sequence[Message],
     *,
@@ -174,8 +216,7 @@ def to_html(
         )
     for message, text in picked:
         if message.role == "assistant":
-            # (sanitized below, with the whole transcript)
-            body = _MD.render(text) if text else "<p><em>(no text)</em></p>"
+            body = _reply_html(message, text)  # (sanitized below, with the whole transcript)
         else:  # what the user typed, as typed
             body = "<p>" + html.escape(text).replace("\n", "<br>") + "</p>"
         error = message.error

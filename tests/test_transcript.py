@@ -166,3 +166,23 @@ def test_the_corpus_check_catches_an_unsafe_renderer() -> None:
     hits = [text for text in HOSTILE if unsafe(careless.render(text))]
     assert len(hits) >= 10, hits
     assert not [text for text in HOSTILE if unsafe(html_of(text))]
+
+
+def test_tool_calls_show_where_they_streamed() -> None:
+    from nbchat.accumulate import Reply
+    from nbchat.events import TextDelta, ToolCallFinished, ToolCallStarted
+
+    reply = Reply()
+    reply.apply(TextDelta("Let me **check**."))
+    reply.apply(ToolCallStarted(0, "t1", "get_weather"))
+    reply.apply(ToolCallFinished(0, {"city": "<Paris>"}, result={"sky": "clear"}))
+    reply.apply(TextDelta("\n\nIt is *clear*."))
+    message = Message("assistant", reply=reply)
+    out = to_html([message], model="m", location="x", transcript_id="0" * 8)
+    first, tool, after = (
+        out.index("<strong>check</strong>"),
+        out.index("get_weather"),
+        out.index("<em>clear</em>"),
+    )
+    assert first < tool < after
+    assert "&lt;Paris&gt;" in out and "<Paris>" not in out and '"sky": "clear"' in out
