@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from nbchat import Message
+from nbchat.accumulate import Reply
 from nbchat.transcript import to_html
 from tests.browser.harness import Harness, harness
 from tests.hostile_corpus import RAW_HITS_AT_LEAST, corpus
@@ -86,12 +87,21 @@ def test_reasoning_tools_errors_and_progress_nothing_runs(page: Harness) -> None
     assert_inert(verdict(page, "#out .nbchat-messages"), page, cases)
 
 
+def everywhere(text: str) -> Message:
+    """A reply with ``text`` in its content, reasoning, a tool call and its error."""
+    call = {"id": "t", "name": text, "arguments": text, "result": text, "status": "done"}
+    reply = Reply.restore(text, reasoning=text, tool_calls=[call])
+    message = Message("assistant", reply=reply, status="error")
+    reply.fail("PROVIDER_ERROR", text)
+    return message
+
+
 def test_the_static_transcript_nothing_runs(page: Harness) -> None:
     cases = corpus()
     for start in range(0, len(cases), 50):
         batch = cases[start : start + 50]
         html = to_html(
-            [Message("assistant", text) for text in batch],
+            [everywhere(text) for text in batch],
             model="m",
             location="x",
             transcript_id="0123456789abcdef",
