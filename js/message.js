@@ -226,6 +226,7 @@ function sink(el) {
 /** @param {MessageRecord} record */
 function ensureReasoning(record) {
   if (record.reasoning) return record.reasoning;
+  // Created above the text; placeReasoning moves it where it streamed.
   const { doc } = record;
   const el = h(doc, "details", "nbchat-reasoning");
   const summary = h(doc, "summary", "nbchat-reasoning-summary", "Reasoning");
@@ -234,6 +235,25 @@ function ensureReasoning(record) {
   record.el.insertBefore(el, record.tools?.el ?? progressAbove(record) ?? record.content.el);
   record.reasoning = { el, text: sink(text) };
   return record.reasoning;
+}
+
+/**
+ * Put the reasoning block where it streamed: after the text that came before it, or
+ * above the text.
+ *
+ * @param {MessageRecord} record
+ * @param {number} at
+ * @param {number} textLength
+ */
+function placeReasoning(record, at, textLength) {
+  const el = record.reasoning?.el;
+  if (!el) return;
+  if (at > 0 && at <= textLength && record.parts) {
+    const group = record.parts.groupFor(at);
+    if (el.parentNode !== group) group.prepend(el); // thought, then acted
+  } else if (el.parentNode !== record.el) {
+    record.el.insertBefore(el, record.tools?.el ?? progressAbove(record) ?? record.content.el);
+  }
 }
 
 /**
@@ -540,7 +560,9 @@ export function updateMessage(record, message) {
     // The parts first: the tool rows that belong between them go into their groups.
     const cuts = toolCuts(message.tool_calls);
     if (message.progress?.at) cuts.push(message.progress.at);
+    if (message.reasoning_at && message.reasoning) cuts.push(message.reasoning_at);
     record.parts.sync(message.content, cuts, streaming, record.cursor);
+    placeReasoning(record, message.reasoning_at ?? 0, message.content.length);
   } else {
     record.content.anchor = record.cursor;
     syncText(record.content, message.content);

@@ -62,6 +62,7 @@
  * @property {number} created_at
  * @property {MetricsInfo} metrics
  * @property {string} reasoning "" when the message has none.
+ * @property {number} [reasoning_at] The text's length when the reasoning started.
  * @property {string} refusal "" when the message has none.
  * @property {ToolCallInfo[]} tool_calls
  * @property {string} finish_reason "" when the kernel did not say.
@@ -258,6 +259,7 @@ function copyMessage(value, index) {
     superseded: m.superseded === true,
     progress: copyProgress(m.progress),
   };
+  if (Number.isInteger(m.reasoning_at) && m.reasoning_at > 0) message.reasoning_at = m.reasoning_at;
   // Never mutated here or in the view, so sharing the trait's object is safe.
   if ("result" in m && m.result !== undefined) message.result = m.result;
   return message;

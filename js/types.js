@@ -77,6 +77,8 @@
  * @property {number} created_at
  * @property {MetricsInfo} metrics
  * @property {string} [reasoning] The model's reasoning ("thinking"), shown apart.
+ * @property {number} [reasoning_at] The length of the text when the reasoning started:
+ *   its block is shown after that text (absent or 0: above the text).
  * @property {string} [refusal] A refusal streamed instead of an answer.
  * @property {ToolCallInfo[]} [tool_calls]
  * @property {string} [finish_reason] How the model ended the reply when it said: stop,

@@ -124,6 +124,8 @@ class Reply:
     def __init__(self, text: str = "") -> None:
         self._text = _Pieces(text)
         self._reasoning = _Pieces()
+        #: the length of the text when the reasoning started (where it shows among it)
+        self.reasoning_at = 0
         self._refusal = _Pieces()
         self.tool_calls: list[ToolCall] = []
         self._calls: dict[int, ToolCall] = {}
@@ -193,6 +195,8 @@ class Reply:
         if isinstance(event, TextDelta):
             self.append_text(event.text)
         elif isinstance(event, ReasoningDelta):
+            if not self._reasoning._parts:
+                self.reasoning_at = len(str(self._text))
             self._reasoning.append(event.text)
         elif isinstance(event, RefusalDelta):
             self._refusal.append(event.text)
@@ -243,6 +247,7 @@ class Reply:
         text: str = "",
         *,
         reasoning: str = "",
+        reasoning_at: int = 0,
         refusal: str = "",
         tool_calls: Iterable[dict[str, Any]] = (),
         finish_reason: str | None = None,
@@ -254,6 +259,7 @@ class Reply:
         reply = cls(text)
         if reasoning:
             reply._reasoning.append(reasoning)
+            reply.reasoning_at = reasoning_at
         if refusal:
             reply._refusal.append(refusal)
         for index, info in enumerate(tool_calls):

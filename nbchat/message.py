@@ -149,6 +149,8 @@ class Message:
         extra: dict[str, Any] = {}
         if self.reasoning:
             extra["reasoning"] = self.reasoning
+        if self.reply.reasoning_at:
+            extra["reasoning_at"] = self.reply.reasoning_at
         if self.refusal:
             extra["refusal"] = self.refusal
         if self.reply.tool_calls:
@@ -172,6 +174,7 @@ class Message:
             "metrics": self.metrics,
             "refusal": self.refusal,
             "tool_calls": self.tool_calls,
+            "reasoning_at": self.reply.reasoning_at,
             "finish_reason": self.finish_reason or "",
             "progress": self.progress,
             "superseded": self.superseded,
@@ -235,6 +238,7 @@ class Message:
         reply = Reply.restore(
             record.content,
             reasoning=_text(extra.get("reasoning")),
+            reasoning_at=_offset(extra.get("reasoning_at")),
             refusal=_text(extra.get("refusal")),
             tool_calls=[c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else (),
             finish_reason=finish if isinstance(finish, str) else None,
@@ -257,3 +261,7 @@ class Message:
 
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _offset(value: object) -> int:
+    return value if type(value) is int and value > 0 else 0

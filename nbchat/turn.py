@@ -126,6 +126,7 @@ class Turn:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._running = False
         self._finalized = False
+        self._reasoning_placed = False  # told the view where the reasoning goes
         self._clock = clock
         self._idle = idle
         self._idle_deadline: asyncio.Timeout | None = None
@@ -324,6 +325,10 @@ class Turn:
             if isinstance(event, ReasoningDelta):
                 self._set_phase(Phase.STREAMING)
                 emit(TextAppended(message.id, event.text, "reasoning"))
+                if not self._reasoning_placed:
+                    self._reasoning_placed = True
+                    if ledger.reasoning_at:  # after some text: the view places it there
+                        emit(MessageUpdated(message.id))
             elif isinstance(event, (ToolCallStarted, ToolCallFinished)):
                 self._set_phase(Phase.STREAMING)
                 self._tools.note(ledger, event)

@@ -132,6 +132,9 @@ class MessageInfo(TypedDict):
     metrics: MetricsInfo
     #: the model's reasoning ("thinking") text, shown apart from the reply
     reasoning: NotRequired[str]
+    #: the length of the text when the reasoning started: its block shows after that
+    #: text (absent or 0: above it)
+    reasoning_at: NotRequired[int]
     #: a refusal streamed instead of an answer
     refusal: NotRequired[str]
     tool_calls: NotRequired[list[ToolCallInfo]]

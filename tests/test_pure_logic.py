@@ -155,3 +155,18 @@ def test_progress_remembers_where_in_the_text_it_started() -> None:
     plain.apply(Progress("started", 1.0, "", None))
     info = plain.progress_info()
     assert info is not None and "at" not in info  # before any text: shown above it
+
+
+def test_reasoning_remembers_where_in_the_text_it_started() -> None:
+    from nbchat.events import ReasoningDelta
+    from nbchat.message import Message
+
+    reply = Reply()
+    reply.apply(TextDelta("First part."))
+    reply.apply(ReasoningDelta("Let me "))
+    reply.apply(ReasoningDelta("think."))
+    assert reply.reasoning_at == len("First part.") and reply.reasoning == "Let me think."
+    message = Message("assistant", reply=reply)
+    assert message.to_info()["reasoning_at"] == 11
+    again = Message.from_record(message.to_record(finished_at=1.0))
+    assert again.reply.reasoning_at == 11 and again.reasoning == "Let me think."

@@ -250,6 +250,28 @@ describe("progress in arrival order", () => {
   });
 });
 
+describe("reasoning in arrival order", () => {
+  it("shows reasoning that came after some text after that text", () => {
+    mount(
+      snapshot({
+        phase: "done",
+        messages: [
+          message("a1", "assistant", "First part. Second part.", {
+            reasoning: "Let me think again.",
+            reasoning_at: 12,
+            tool_calls: [toolCall("t1", "search", { at: 12, status: "done" })],
+          }),
+        ],
+      }),
+    );
+    const content = msgEl("a1").querySelector(".nbchat-content");
+    const group = content?.querySelector(".nbchat-tools");
+    expect([...(group?.children ?? [])].map((c) => c.classList[0])).toEqual(["nbchat-reasoning", "nbchat-tool"]);
+    expect(content?.querySelectorAll(".nbchat-part")[0].textContent?.trim()).toBe("First part.");
+    expect(msgEl("a1").querySelector(":scope > .nbchat-reasoning")).toBeNull();
+  });
+});
+
 describe("context line", () => {
   it("draws one line above the first message sent, moving with the head", () => {
     const messages = [
