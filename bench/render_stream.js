@@ -1,14 +1,22 @@
 // @ts-nocheck
 // In-page half of bench/render_stream.py: installs window.bench (stream, once).
+/** Long tasks from now on: their durations, and the observer to disconnect. */
+function longTasks() {
+  const tasks = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) tasks.push(e.duration);
+  });
+  observer.observe({ type: "longtask" });
+  return { tasks, observer };
+}
+
 window.bench = {
   stream: async ([pieces, perBatch, batchMs]) => {
   const nb = window.nb;
   const id = "a1";
   nb.mount(nb.snapshot({ phase: "streaming", messages: [nb.message(id, "assistant", "", { status: "streaming" })] }));
   await nb.frame(); await nb.frame();  // the mount's own work is not the stream's
-  const tasks = [];
-  const observer = new PerformanceObserver((list) => { for (const e of list.getEntries()) tasks.push(e.duration); });
-  observer.observe({ type: "longtask" });
+  const { tasks, observer } = longTasks();
   const frames = [];
   let last = performance.now();
   let running = true;
@@ -33,11 +41,7 @@ window.bench = {
   // text is all there: the first render takes it all at once).
   once: async (text) => {
     const nb = window.nb;
-    const tasks = [];
-    const observer = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) tasks.push(e.duration);
-    });
-    observer.observe({ type: "longtask" });
+    const { tasks, observer } = longTasks();
     const started = performance.now();
     nb.mount(nb.snapshot({ phase: "streaming", messages: [nb.message("a1", "assistant", text, { status: "streaming" })] }));
     await nb.frame();
@@ -49,11 +53,7 @@ window.bench = {
   // The same reply as history (finished): rendered in slices until its last block shows.
   history: async (text) => {
     const nb = window.nb;
-    const tasks = [];
-    const observer = new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) tasks.push(e.duration);
-    });
-    observer.observe({ type: "longtask" });
+    const { tasks, observer } = longTasks();
     const started = performance.now();
     nb.mount(nb.snapshot({ phase: "done", messages: [nb.message("a1", "assistant", text)] }));
     const tail = () => document.querySelector('.nbchat-message[data-id="a1"] .nbchat-tail');

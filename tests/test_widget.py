@@ -321,24 +321,6 @@ async def test_the_first_text_of_a_reply_goes_at_once() -> None:
     assert sent_first and texts == ["Hello"]
 
 
-def test_the_saved_transcript_is_bounded(tmp_path: Path) -> None:
-    from nbchat import Message
-
-    chat = Chat("http://model.test/v1", model="m", history=None)
-    for i in range(120):
-        chat.messages.append(Message("user" if i % 2 == 0 else "assistant", f"message {i}"))
-    text = chat.to_markdown()  # the last 50 messages
-    assert "120 messages" in text and "message 119" in text and "message 70" in text
-    assert "message 69\n" not in text
-    assert "70 earlier messages are not shown here" in text and "(memory)" in text
-    assert "118 earlier messages" in chat.to_markdown(last=2)
-    chat.messages.append(Message("assistant", "y" * 10 + "x" * 200_000))
-    big = chat.to_markdown()  # at most 100,000 characters of text
-    assert "120 earlier messages" in big and len(big) < 101_000
-    assert "(… 100,010 characters left out)" in big
-    assert "yyy" not in big  # the end of a long reply is kept, its start left out
-
-
 def test_a_long_chat_opens_on_its_last_page_and_pages_back() -> None:
     from nbchat import Message
 

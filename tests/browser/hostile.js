@@ -1,5 +1,11 @@
 // @ts-nocheck
 // In-page half of tests/browser/test_hostile.py: installs window.hostile.
+/** A payload that runs calls window.__pwn(): count those calls from now on. */
+function countHits() {
+  window.__pwned = 0;
+  window.__pwn = () => { window.__pwned += 1; };
+}
+
 window.hostile = {
   check: (scopeSelector) => {
   const scope = document.querySelector(scopeSelector);
@@ -40,8 +46,7 @@ window.hostile = {
 },
   streamAll: async ([cases, chunk]) => {
   const nb = window.nb;
-  window.__pwned = 0;
-  window.__pwn = () => { window.__pwned += 1; };
+  countHits();
   const messages = cases.map((_, i) => nb.message('c' + i, 'assistant', '', { status: 'streaming' }));
   nb.mount(nb.snapshot({ phase: 'streaming', messages }));
   const longest = Math.max(...cases.map((c) => c.length));
@@ -59,8 +64,7 @@ window.hostile = {
 },
   showAll: async (cases) => {
   const nb = window.nb;
-  window.__pwned = 0;
-  window.__pwn = () => { window.__pwned += 1; };
+  countHits();
   nb.mount(nb.snapshot({ phase: 'done', messages: cases.map((text, i) => nb.message('c' + i, 'assistant', text)) }));
   await nb.frame(); await nb.frame();
   return document.querySelectorAll('.nbchat-message').length;
@@ -69,8 +73,7 @@ window.hostile = {
   // call's name, arguments and result, an error, a progress step, a refusal.
   showEverywhere: async (cases) => {
   const nb = window.nb;
-  window.__pwned = 0;
-  window.__pwn = () => { window.__pwned += 1; };
+  countHits();
   const messages = cases.map((text, i) => nb.message('c' + i, 'assistant', '', {
     status: 'error',
     reasoning: text,
@@ -86,8 +89,7 @@ window.hostile = {
   return document.querySelectorAll('.nbchat-message').length;
 },
   unsafeAll: async (cases) => {
-  window.__pwned = 0;
-  window.__pwn = () => { window.__pwned += 1; };
+  countHits();
   window.nb.unsafe(cases.map((c) => '<div data-case="' + c.length + '">' + c + '</div>').join(''));
   await new Promise((resolve) => setTimeout(resolve, 500));
   return true;
