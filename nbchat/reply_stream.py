@@ -113,8 +113,6 @@ class ReplyStream:
             # The dialect's events for one chunk's server-sent events, leaving out what
             # a server that ignored Last-Event-ID sent again.
             nonlocal first_id, skipping
-            if len(batch) == 1 and not batch[0].id:
-                return dialect.feed(batch[0])  # the usual chunk: one event, no id
             out: list[StreamEvent] = []
             for sse in batch:
                 if sse.id:
@@ -144,12 +142,16 @@ class ReplyStream:
                 async with self.transport.open(attempt) as stream:
                     self._notice("")
                     decode = stream.decode
+                    feed_one = dialect.feed
                     try:
                         async for chunk in stream.source():
                             batch = decode(chunk)
                             if not batch:
                                 continue
-                            out = feed(batch)
+                            if len(batch) == 1 and not batch[0].id:
+                                out = feed_one(batch[0])  # the usual chunk: one event, no id
+                            else:
+                                out = feed(batch)
                             if out:
                                 delivered = True
                                 sink(out)
