@@ -143,9 +143,8 @@ async def main(tokens: int, rounds: int) -> None:
     server.start()
     root = urls.get(timeout=60)
     try:
-        print(
-            f"stream: {tokens} events, {len(body) / 1e6:.1f} MB over loopback; median of {rounds}"
-        )
+        size = len(body) / 1e6
+        print(f"stream: {tokens} events, {size:.1f} MB over loopback; least of {rounds} rounds")
         print("CPU per event (the client's thread), as a ratio to httpx-sse + json.loads:")
         for write in ("1", "64", "16k"):
             url = f"{root}/{write}"

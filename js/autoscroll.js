@@ -4,8 +4,7 @@
  * scrolled up; then offer a "new messages" button instead of yanking them down.
  *
  * Layout is read and written at most once per animation frame, however many
- * deltas arrive in it. Only the user unsticks it (a wheel, a touch, a key, the
- * scrollbar): a scroll the layout causes (content above settling its size) does not.
+ * deltas arrive in it.
  *
  * @module
  */
@@ -26,10 +25,6 @@
  *   "at the bottom".
  */
 
-/** Input that scrolls: a scroll within this long after it is the user's. */
-const USER_EVENTS = ["wheel", "touchmove", "keydown"];
-const USER_SCROLL_MS = 600;
-
 /** @param {() => void} callback */
 function defaultSchedule(callback) {
   if (typeof requestAnimationFrame === "function") requestAnimationFrame(() => callback());
@@ -49,46 +44,34 @@ export function createAutoScroll(container, jump, options = {}) {
   let isStuck = true;
   let scheduled = false;
   let destroyed = false;
-  let userUntil = 0; // a scroll before this time is the user's
-  let pointerHeld = false;
-
-  function userActs() {
-    userUntil = Date.now() + USER_SCROLL_MS;
-  }
-  function pointerDown() {
-    pointerHeld = true;
-    userActs();
-  }
-  function pointerUp() {
-    pointerHeld = false;
-  }
+  // Where nbchat itself last scrolled to. Its scroll event comes a frame later, when
+  // more text may have made the content taller: that event is not the user leaving.
+  let ownTop = -1;
 
   function atBottom() {
     return container.scrollHeight - container.scrollTop - container.clientHeight <= threshold;
   }
 
   function onScroll() {
-    if (atBottom()) {
-      isStuck = true;
-      jump.hidden = true;
-    } else if (pointerHeld || Date.now() < userUntil) {
-      isStuck = false;
-    } else if (isStuck) {
-      schedule(flush); // the layout moved under us: back to the bottom next frame
-    }
+    if (container.scrollTop === ownTop) return;
+    isStuck = atBottom();
+    if (isStuck) jump.hidden = true;
   }
 
   function scrollToBottom() {
     isStuck = true;
     jump.hidden = true;
     container.scrollTop = container.scrollHeight;
+    ownTop = container.scrollTop;
   }
 
   function flush() {
     scheduled = false;
     if (destroyed) return;
-    if (isStuck) container.scrollTop = container.scrollHeight;
-    else if (!atBottom()) jump.hidden = false;
+    if (isStuck) {
+      container.scrollTop = container.scrollHeight;
+      ownTop = container.scrollTop;
+    } else if (!atBottom()) jump.hidden = false;
   }
 
   function onJump() {
@@ -96,9 +79,6 @@ export function createAutoScroll(container, jump, options = {}) {
   }
 
   container.addEventListener("scroll", onScroll, { passive: true });
-  for (const name of USER_EVENTS) container.addEventListener(name, userActs, { passive: true });
-  container.addEventListener("pointerdown", pointerDown, { passive: true });
-  container.ownerDocument.addEventListener("pointerup", pointerUp, { passive: true });
   jump.addEventListener("click", onJump);
 
   return {
@@ -112,9 +92,6 @@ export function createAutoScroll(container, jump, options = {}) {
     destroy() {
       destroyed = true;
       container.removeEventListener("scroll", onScroll);
-      for (const name of USER_EVENTS) container.removeEventListener(name, userActs);
-      container.removeEventListener("pointerdown", pointerDown);
-      container.ownerDocument.removeEventListener("pointerup", pointerUp);
       jump.removeEventListener("click", onJump);
     },
   };

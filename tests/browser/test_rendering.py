@@ -83,6 +83,28 @@ RENDERED = """() => {
 
 CLIPBOARD = "() => navigator.clipboard.readText()"
 
+DARK = """() => window.jupyterapp.commands.execute('apputils:change-theme',
+  {theme: 'JupyterLab Dark'})"""
+COLOURS = """() => {
+  if (document.body.dataset.jpThemeLight !== 'false') return null;
+  const md = document.querySelector(
+    '.nbchat .nbchat-message[data-role=assistant] .nbchat-markdown');
+  const chat = md.closest('.nbchat');
+  const code = md.querySelector('.nbchat-code pre code');
+  const style = (el) => getComputedStyle(el);
+  return { text: style(md).color, background: style(chat).backgroundColor,
+           code: style(code).color,
+           codeBackground: style(md.querySelector('.nbchat-code')).backgroundColor };
+}"""
+
+
+def luminance(css: str) -> float:
+    """Relative luminance (0 black .. 1 white) of an ``rgb(...)`` colour."""
+    import re
+
+    red, green, blue = (int(x) / 255 for x in re.findall(r"\d+", css)[:3])
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
 
 @pytest.mark.parametrize("front_end", ["lab", "notebook7"])
 def test_a_reply_renders_and_copies(lab: JupyterLab, page: Any, front_end: str) -> None:
@@ -109,6 +131,15 @@ def test_a_reply_renders_and_copies(lab: JupyterLab, page: Any, front_end: str) 
 
     copied = wait_until(reply_copied, 5, "the reply copied")
     assert "| measure | value |" in copied and "```python" in copied
+    if front_end == "lab":
+        # Readable in the dark theme: text, code and links follow the theme's colours.
+        page.evaluate(DARK)
+        colours = wait_until(lambda: page.evaluate(COLOURS), 20, "the dark theme")
+        page.screenshot(path=str(ARTIFACTS / "render-1-reply-dark.png"))
+        assert colours["text"] != colours["background"], colours
+        assert luminance(colours["text"]) > luminance(colours["background"]) + 0.4, colours
+        assert luminance(colours["code"]) > luminance(colours["codeBackground"]) + 0.3, colours
+        page.evaluate(DARK.replace("JupyterLab Dark", "JupyterLab Light"))  # as it was
     jupyter.assert_no_nbchat_errors(page)
 
 
