@@ -36,6 +36,29 @@ import { md, renderMarkdown } from "./markdown.js";
  * @property {() => void} flush Render now what is pending.
  */
 
+/**
+ * Time all the views on a page may spend rendering finished replies at once, per
+ * frame-sized window; past it, a reply renders on a later frame.
+ */
+const budget = {
+  windowStart: 0,
+  used: 0,
+  take() {
+    const now = performance.now();
+    if (now - this.windowStart > FRAME_MS) {
+      this.windowStart = now;
+      this.used = 0;
+    }
+    return this.used < BUDGET_MS;
+  },
+  /** @param {number} ms */
+  spend(ms) {
+    this.used += ms;
+  },
+};
+const FRAME_MS = 16;
+const BUDGET_MS = 12;
+
 /** A finished reply longer than this renders in slices of {@link SLICE_MS}. */
 const SLICED_ABOVE = 16_000;
 const SLICE_MS = 8;
@@ -151,8 +174,12 @@ export function createRichText(el, options = {}) {
 
   function invalidate() {
     dirty = true;
-    if (!streaming || !rendered) {
-      render(); // a finished reply (history, a snapshot), or the first text, at once
+    if ((!streaming || !rendered) && budget.take()) {
+      // A finished reply (history, a snapshot), or the first text: at once, while
+      // this moment's budget lasts (a page of 50 replies spreads over a few frames).
+      const started = performance.now();
+      render();
+      budget.spend(performance.now() - started);
     } else if (!scheduled) {
       scheduled = true;
       schedule(render);
