@@ -27,9 +27,10 @@ window.hostile = {
   for (const el of scope.querySelectorAll('*')) {
     for (const { name, value } of Array.from(el.attributes)) {
       if (/^on/i.test(name)) note(el, 'handler ' + name);
-      const ours = name === 'style' && el.matches('.nbchat-progress-fill'); // a width, set by nbchat
+      // nbchat's own progress width; an empty style (the host page touched el.style) does nothing
+      const ours = name === 'style' && (el.matches('.nbchat-progress-fill') || !value.trim());
       if (!ours && ['style', 'id', 'name', 'srcset', 'poster', 'action', 'formaction', 'xlink:href'].includes(name.toLowerCase())) {
-        note(el, 'attribute ' + name);
+        note(el, 'attribute ' + name + '=' + JSON.stringify(value).slice(0, 60) + ' on <' + el.localName + ' class="' + el.className + '">');
       }
       if (name === 'href' && !/^(https?:|mailto:)/i.test(value.trim())) note(el, 'href ' + value.slice(0, 40));
     }
@@ -38,6 +39,7 @@ window.hostile = {
   }
   const input = document.querySelector('.nbchat-input');
   if (input) {
+    input.scrollIntoView({ block: 'center' }); // what covers it is measured where it shows
     const box = input.getBoundingClientRect();
     const top = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
     if (top !== input) bad.push({ id: '', why: 'the input box is covered by ' + (top ? top.outerHTML.slice(0, 60) : 'nothing') });
