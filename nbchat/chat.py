@@ -10,10 +10,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from nbchat import transcript
 from nbchat.changes import Change, PhaseChanged, TranscriptReplaced
 from nbchat.controller import ChatController
 from nbchat.conversation import default_conversation_name
+from nbchat.transcript import CHARS, MESSAGES, Transcript
 from nbchat.widget import ChatWidget
 
 log = logging.getLogger("nbchat")
@@ -96,33 +96,23 @@ class Chat(ChatController):
             f"state={self.state.value!r})"
         )
 
-    def to_markdown(
-        self, last: int = transcript.MESSAGES, max_chars: int = transcript.CHARS
-    ) -> str:
+    def to_markdown(self, last: int = MESSAGES, max_chars: int = CHARS) -> str:
         """The transcript as Markdown (model text is escaped, never raw HTML).
 
         Bounded like the saved output: the ``last`` messages and at most ``max_chars``
         characters of text, with a line saying what was left out. The whole
         conversation stays in the history file.
         """
-        return transcript.to_markdown(
-            self.messages,
-            model=self.endpoint.model,
-            location=self.history_location,
-            last=last,
-            max_chars=max_chars,
-        )
+        return self._transcript(last, max_chars).markdown()
 
-    def transcript(self, last: int = transcript.MESSAGES, max_chars: int = transcript.CHARS) -> str:
+    def transcript(self, last: int = MESSAGES, max_chars: int = CHARS) -> str:
         """The transcript as sanitized HTML, to paste elsewhere; the cell's saved output
         shows the same (see :mod:`nbchat.transcript` for the rules)."""
-        return transcript.to_html(
-            self.messages,
-            model=self.endpoint.model,
-            location=self.history_location,
-            transcript_id=self.transcript_id,
-            last=last,
-            max_chars=max_chars,
+        return self._transcript(last, max_chars).html(self.transcript_id)
+
+    def _transcript(self, last: int, max_chars: int) -> Transcript:
+        return Transcript(
+            self.messages, self.endpoint.model, self.history_location, last, max_chars
         )
 
     def _transcript_bundle(self) -> dict[str, str]:

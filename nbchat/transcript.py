@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import nh3
@@ -130,17 +131,34 @@ def _who(message: Message) -> str:
     return who if message.status == "done" else f"{who} ({message.status})"
 
 
-def to_markdown(
-    messages: Sequence[Message],
-    *,
-    model: str,
-    location: str,
-    last: int = MESSAGES,
-    max_chars: int = CHARS,
-) -> str:
-    """The transcript as Markdown (model text escaped, never raw HTML)."""
-    picked, left_out = pick(messages, last, max_chars)
-    lines = [f"**nbchat** · `{model}` · {len(messages)} messages", ""]
+@dataclass(frozen=True)
+class Transcript:
+    """What a saved notebook shows of ``messages``: the last ``last`` of them, within
+    ``max_chars`` characters of text (see :func:`pick`), as Markdown or as HTML.
+
+    ``model`` names the chat's model; ``location`` says where the whole conversation
+    is (the history file), for the line about what was left out.
+    """
+
+    messages: Sequence[Message]
+    model: str
+    location: str
+    last: int = MESSAGES
+    max_chars: int = CHARS
+
+    def markdown(self) -> str:
+        """Markdown, the model's text escaped (never raw HTML)."""
+        return _as_markdown(self)
+
+    def html(self, transcript_id: str) -> str:
+        """Sanitized HTML; ``transcript_id`` lets the live widget hide it."""
+        return _as_html(self, transcript_id)
+
+
+def _as_markdown(shown: Transcript) -> str:
+    messages, location = shown.messages, shown.location
+    picked, left_out = pick(messages, shown.last, shown.max_chars)
+    lines = [f"**nbchat** · `{shown.model}` · {len(messages)} messages", ""]
     if left_out:
         lines += [
             f"*{left_out:,} earlier messages are not shown here; the whole conversation "
@@ -194,19 +212,11 @@ def _reply_html(message: Message, text: str) -> str:
     return "".join(out)
 
 
-def to_html(
-    messages: Sequence[Message],
-    *,
-    model: str,
-    location: str,
-    transcript_id: str,
-    last: int = MESSAGES,
-    max_chars: int = CHARS,
-) -> str:
-    """The transcript as sanitized HTML; ``transcript_id`` lets the live widget hide it."""
-    picked, left_out = pick(messages, last, max_chars)
+def _as_html(shown: Transcript, transcript_id: str) -> str:
+    messages, location = shown.messages, shown.location
+    picked, left_out = pick(messages, shown.last, shown.max_chars)
     parts = [
-        f"<p><strong>nbchat</strong> · <code>{html.escape(model)}</code> · "
+        f"<p><strong>nbchat</strong> · <code>{html.escape(shown.model)}</code> · "
         f"{len(messages)} messages</p>"
     ]
     if left_out:
@@ -233,4 +243,4 @@ def to_html(
     return f'<div class="nbchat-transcript" data-nbchat-transcript="{mark}">{inner}</div>'
 
 
-__all__ = ["CHARS", "MESSAGES", "pick", "sanitize", "to_html", "to_markdown"]
+__all__ = ["CHARS", "MESSAGES", "Transcript", "pick", "sanitize"]

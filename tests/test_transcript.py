@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from nbchat import Chat, Message
-from nbchat.transcript import sanitize, to_html
+from nbchat.transcript import Transcript, sanitize
 from tests.memory_transport import MemoryTransport, openai_body
 
 HOSTILE = [
@@ -43,7 +43,7 @@ class Elements(HTMLParser):
 
 def html_of(*texts: str) -> str:
     messages = [Message("assistant", text) for text in texts]
-    return to_html(messages, model="m", location="(memory)", transcript_id="abc123abc")
+    return Transcript(messages, model="m", location="(memory)").html("abc123abc")
 
 
 @pytest.mark.parametrize("text", HOSTILE)
@@ -77,8 +77,8 @@ def test_images_are_links_not_loads() -> None:
 
 
 def test_user_text_is_shown_as_typed() -> None:
-    out = to_html(
-        [Message("user", "a <b>\n**not bold**")], model="m", location="x", transcript_id="0" * 8
+    out = Transcript([Message("user", "a <b>\n**not bold**")], model="m", location="x").html(
+        "0" * 8
     )
     assert "a &lt;b&gt;<br>**not bold**" in out
 
@@ -178,7 +178,7 @@ def test_tool_calls_show_where_they_streamed() -> None:
     reply.apply(ToolCallFinished(0, {"city": "<Paris>"}, result={"sky": "clear"}))
     reply.apply(TextDelta("\n\nIt is *clear*."))
     message = Message("assistant", reply=reply)
-    out = to_html([message], model="m", location="x", transcript_id="0" * 8)
+    out = Transcript([message], model="m", location="x").html("0" * 8)
     first, tool, after = (
         out.index("<strong>check</strong>"),
         out.index("get_weather"),

@@ -18,7 +18,7 @@ import pytest
 
 from nbchat import Message
 from nbchat.accumulate import Reply
-from nbchat.transcript import to_html
+from nbchat.transcript import Transcript
 from tests.browser.harness import Harness, harness
 from tests.hostile_corpus import RAW_HITS_AT_LEAST, corpus
 
@@ -100,12 +100,8 @@ def test_the_static_transcript_nothing_runs(page: Harness) -> None:
     cases = corpus()
     for start in range(0, len(cases), 50):
         batch = cases[start : start + 50]
-        html = to_html(
-            [everywhere(text) for text in batch],
-            model="m",
-            location="x",
-            transcript_id="0123456789abcdef",
-        )
+        shown = Transcript([everywhere(text) for text in batch], model="m", location="x")
+        html = shown.html("0123456789abcdef")
         page.page.set_content(
             "<!doctype html><meta charset=utf-8><script>window.__pwned = 0;"
             "window.__pwn = () => { window.__pwned += 1; };</script>"
