@@ -547,6 +547,11 @@ export function updateMessage(record, message) {
     if (label) label.textContent = roleLabel(message.role);
   }
   const streaming = message.status === "streaming";
+  // The transcript is a live region: while a reply's tail re-renders each frame, a
+  // screen reader waits for it to finish rather than reading every frame.
+  if (record.el.getAttribute("aria-busy") !== String(streaming)) {
+    record.el.setAttribute("aria-busy", String(streaming));
+  }
   if (streaming && !record.cursor) {
     record.cursor = h(doc, "span", "nbchat-cursor");
     record.cursor.setAttribute("aria-hidden", "true");

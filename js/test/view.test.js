@@ -180,6 +180,7 @@ describe("rendering", () => {
       snapshot({ phase: "streaming", messages: [message("a1", "assistant", "Hel", { status: "streaming" })] }),
     );
     expect(msgEl("a1").querySelectorAll(".nbchat-cursor").length).toBe(1);
+    expect(msgEl("a1").getAttribute("aria-busy")).toBe("true");
     model.custom(batch(1, [["a1", "lo"]]));
     const content = msgEl("a1").querySelector(".nbchat-content");
     // The cursor ends the last rendered block.
@@ -188,6 +189,7 @@ describe("rendering", () => {
     model.setSnapshot(snapshot({ seq: 1, phase: "done", messages: [message("a1", "assistant", "Hello")] }));
     expect(msgEl("a1").querySelector(".nbchat-cursor")).toBeNull();
     expect(msgEl("a1").getAttribute("data-status")).toBe("done");
+    expect(msgEl("a1").getAttribute("aria-busy")).toBe("false");
   });
 });
 
