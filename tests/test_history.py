@@ -68,6 +68,7 @@ def test_survives_reopen_and_uses_wal(tmp_path: Path) -> None:
     assert [r[0] for r in db.execute("SELECT name FROM _migrations")] == [
         "0001_conversations_and_messages",
         "0002_message_extra",
+        "0003_progress_runs",
     ]
     db.close()
 
@@ -212,3 +213,25 @@ def test_sessions_store_opens_from_many_connections_at_once(tmp_path: Path) -> N
         for thread in threads:
             thread.join(timeout=60)
         assert failures == []
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_finished_progress_runs_are_kept_per_job(tmp_path: Path, kind: str) -> None:
+    from nbchat.eta import StageHistory, estimate
+
+    path = tmp_path / "h.sqlite3"
+    store = MemoryHistory() if kind == "memory" else SqliteHistory(path)
+    assert store.stage_runs("job") == []
+    for i in range(25):
+        store.record_run("job", [("started", 0.5), ("generating", 8.0 + i % 3), ("complete", 0)])
+    store.record_run("other", [("x", 1.0)])
+    runs = store.stage_runs("job")
+    assert len(runs) == 20 and runs[-1] == [("started", 0.5), ("generating", 8.0), ("complete", 0)]
+    assert store.stage_runs("job", limit=2) == runs[-2:] and store.stage_runs("job", 0) == []
+    eta = estimate(StageHistory.of(runs), stage="started", in_stage_s=0.0, elapsed_s=0.0)
+    assert eta is not None and eta.source == "learned" and eta.seconds == pytest.approx(9.5)
+    if kind == "sqlite":
+        store.close()
+        again = SqliteHistory(path)  # a new kernel learns from the earlier ones
+        assert again.stage_runs("job") == runs
+        again.close()

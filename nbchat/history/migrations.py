@@ -38,4 +38,24 @@ MIGRATIONS: list[tuple[str, str]] = [
         # Reasoning, refusal and tool calls of an assistant message, as one JSON object.
         "ALTER TABLE messages ADD COLUMN extra TEXT NOT NULL DEFAULT '{}';",
     ),
+    (
+        "0003_progress_runs",
+        # Stage durations of finished progress jobs (timings only, as spec 004's
+        # generation_metrics): what the ETA of the next run of the same job learns from.
+        """
+        CREATE TABLE progress_runs (
+            id          INTEGER PRIMARY KEY,
+            job         TEXT NOT NULL,
+            finished_at REAL NOT NULL
+        );
+        CREATE TABLE progress_stages (
+            run_id   INTEGER NOT NULL REFERENCES progress_runs(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            stage    TEXT NOT NULL,
+            seconds  REAL NOT NULL
+        );
+        CREATE INDEX progress_runs_by_job ON progress_runs(job, id);
+        CREATE INDEX progress_stages_by_run ON progress_stages(run_id, position);
+        """,
+    ),
 ]

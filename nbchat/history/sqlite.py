@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
@@ -117,6 +118,31 @@ class SqliteHistory(SqliteFile, HistoryStore):
                 " JOIN messages m ON m.conversation_id = c.id ORDER BY c.name"
             ).fetchall()
         return [row[0] for row in rows]
+
+    def record_run(self, job: str, stages: Sequence[tuple[str, float]]) -> None:
+        with self._guard("write"), self._transaction() as db:
+            run = db.execute(
+                "INSERT INTO progress_runs (job, finished_at) VALUES (?, ?)",
+                (_scrub(job), time.time()),
+            ).lastrowid
+            db.executemany(
+                "INSERT INTO progress_stages (run_id, position, stage, seconds)"
+                " VALUES (?, ?, ?, ?)",
+                [(run, i, _scrub(stage), float(s)) for i, (stage, s) in enumerate(stages)],
+            )
+
+    def stage_runs(self, job: str, limit: int = 20) -> list[list[tuple[str, float]]]:
+        with self._guard("read"):
+            rows = self._db.execute(
+                "SELECT s.run_id, s.stage, s.seconds FROM progress_stages s"
+                " WHERE s.run_id IN (SELECT id FROM progress_runs WHERE job = ?"
+                " ORDER BY id DESC LIMIT ?) ORDER BY s.run_id, s.position",
+                (_scrub(job), max(limit, 0)),
+            ).fetchall()
+        runs: dict[int, list[tuple[str, float]]] = {}
+        for run, stage, seconds in rows:
+            runs.setdefault(run, []).append((stage, seconds))
+        return list(runs.values())
 
     def close(self) -> None:
         self._close()

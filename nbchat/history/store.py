@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -59,6 +60,15 @@ class HistoryStore(ABC):
     def conversations(self) -> list[str]:
         """The names of all stored conversations."""
 
+    @abstractmethod
+    def record_run(self, job: str, stages: Sequence[tuple[str, float]]) -> None:
+        """Keep the stage durations (seconds) of one *finished* run of ``job``."""
+
+    @abstractmethod
+    def stage_runs(self, job: str, limit: int = 20) -> list[list[tuple[str, float]]]:
+        """The last ``limit`` finished runs of ``job``, oldest first, each its stages in
+        order with their durations."""
+
     def close(self) -> None:  # noqa: B027 - optional hook: most stores hold nothing
         """Release resources (files, connections)."""
 
@@ -71,6 +81,7 @@ class MemoryHistory(HistoryStore):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._data: dict[str, list[MessageRecord]] = {}
+        self._runs: dict[str, list[list[tuple[str, float]]]] = {}
 
     def load(self, conversation: str) -> list[MessageRecord]:
         with self._lock:
@@ -97,3 +108,11 @@ class MemoryHistory(HistoryStore):
     def conversations(self) -> list[str]:
         with self._lock:
             return sorted(name for name, records in self._data.items() if records)
+
+    def record_run(self, job: str, stages: Sequence[tuple[str, float]]) -> None:
+        with self._lock:
+            self._runs.setdefault(job, []).append([(str(s), float(t)) for s, t in stages])
+
+    def stage_runs(self, job: str, limit: int = 20) -> list[list[tuple[str, float]]]:
+        with self._lock:
+            return [list(run) for run in self._runs.get(job, [])[-limit:]] if limit > 0 else []
