@@ -39,6 +39,7 @@ from nbchat.server.demo_model import DemoModel
 from nbchat.server.error_responses import api_error, error_for_path, is_openai_path
 from nbchat.server.model import ChatModel, DemoChatModel, check_tokens_per_second
 from nbchat.server.openai_api import chat_completions, list_models
+from nbchat.server.progress_api import progress_routes
 from nbchat.server.replies import DEFAULT_RETENTION_S, Replies
 from nbchat.server.session_store import SessionStore, StoreError
 from nbchat.server.session_stream import resume_stream
@@ -140,6 +141,7 @@ def create_app(
     max_concurrent: int | None = None,
     grace: float = DEFAULT_GRACE_S,
     retention: float = DEFAULT_RETENTION_S,
+    progress_scale: float = 1.0,
 ) -> Starlette:
     """Build the server's ASGI application.
 
@@ -167,6 +169,9 @@ def create_app(
         Seconds a sessions reply goes on after its last client disconnected.
     retention
         Seconds a finished reply can still be resumed.
+    progress_scale
+        Multiplies the stage durations of spec 004's demo job (``/api/generate-stream``
+        and ``/api/generate``, see :mod:`nbchat.server.progress_api`).
 
     Returns
     -------
@@ -245,6 +250,10 @@ def create_app(
         Route("/sessions/{session_id}/chat", chat, methods=["POST"]),
         Route("/sessions/{session_id}/stream", resume_stream, methods=["GET"]),
         Route("/sessions/{session_id}/stop", stop_reply, methods=["POST"]),
+        *(
+            Route(path, endpoint, methods=["POST"])
+            for path, endpoint in progress_routes(progress_scale)
+        ),
     ]
     app = Starlette(
         routes=routes,
