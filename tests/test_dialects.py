@@ -209,12 +209,27 @@ def test_progress_error_names_code_and_message() -> None:
     assert reply.progress is not None and reply.progress.percent == 40.0
 
 
-def test_progress_complete_stage_without_result_is_interrupted() -> None:
+def test_progress_complete_stage_without_result_is_done_not_interrupted() -> None:
+    # The job said it is complete: asking again would start it a second time.
     body = progress_body()
     body = body[: body.index(b'data: {"type": "result"')]
     reply = parse_stream(body, "progress")
+    assert reply.error is None and reply.finish_reason == "stop" and reply.result is None
+    assert reply.progress is not None and reply.progress.stage == "complete"
+
+
+def test_progress_that_ends_before_complete_is_interrupted() -> None:
+    body = sse((None, {"stage": "generating", "progress": 40}))
+    reply = parse_stream(body, "progress")
     assert reply.error is not None and reply.error.code == "INTERRUPTED"
     assert "result" in reply.error.message
+
+
+@pytest.mark.parametrize("value", [-5, 1e12, "1000", None, float("nan")])
+def test_a_nonsense_progress_eta_is_hidden(value: object) -> None:
+    body = sse((None, {"stage": "generating", "progress": 40, "estimatedTimeRemaining": value}))
+    reply = parse_stream(body, "progress")
+    assert reply.progress is not None and reply.progress.eta_s is None
 
 
 # --- truncation of every dialect -------------------------------------------------------

@@ -11,8 +11,10 @@ Wire format: ``data:`` events (an SSE ``event:`` name of ``progress`` / ``result
   ``VALIDATION_ERROR``, ``OPENAI_API_ERROR``, ``SERVER_ERROR``...), or
   ``{"type": "error", ...}`` -> PROVIDER_ERROR naming the code and the message.
 * ``{"type": "result", "data": ...}`` (end marker) -> :class:`~nbchat.events.Result`
-  then Finished ``stop`` (``native_reason`` ``"result"``). The ``complete`` stage is
-  only a progress step: a stream that ends before the result is INTERRUPTED.
+  then Finished ``stop`` (``native_reason`` ``"result"``). A stream that reached the
+  ``complete`` stage (or 100 %) and then ends cleanly is done with no result
+  (``native_reason`` ``"complete"``): asking again would start the job twice. One that
+  ends before is INTERRUPTED.
 
 Request: ``POST`` to ``base_url`` as is when its path names a route; a bare server URL
 (no path, or just ``/v1`` as for the embedded server) gets the spec's
@@ -34,6 +36,7 @@ from nbchat.dialects.base import (
     error_label,
     last_user_text,
 )
+from nbchat.eta import server_seconds
 from nbchat.events import Finished, Progress, Result, StreamEvent
 from nbchat.stream.base import HttpRequest
 from nbchat.stream.sse import ServerSentEvent
@@ -63,6 +66,10 @@ class ProgressDialect(JSONDialect):
     name = "progress"
     end_marker = 'a {"type": "result"} event'
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._complete = False  # the job said it reached its end
+
     def build_request(
         self, endpoint: Endpoint, messages: Sequence[ChatMessageParam]
     ) -> HttpRequest:
@@ -83,17 +90,27 @@ class ProgressDialect(JSONDialect):
         percent = _number(data.get("progress"))
         if percent is not None:
             percent = min(100.0, max(0.0, percent))
-        eta_ms = _number(data.get("estimatedTimeRemaining"))
-        eta_s = max(0.0, eta_ms) / 1000 if eta_ms is not None else None
+        stage = str(data.get("stage") or "")
+        if stage == "complete" or percent == 100.0:
+            self._complete = True
         message = data.get("message")
         return [
             Progress(
-                stage=str(data.get("stage") or ""),
+                stage=stage,
                 percent=percent,
                 message=message if isinstance(message, str) else "",
-                eta_s=eta_s,
+                # milliseconds; a nonsense value (negative, 1e12, a string) is hidden
+                eta_s=server_seconds(_number(data.get("estimatedTimeRemaining"))),
             )
         ]
+
+    def end(self) -> list[StreamEvent]:
+        """At EOF: a job that reached ``complete`` / 100 % and then ended cleanly is done
+        (with no result), not interrupted: asking again would start it twice."""
+        if self._complete and not (self.finished or self.failed):
+            self.finished = True
+            return [Finished("stop", "complete")]
+        return super().end()
 
     @staticmethod
     def _error_text(data: dict[str, Any]) -> str:
