@@ -266,7 +266,7 @@ class ChatController:
     @property
     def context_start(self) -> str:
         """The id of the first message sent when older ones are left out, else ""."""
-        return self.conversation.context_start(self.context_limit)
+        return self.conversation.context_start(self.context_limit, self.system)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(change)`` on every change; returns a function that unsubscribes."""

@@ -104,27 +104,36 @@ class Conversation:
 
     # -- what the model sees -----------------------------------------------------------
 
-    def window(self, limit: ContextLimit, until: Message | None = None) -> list[Message]:
+    def window(
+        self, limit: ContextLimit, until: Message | None = None, system: str | None = None
+    ) -> list[Message]:
         """The messages a request sends, oldest first: the newest whole turns before
-        ``until`` (the end by default) that fit ``limit``.
+        ``until`` (the end by default) that fit ``limit`` (its token budget less what
+        the ``system`` prompt takes).
 
         Sent are user messages and assistant replies with text (a stopped or interrupted
         partial included: the user saw it; a reply being retried left out). The window
         starts with a user message, and always holds the newest one. The walk goes back
         from the end and stops at the limit: its cost follows the window, not the chat.
         """
-        return self._window(limit, until)[0]
+        return self._window(limit, until, system)[0]
 
-    def context_start(self, limit: ContextLimit) -> str:
+    def context_start(self, limit: ContextLimit, system: str | None = None) -> str:
         """The id of the first message sent when earlier ones are left out by ``limit``,
         else "" (the widget draws a line there)."""
-        window, start = self._window(limit, None)
+        window, start = self._window(limit, None, system)
         messages = self.messages
         if window and any(_is_sent(messages[i]) for i in range(start - 1, -1, -1)):
             return window[0].id
         return ""
 
-    def _window(self, limit: ContextLimit, until: Message | None) -> tuple[list[Message], int]:
+    def _window(
+        self, limit: ContextLimit, until: Message | None, system: str | None
+    ) -> tuple[list[Message], int]:
+        if system and limit.tokens is not None:  # the system prompt is sent too
+            limit = dataclasses.replace(
+                limit, tokens=max(1, limit.tokens - estimate_tokens(system))
+            )
         messages = self.messages
         end = len(messages)
         if until is not None:
@@ -162,11 +171,7 @@ class Conversation:
         out: list[ChatMessageParam] = []
         if system:
             out.append({"role": "system", "content": system})
-            if limit.tokens is not None:
-                limit = dataclasses.replace(
-                    limit, tokens=max(1, limit.tokens - estimate_tokens(system))
-                )
-        for message in self.window(limit, until):
+        for message in self.window(limit, until, system):
             out.append({"role": message.role, "content": message.reply.text})
         return out
 

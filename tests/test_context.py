@@ -125,3 +125,15 @@ async def test_the_request_sends_chat_context_and_the_widget_marks_its_start() -
     with pytest.raises(ConfigurationError):
         chat.context_limit = 5  # type: ignore[assignment]
     widget.close()
+
+
+def test_the_widget_line_and_the_request_agree_with_a_system_prompt() -> None:
+    # The system prompt takes its share of the token budget in both places.
+    messages = turns(4, size=396)  # 104 tokens a message
+    conv = conversation(*messages)
+    limit = ContextLimit(messages=None, tokens=4 * 104)
+    system = "s" * 40
+    sent = conv.context(system, limit)
+    assert [p["content"][:3] for p in sent] == ["sss", "q3x", "a3y"]
+    assert conv.context_start(limit, system) == messages[6].id
+    assert conv.context_start(limit) == messages[4].id  # no system prompt: one turn more
