@@ -11,7 +11,8 @@
  * @module
  */
 
-const REMOTE_IMAGE = /^https?:\/\//i;
+import { REMOTE_IMAGE } from "./markdown.js";
+
 const FEEDBACK_MS = 1500;
 
 /**

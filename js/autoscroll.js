@@ -25,8 +25,12 @@
  *   "at the bottom".
  */
 
-/** @param {() => void} callback */
-function defaultSchedule(callback) {
+/**
+ * Run `callback` before the next paint (a timer where there are no animation frames).
+ *
+ * @param {() => void} callback
+ */
+export function nextFrame(callback) {
   if (typeof requestAnimationFrame === "function") requestAnimationFrame(() => callback());
   else setTimeout(callback, 16);
 }
@@ -39,7 +43,7 @@ function defaultSchedule(callback) {
  * @returns {AutoScroll}
  */
 export function createAutoScroll(container, jump, options = {}) {
-  const schedule = options.schedule ?? defaultSchedule;
+  const schedule = options.schedule ?? nextFrame;
   const threshold = options.threshold ?? 16;
   let isStuck = true;
   let scheduled = false;

@@ -72,7 +72,7 @@ for (const [name, language] of Object.entries(LANGUAGES)) hljs.registerLanguage(
 /** Links may point only here (absolute): no `javascript:`, `data:`, relative paths. */
 const SAFE_LINK = /^(?:https?:\/\/|mailto:)/i;
 /** Images load (on a click) only from here; raster `data:` images show at once. */
-const REMOTE_IMAGE = /^https?:\/\//i;
+export const REMOTE_IMAGE = /^https?:\/\//i;
 const INLINE_IMAGE = /^data:image\/(?:png|jpeg|gif|webp);base64,[a-z0-9+/=\s]+$/i;
 /** The classes the renderers themselves write; a class from anywhere else is dropped. */
 const OWN_CLASS = /^(?:hljs(?:-[\w-]+)?|language-[\w+#.-]+|tml-[\w-]+|nbchat-[\w-]+|task-list-item(?:-checkbox)?|contains-task-list|katex[\w-]*)$/;

@@ -238,6 +238,20 @@ function ensureReasoning(record) {
 }
 
 /**
+ * The group among the reply's parts for something that started when the text was
+ * `at` characters long, or null when it goes above the text (at 0, or an offset the
+ * text does not reach).
+ *
+ * @param {MessageRecord} record
+ * @param {number | undefined} at
+ * @param {number} textLength
+ * @returns {HTMLElement | null}
+ */
+function groupAt(record, at, textLength) {
+  return at && at > 0 && at <= textLength && record.parts ? record.parts.groupFor(at) : null;
+}
+
+/**
  * Put the reasoning block where it streamed: after the text that came before it, or
  * above the text.
  *
@@ -248,8 +262,8 @@ function ensureReasoning(record) {
 function placeReasoning(record, at, textLength) {
   const el = record.reasoning?.el;
   if (!el) return;
-  if (at > 0 && at <= textLength && record.parts) {
-    const group = record.parts.groupFor(at);
+  const group = groupAt(record, at, textLength);
+  if (group) {
     if (el.parentNode !== group) group.prepend(el); // thought, then acted
   } else if (el.parentNode !== record.el) {
     record.el.insertBefore(el, record.tools?.el ?? progressAbove(record) ?? record.content.el);
@@ -387,8 +401,7 @@ function updateTools(record, calls, textLength) {
     }
     updateTool(tool, call);
     // In the order they streamed: after the text that came before them.
-    const at = typeof call.at === "number" && call.at <= textLength ? call.at : 0;
-    const host = at > 0 && record.parts ? record.parts.groupFor(at) : tools.el;
+    const host = groupAt(record, call.at, textLength) ?? tools.el;
     if (host === tools.el) above += 1;
     if (tool.el.parentNode !== host || tool.el.nextSibling) host.append(tool.el);
   }
@@ -443,9 +456,8 @@ function updateProgress(record, progress, status, textLength) {
   }
   const p = record.progress;
   // In the order it streamed: after the text that came before it.
-  const at = progress.at ?? 0;
-  if (at > 0 && at <= textLength && record.parts) {
-    const group = record.parts.groupFor(at);
+  const group = groupAt(record, progress.at, textLength);
+  if (group) {
     if (p.el.parentNode !== group) group.append(p.el);
   } else if (p.el.nextSibling !== record.content.el) {
     record.el.insertBefore(p.el, record.content.el);

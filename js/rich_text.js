@@ -16,6 +16,7 @@
  * @module
  */
 
+import { nextFrame } from "./autoscroll.js";
 import { mend, splitBlocks } from "./incremental.js";
 import { md, renderMarkdown } from "./markdown.js";
 
@@ -64,17 +65,6 @@ const SLICED_ABOVE = 16_000;
 const SLICE_MS = 8;
 
 /**
- * @param {Window | null} win
- * @returns {(callback: () => void) => void}
- */
-function frameScheduler(win) {
-  if (win && typeof win.requestAnimationFrame === "function") {
-    return (callback) => win.requestAnimationFrame(() => callback());
-  }
-  return (callback) => setTimeout(callback, 16);
-}
-
-/**
  * Render Markdown into `el` incrementally.
  *
  * @param {HTMLElement} el
@@ -83,7 +73,7 @@ function frameScheduler(win) {
  */
 export function createRichText(el, options = {}) {
   const doc = el.ownerDocument;
-  const schedule = options.schedule ?? frameScheduler(doc.defaultView);
+  const schedule = options.schedule ?? nextFrame;
   el.classList.add("nbchat-markdown");
   const frozen = doc.createElement("div");
   frozen.className = "nbchat-blocks";

@@ -188,6 +188,17 @@ function copyMetrics(value) {
 }
 
 /**
+ * A text offset from the wire (where a tool call, progress or reasoning started): a
+ * positive integer, else 0.
+ *
+ * @param {unknown} value
+ * @returns {number}
+ */
+function offset(value) {
+  return typeof value === "number" && Number.isInteger(value) && value > 0 ? value : 0;
+}
+
+/**
  * @param {unknown} value
  * @param {number} index
  * @returns {ToolCallInfo}
@@ -205,7 +216,8 @@ function copyToolCall(value, index) {
   };
   if ("result" in c && c.result !== undefined) call.result = c.result;
   if (typeof c.duration_s === "number" && Number.isFinite(c.duration_s)) call.duration_s = c.duration_s;
-  if (Number.isInteger(c.at) && c.at > 0) call.at = c.at;
+  const at = offset(c.at);
+  if (at) call.at = at;
   return call;
 }
 
@@ -232,7 +244,8 @@ function copyProgress(value) {
     message: typeof value.message === "string" ? value.message : "",
     eta_s: eta === null ? null : Math.max(0, eta),
   };
-  if (Number.isInteger(value.at) && value.at > 0) progress.at = value.at;
+  const at = offset(value.at);
+  if (at) progress.at = at;
   return progress;
 }
 
@@ -259,7 +272,8 @@ function copyMessage(value, index) {
     superseded: m.superseded === true,
     progress: copyProgress(m.progress),
   };
-  if (Number.isInteger(m.reasoning_at) && m.reasoning_at > 0) message.reasoning_at = m.reasoning_at;
+  const reasoningAt = offset(m.reasoning_at);
+  if (reasoningAt) message.reasoning_at = reasoningAt;
   // Never mutated here or in the view, so sharing the trait's object is safe.
   if ("result" in m && m.result !== undefined) message.result = m.result;
   return message;

@@ -35,6 +35,12 @@ from nbchat.events import (
 from nbchat.wire import ProgressInfo, ToolCallInfo
 
 
+def text_offset(value: object) -> int:
+    """A stored text offset (where a tool call, progress or reasoning started): a
+    positive int, else 0."""
+    return value if type(value) is int and value > 0 else 0
+
+
 class _Pieces:
     """Text that grows by appending: pieces joined once per read."""
 
@@ -47,6 +53,9 @@ class _Pieces:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Pieces) and str(self) == str(other)
+
+    def __bool__(self) -> bool:
+        return bool(self._parts)
 
     __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
 
@@ -104,7 +113,6 @@ class ToolCall:
         """A call as :meth:`info` described it (e.g. read back from history)."""
         raw_input = info.get("input")
         duration = info.get("duration_s")
-        at = info.get("at")
         return cls(
             index,
             str(info.get("id") or ""),
@@ -113,7 +121,7 @@ class ToolCall:
             info.get("status") == "done",
             info.get("result"),
             float(duration) if isinstance(duration, (int, float)) else None,
-            at if type(at) is int and at > 0 else 0,
+            text_offset(info.get("at")),
             _Pieces(str(info.get("arguments") or "")),
         )
 
@@ -195,7 +203,7 @@ class Reply:
         if isinstance(event, TextDelta):
             self.append_text(event.text)
         elif isinstance(event, ReasoningDelta):
-            if not self._reasoning._parts:
+            if not self._reasoning:
                 self.reasoning_at = len(str(self._text))
             self._reasoning.append(event.text)
         elif isinstance(event, RefusalDelta):
@@ -275,8 +283,7 @@ class Reply:
                 str(progress.get("message") or ""),
                 float(eta) if isinstance(eta, (int, float)) else None,
             )
-            at = progress.get("at")
-            reply.progress_at = at if type(at) is int and at > 0 else 0
+            reply.progress_at = text_offset(progress.get("at"))
         reply.result = result
         reply.error = error
         return reply

@@ -116,10 +116,12 @@ class Chat(ChatController):
         )
 
     def _transcript_bundle(self) -> dict[str, str]:
+        shown = self._transcript(MESSAGES, CHARS)
+        markdown = shown.markdown()  # also the plain text: Markdown reads as text
         return {
-            "text/html": self.transcript(),
-            "text/markdown": self.to_markdown(),
-            "text/plain": self.to_markdown(),
+            "text/html": shown.html(self.transcript_id),
+            "text/markdown": markdown,
+            "text/plain": markdown,
         }
 
     def _ipython_display_(self) -> None:
@@ -137,9 +139,9 @@ class Chat(ChatController):
 
     def _refresh_transcript(self, change: Change) -> None:
         # When a turn has ended, or the transcript changed as a whole while idle.
-        if isinstance(change, PhaseChanged) and not change.phase.busy:
-            pass
-        elif not isinstance(change, TranscriptReplaced) or self.state.busy:
+        ended = isinstance(change, PhaseChanged) and not change.phase.busy
+        replaced = isinstance(change, TranscriptReplaced) and not self.state.busy
+        if not (ended or replaced):
             return
         from IPython.display import update_display
 

@@ -14,7 +14,7 @@ import time
 import uuid
 from typing import Any
 
-from nbchat.accumulate import Reply
+from nbchat.accumulate import Reply, text_offset
 from nbchat.errors import ConfigurationError, error_info
 from nbchat.events import StreamError
 from nbchat.history.store import MessageRecord
@@ -238,7 +238,7 @@ class Message:
         reply = Reply.restore(
             record.content,
             reasoning=_text(extra.get("reasoning")),
-            reasoning_at=_offset(extra.get("reasoning_at")),
+            reasoning_at=text_offset(extra.get("reasoning_at")),
             refusal=_text(extra.get("refusal")),
             tool_calls=[c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else (),
             finish_reason=finish if isinstance(finish, str) else None,
@@ -261,7 +261,3 @@ class Message:
 
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
-
-
-def _offset(value: object) -> int:
-    return value if type(value) is int and value > 0 else 0
