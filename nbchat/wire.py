@@ -61,6 +61,27 @@ class Phase(enum.StrEnum):
 
 
 MessageStatus = Literal["streaming", "done", "stopped", "error", "interrupted"]
+
+
+class JobState(enum.StrEnum):
+    """What a progress bar's job (a server job or a loop) is doing; terminal states name
+    how it ended. Travels to the browser as its value."""
+
+    IDLE = "idle"
+    CONNECTING = "connecting"
+    RUNNING = "running"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def busy(self) -> bool:
+        return self in (JobState.CONNECTING, JobState.RUNNING)
+
+
+#: how a progress run ended, as the history keeps it (only "done" runs teach the ETA)
+RunOutcome = Literal["done", "cancelled", "error", "interrupted"]
 Role = Literal["system", "user", "assistant"]
 
 
@@ -252,6 +273,66 @@ class PageRequest(TypedDict):
 
 
 ViewRequest = SendRequest | StopRequest | SyncRequest | RetryRequest | PageRequest
+
+
+class StageInfo(TypedDict):
+    """One known stage of a job, for the bar's stage dots."""
+
+    name: str
+    #: "done", "current" or "ahead"
+    state: Literal["done", "current", "ahead"]
+
+
+class CountInfo(TypedDict):
+    """A loop's count: ``n`` of ``total`` (None when unknown), ``rate`` steps per second."""
+
+    n: int
+    total: int | None
+    rate: float | None
+
+
+class BarInfo(TypedDict):
+    """Everything one progress bar shows: the ``bar`` trait of the bar widget, and a
+    nested bar's row. Small (a message is cut to :data:`BAR_MESSAGE_CHARS`); sent at
+    most a few times a second. ``elapsed_s`` and ``eta_s`` are as of sending: the view
+    counts them on between updates.
+    """
+
+    state: JobState
+    title: str
+    percent: float | None
+    stage: str
+    message: str
+    stages: list[StageInfo]
+    elapsed_s: float
+    eta_s: float | None
+    #: where the ETA comes from ("learned from 4 earlier runs"), for its tooltip
+    eta_note: str
+    #: a transient line: "no update for 12 s", a retry wait
+    notice: str
+    error: ErrorInfo | None
+    #: the result for reading (JSON pretty-printed, text as is), cut to BAR_RESULT_CHARS
+    result: str | None
+    #: the job posts to the classic (non-streaming) endpoint
+    classic: bool
+    #: which controls the view offers
+    controls: list[Literal["cancel", "retry", "mode"]]
+    count: CountInfo | None
+    #: nested bars running inside this one (a loop inside a loop)
+    children: list[BarInfo]
+
+
+#: the longest message a bar shows (the whole one stays in Python)
+BAR_MESSAGE_CHARS = 500
+#: the longest result text a bar shows (the whole result stays in Python)
+BAR_RESULT_CHARS = 20_000
+
+
+class BarRequest(TypedDict):
+    """What a bar's view asks: ``cancel``, ``retry`` (run again), ``mode`` (switch between
+    streaming and classic for the next run)."""
+
+    type: Literal["cancel", "retry", "mode"]
 
 
 class ChatMessageParam(TypedDict):

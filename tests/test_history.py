@@ -69,6 +69,7 @@ def test_survives_reopen_and_uses_wal(tmp_path: Path) -> None:
         "0001_conversations_and_messages",
         "0002_message_extra",
         "0003_progress_runs",
+        "0004_run_outcome_settings",
     ]
     db.close()
 
@@ -234,4 +235,30 @@ def test_finished_progress_runs_are_kept_per_job(tmp_path: Path, kind: str) -> N
         store.close()
         again = SqliteHistory(path)  # a new kernel learns from the earlier ones
         assert again.stage_runs("job") == runs
+        again.close()
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_cancelled_and_failed_runs_are_kept_but_teach_nothing(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "h.sqlite3"
+    store = MemoryHistory() if kind == "memory" else SqliteHistory(path)
+    store.record_run("job", [("started", 1.0), ("generating", 5.0)])
+    store.record_run("job", [("started", 9.0)], outcome="cancelled")
+    store.record_run("job", [("started", 7.0)], outcome="error")
+    store.record_run("job", [("started", 2.0), ("generating", 6.0)])
+    assert store.stage_runs("job") == [
+        [("started", 1.0), ("generating", 5.0)],
+        [("started", 2.0), ("generating", 6.0)],
+    ]
+    assert store.run_outcomes("job") == ["done", "cancelled", "error", "done"]
+    assert store.run_outcomes("job", limit=1) == ["done"]
+    assert store.setting("mode:job") is None
+    store.set_setting("mode:job", "classic")
+    store.set_setting("mode:job", "streaming")
+    assert store.setting("mode:job") == "streaming"
+    if kind == "sqlite":
+        store.close()
+        again = SqliteHistory(path)
+        assert again.setting("mode:job") == "streaming"
+        assert again.run_outcomes("job") == ["done", "cancelled", "error", "done"]
         again.close()

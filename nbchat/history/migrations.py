@@ -58,4 +58,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX progress_stages_by_run ON progress_stages(run_id, position);
         """,
     ),
+    (
+        "0004_run_outcome_settings",
+        # How each progress run ended (only "done" runs feed the ETA; cancelled and failed
+        # ones are kept as a record), and small per-user settings such as a job's mode.
+        """
+        ALTER TABLE progress_runs ADD COLUMN outcome TEXT NOT NULL DEFAULT 'done';
+        CREATE TABLE settings (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """,
+    ),
 ]

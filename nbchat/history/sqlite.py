@@ -20,7 +20,7 @@ from nbchat.errors import HistoryError
 from nbchat.history.migrations import MIGRATIONS
 from nbchat.history.sqlite_db import SqliteFile
 from nbchat.history.store import HistoryStore, MessageRecord
-from nbchat.wire import MessageStatus, MetricsInfo, Role
+from nbchat.wire import MessageStatus, MetricsInfo, Role, RunOutcome
 
 
 class SqliteHistory(SqliteFile, HistoryStore):
@@ -119,11 +119,13 @@ class SqliteHistory(SqliteFile, HistoryStore):
             ).fetchall()
         return [row[0] for row in rows]
 
-    def record_run(self, job: str, stages: Sequence[tuple[str, float]]) -> None:
+    def record_run(
+        self, job: str, stages: Sequence[tuple[str, float]], outcome: RunOutcome = "done"
+    ) -> None:
         with self._guard("write"), self._transaction() as db:
             run = db.execute(
-                "INSERT INTO progress_runs (job, finished_at) VALUES (?, ?)",
-                (_scrub(job), time.time()),
+                "INSERT INTO progress_runs (job, finished_at, outcome) VALUES (?, ?, ?)",
+                (_scrub(job), time.time(), outcome),
             ).lastrowid
             db.executemany(
                 "INSERT INTO progress_stages (run_id, position, stage, seconds)"
@@ -136,13 +138,34 @@ class SqliteHistory(SqliteFile, HistoryStore):
             rows = self._db.execute(
                 "SELECT s.run_id, s.stage, s.seconds FROM progress_stages s"
                 " WHERE s.run_id IN (SELECT id FROM progress_runs WHERE job = ?"
-                " ORDER BY id DESC LIMIT ?) ORDER BY s.run_id, s.position",
+                " AND outcome = 'done' ORDER BY id DESC LIMIT ?) ORDER BY s.run_id, s.position",
                 (_scrub(job), max(limit, 0)),
             ).fetchall()
         runs: dict[int, list[tuple[str, float]]] = {}
         for run, stage, seconds in rows:
             runs.setdefault(run, []).append((stage, seconds))
         return list(runs.values())
+
+    def run_outcomes(self, job: str, limit: int = 20) -> list[RunOutcome]:
+        with self._guard("read"):
+            rows = self._db.execute(
+                "SELECT outcome FROM progress_runs WHERE job = ? ORDER BY id DESC LIMIT ?",
+                (_scrub(job), max(limit, 0)),
+            ).fetchall()
+        return [cast(RunOutcome, row[0]) for row in reversed(rows)]
+
+    def setting(self, key: str) -> str | None:
+        with self._guard("read"):
+            row = self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self._guard("write"), self._transaction() as db:
+            db.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (_scrub(key), _scrub(value)),
+            )
 
     def close(self) -> None:
         self._close()

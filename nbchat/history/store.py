@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from nbchat.wire import MessageStatus, MetricsInfo, Role
+from nbchat.wire import MessageStatus, MetricsInfo, Role, RunOutcome
 
 
 @dataclass(frozen=True)
@@ -61,13 +61,29 @@ class HistoryStore(ABC):
         """The names of all stored conversations."""
 
     @abstractmethod
-    def record_run(self, job: str, stages: Sequence[tuple[str, float]]) -> None:
-        """Keep the stage durations (seconds) of one *finished* run of ``job``."""
+    def record_run(
+        self, job: str, stages: Sequence[tuple[str, float]], outcome: RunOutcome = "done"
+    ) -> None:
+        """Keep the stage durations (seconds) of one run of ``job`` and how it ended.
+
+        Only ``done`` runs count in :meth:`stage_runs` (the ETA's statistics)."""
 
     @abstractmethod
     def stage_runs(self, job: str, limit: int = 20) -> list[list[tuple[str, float]]]:
-        """The last ``limit`` finished runs of ``job``, oldest first, each its stages in
+        """The last ``limit`` *done* runs of ``job``, oldest first, each its stages in
         order with their durations."""
+
+    @abstractmethod
+    def run_outcomes(self, job: str, limit: int = 20) -> list[RunOutcome]:
+        """How the last ``limit`` runs of ``job`` ended, oldest first (any outcome)."""
+
+    @abstractmethod
+    def setting(self, key: str) -> str | None:
+        """A stored setting (e.g. a job's mode), or None."""
+
+    @abstractmethod
+    def set_setting(self, key: str, value: str) -> None:
+        """Store a setting."""
 
     def close(self) -> None:  # noqa: B027 - optional hook: most stores hold nothing
         """Release resources (files, connections)."""
@@ -81,7 +97,8 @@ class MemoryHistory(HistoryStore):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._data: dict[str, list[MessageRecord]] = {}
-        self._runs: dict[str, list[list[tuple[str, float]]]] = {}
+        self._runs: dict[str, list[tuple[RunOutcome, list[tuple[str, float]]]]] = {}
+        self._settings: dict[str, str] = {}
 
     def load(self, conversation: str) -> list[MessageRecord]:
         with self._lock:
@@ -109,10 +126,27 @@ class MemoryHistory(HistoryStore):
         with self._lock:
             return sorted(name for name, records in self._data.items() if records)
 
-    def record_run(self, job: str, stages: Sequence[tuple[str, float]]) -> None:
+    def record_run(
+        self, job: str, stages: Sequence[tuple[str, float]], outcome: RunOutcome = "done"
+    ) -> None:
         with self._lock:
-            self._runs.setdefault(job, []).append([(str(s), float(t)) for s, t in stages])
+            run = [(str(s), float(t)) for s, t in stages]
+            self._runs.setdefault(job, []).append((outcome, run))
 
     def stage_runs(self, job: str, limit: int = 20) -> list[list[tuple[str, float]]]:
         with self._lock:
-            return [list(run) for run in self._runs.get(job, [])[-limit:]] if limit > 0 else []
+            done = [list(run) for outcome, run in self._runs.get(job, []) if outcome == "done"]
+        return done[-limit:] if limit > 0 else []
+
+    def run_outcomes(self, job: str, limit: int = 20) -> list[RunOutcome]:
+        with self._lock:
+            outcomes = [outcome for outcome, _run in self._runs.get(job, [])]
+        return outcomes[-limit:] if limit > 0 else []
+
+    def setting(self, key: str) -> str | None:
+        with self._lock:
+            return self._settings.get(key)
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self._lock:
+            self._settings[key] = value
