@@ -74,4 +74,4 @@ bench: env chromium bundle ## print the benchmark figures
 	$(BIN)/python bench/sessions.py
 
 clean:
-	rm -rf $(VENV) node_modules nbchat/static/widget.js nbchat/static/widget.css $(TEST_DATA) test-artifacts
+	rm -rf $(VENV) node_modules nbchat/static/widget.js nbchat/static/widget.css nbchat/static/bar.js nbchat/static/bar.css $(TEST_DATA) test-artifacts

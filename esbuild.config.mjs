@@ -1,4 +1,6 @@
-// Bundle js/widget.js (and the CSS it imports) into nbchat/static/widget.{js,css}.
+// Bundle js/widget.js (the chat) and js/bar_widget.js (progress bars: a small bundle of
+// its own, since every bar's model carries its module), each with the CSS it imports,
+// into nbchat/static/{widget,bar}.{js,css}.
 //
 //   node esbuild.config.mjs           one build
 //   node esbuild.config.mjs --watch   rebuild on change (with ANYWIDGET_HMR=1 the
@@ -12,7 +14,7 @@ const watch = process.argv.includes("--watch");
 
 /** @type {import("esbuild").BuildOptions} */
 const options = {
-  entryPoints: { widget: "js/widget.js" },
+  entryPoints: { widget: "js/widget.js", bar: "js/bar_widget.js" },
   outdir: "nbchat/static",
   bundle: true,
   format: "esm",

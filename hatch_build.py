@@ -18,6 +18,7 @@ class BundleCheckHook(BuildHookInterface):  # type: ignore[type-arg]
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel" or version == "editable":
             return
-        bundle = Path(self.root) / "nbchat" / "static" / "widget.js"
-        if not bundle.is_file():
-            raise RuntimeError(f"{bundle} is missing: run `make bundle` (needs Node.js) first")
+        for name in ("widget.js", "bar.js"):
+            bundle = Path(self.root) / "nbchat" / "static" / name
+            if not bundle.is_file():
+                raise RuntimeError(f"{bundle} is missing: run `make bundle` (needs Node.js) first")

@@ -202,3 +202,31 @@ export function etaText(seconds) {
   if (min < 60) return `about ${min} min left`;
   return `about ${Math.round(s / 360) / 10} h left`;
 }
+
+/**
+ * A duration for reading: "0.4 s", "12 s", "1 min 05 s", "2 h 03 min"; "" for a
+ * negative or not-a-number value.
+ *
+ * @param {number} seconds
+ */
+export function durationText(seconds) {
+  if (!Number.isFinite(seconds) || seconds < 0) return "";
+  if (seconds < 10) return `${(Math.floor(seconds * 10) / 10).toFixed(1)} s`;
+  const s = Math.floor(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
+}
+
+/**
+ * A loop's count: "1,234 / 10,000 · 2,345/s"; the total and rate left out when unknown.
+ *
+ * @param {{n: number, total: number | null, rate: number | null}} count
+ */
+export function countText(count) {
+  const number = (/** @type {number} */ n) => Math.round(n).toLocaleString("en-US");
+  const done = count.total === null ? number(count.n) : `${number(count.n)} / ${number(count.total)}`;
+  if (count.rate === null || !Number.isFinite(count.rate) || count.rate <= 0) return done;
+  const rate = count.rate >= 10 ? number(count.rate) : count.rate.toFixed(count.rate >= 1 ? 1 : 2);
+  return `${done} · ${rate}/s`;
+}

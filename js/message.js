@@ -47,21 +47,19 @@
  * @module
  */
 
+import { createBar, updateBar } from "./bar.js";
+import { h, setAttr, setText, setTextShown } from "./dom.js";
 import { createParts } from "./parts.js";
 import {
   errorText,
-  etaText,
   finishReasonLabel,
   markerLabel,
   metricsText,
   metricsTitle,
-  percentText,
   prettyJson,
   roleLabel,
-  stageLabel,
   toolArgumentsText,
   toolStateText,
-  wholePercent,
 } from "./format.js";
 
 /** @typedef {import("./store.js").StoreMessage} StoreMessage */
@@ -95,17 +93,6 @@ export const TEXT_CHUNK = 8192;
  */
 
 /**
- * @typedef {object} ProgressRecord
- * @property {HTMLElement} el
- * @property {HTMLElement} stage
- * @property {HTMLElement} percent
- * @property {HTMLElement} eta
- * @property {HTMLElement} bar
- * @property {HTMLElement} fill
- * @property {HTMLElement} message
- */
-
-/**
  * @typedef {object} ResultRecord
  * @property {HTMLDetailsElement} el
  * @property {HTMLElement} body
@@ -125,59 +112,12 @@ export const TEXT_CHUNK = 8192;
  * @property {{el: HTMLDetailsElement, text: TextSink} | null} reasoning
  * @property {{el: HTMLElement, calls: Map<string, ToolRecord>} | null} tools
  * @property {HTMLElement | null} refusal
- * @property {ProgressRecord | null} progress
+ * @property {import("./bar.js").BarRecord | null} progress
  * @property {ResultRecord | null} result
  * @property {import("./parts.js").Parts | null} parts An assistant reply's Markdown,
  *   cut where tool calls started (its `content` sink is then unused); user text stays
  *   plain text.
  */
-
-/**
- * @template {keyof HTMLElementTagNameMap} K
- * @param {Document} doc
- * @param {K} tag
- * @param {string} className
- * @param {string} [text]
- * @returns {HTMLElementTagNameMap[K]}
- */
-export function h(doc, tag, className, text) {
-  const el = doc.createElement(tag);
-  el.className = className;
-  if (text !== undefined) el.textContent = text;
-  return el;
-}
-
-/**
- * @param {HTMLElement} el
- * @param {string} text
- */
-function setText(el, text) {
-  if (el.textContent !== text) el.textContent = text;
-}
-
-/**
- * Set an attribute when it changed; remove it for null.
- *
- * @param {Element} el
- * @param {string} name
- * @param {string | null} value
- */
-function setAttr(el, name, value) {
-  if (value === null) {
-    if (el.hasAttribute(name)) el.removeAttribute(name);
-  } else if (el.getAttribute(name) !== value) {
-    el.setAttribute(name, value);
-  }
-}
-
-/**
- * @param {HTMLElement} el
- * @param {string} text
- */
-function setTextShown(el, text) {
-  setText(el, text);
-  if (el.hidden !== !text) el.hidden = !text;
-}
 
 // ---- text ---------------------------------------------------------------------------
 
@@ -417,29 +357,8 @@ function updateTools(record, calls, textLength) {
 // ---- progress, result -----------------------------------------------------------------
 
 /**
- * @param {Document} doc
- * @returns {ProgressRecord}
- */
-function createProgress(doc) {
-  const el = h(doc, "div", "nbchat-progress");
-  const head = h(doc, "div", "nbchat-progress-head");
-  const stage = h(doc, "span", "nbchat-progress-stage");
-  const percent = h(doc, "span", "nbchat-progress-percent");
-  const eta = h(doc, "span", "nbchat-progress-eta");
-  head.append(stage, percent, eta);
-  const bar = h(doc, "div", "nbchat-progress-bar");
-  bar.setAttribute("role", "progressbar");
-  bar.setAttribute("aria-label", "Progress");
-  bar.setAttribute("aria-valuemin", "0");
-  bar.setAttribute("aria-valuemax", "100");
-  const fill = h(doc, "div", "nbchat-progress-fill");
-  bar.append(fill);
-  const message = h(doc, "div", "nbchat-progress-message");
-  el.append(head, bar, message);
-  return { el, stage, percent, eta, bar, fill, message };
-}
-
-/**
+ * A reply's progress, drawn by the same bar as the progress widget's (js/bar.js).
+ *
  * @param {MessageRecord} record
  * @param {StoreProgress | null} progress
  * @param {StoreMessage["status"]} status
@@ -451,7 +370,7 @@ function updateProgress(record, progress, status, textLength) {
     return;
   }
   if (!record.progress) {
-    record.progress = createProgress(record.doc);
+    record.progress = createBar(record.doc);
     record.el.insertBefore(record.progress.el, record.content.el);
   }
   const p = record.progress;
@@ -463,20 +382,24 @@ function updateProgress(record, progress, status, textLength) {
     record.el.insertBefore(p.el, record.content.el);
   }
   if (p.el.hidden) p.el.hidden = false;
-  const running = status === "streaming";
-  setAttr(p.el, "data-status", running ? "running" : status);
-  const known = progress.percent !== null;
-  setAttr(p.el, "data-indeterminate", known ? null : "true");
-  const stage = stageLabel(progress.stage);
-  setTextShown(p.stage, stage);
-  setTextShown(p.percent, progress.percent === null ? "" : percentText(progress.percent));
-  setTextShown(p.eta, running && progress.eta_s !== null ? etaText(progress.eta_s) : "");
-  setTextShown(p.message, progress.message);
-  const width = progress.percent === null ? "" : `${progress.percent}%`;
-  if (p.fill.style.width !== width) p.fill.style.width = width;
-  setAttr(p.bar, "aria-valuenow", progress.percent === null ? null : String(wholePercent(progress.percent)));
-  const valueText = [stage, progress.percent === null ? "" : percentText(progress.percent)].filter(Boolean).join(", ");
-  setAttr(p.bar, "aria-valuetext", valueText || null);
+  updateBar(p, {
+    state: status,
+    title: "",
+    percent: progress.percent,
+    stage: progress.stage,
+    message: progress.message,
+    stages: [],
+    elapsed_s: null,
+    eta_s: progress.eta_s,
+    eta_note: "the server's estimate",
+    notice: "",
+    error: null,
+    result: null,
+    classic: false,
+    controls: [],
+    count: null,
+    children: [],
+  }, 0);
 }
 
 /**

@@ -166,6 +166,46 @@
  */
 
 /**
+ * What a progress bar's job is doing (`wire.JobState`); a chat reply's progress uses
+ * the message status words instead (`streaming`, `stopped`...).
+ *
+ * @typedef {"idle" | "connecting" | "running" | "done" | "cancelled" | "error" | "interrupted"} JobState
+ */
+
+/**
+ * One known stage of a job (`wire.StageInfo`).
+ *
+ * @typedef {object} StageInfo
+ * @property {string} name
+ * @property {"done" | "current" | "ahead"} state
+ */
+
+/**
+ * Everything one progress bar shows (`wire.BarInfo`, the bar widget's `bar` trait).
+ * `elapsed_s` and `eta_s` are as of sending: the view counts them on.
+ *
+ * @typedef {object} BarInfo
+ * @property {JobState | MessageStatus} state
+ * @property {string} title
+ * @property {number | null} percent
+ * @property {string} stage
+ * @property {string} message
+ * @property {StageInfo[]} stages
+ * @property {number | null} elapsed_s
+ * @property {number | null} eta_s
+ * @property {string} eta_note
+ * @property {string} notice
+ * @property {ErrorInfo | null} error
+ * @property {string | null} result
+ * @property {boolean} classic
+ * @property {Array<"cancel" | "retry" | "mode">} controls
+ * @property {{n: number, total: number | null, rate: number | null} | null} count
+ * @property {BarInfo[]} children
+ */
+
+/** @typedef {{type: "cancel"} | {type: "retry"} | {type: "mode"}} BarRequest */
+
+/**
  * The part of anywidget's `AnyModel` that nbchat uses (see `@anywidget/types`).
  *
  * @typedef {object} ChatModel

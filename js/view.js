@@ -35,7 +35,8 @@
 import { listenForActions } from "./actions.js";
 import { createAutoScroll } from "./autoscroll.js";
 import { phaseLabel } from "./format.js";
-import { appendDelta, createMessage, h, updateMessage } from "./message.js";
+import { h } from "./dom.js";
+import { appendDelta, createMessage, updateMessage } from "./message.js";
 import { MAX_LOADED } from "./channel.js";
 import { isLive, retryTarget } from "./store.js";
 

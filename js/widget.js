@@ -16,9 +16,12 @@
  * @module
  */
 
+import "./theme.css";
 import "./styles.css";
+import "./bar.css";
 import "./markdown.css";
 import { createChannel } from "./channel.js";
+import { hideWhileLive } from "./dom.js";
 import { createView } from "./view.js";
 
 /** @typedef {import("./types.js").ChatModel} ChatModel */
@@ -83,7 +86,7 @@ function render({ model, el, signal }) {
     owned.connect();
   }
   const destroyView = createView(el, owned);
-  const hider = hideTranscript(el, model.get("transcript_id"));
+  const hider = hideWhileLive(el, "data-nbchat-transcript", model.get("transcript_id"));
   owned.viewOpened();
 
   let done = false;
@@ -101,26 +104,6 @@ function render({ model, el, signal }) {
   }
   signal?.addEventListener("abort", cleanup);
   return cleanup;
-}
-
-/**
- * While this view is live, hide the chat's static transcript (the cell's other output,
- * for readers without a kernel: see nbchat/transcript.py), so it is not shown twice. A
- * `<style>` in the view's own DOM: it applies while the view is on the page, whichever
- * output renders first or is refreshed later.
- *
- * @param {HTMLElement} el
- * @param {unknown} id The `transcript_id` trait (hex).
- * @returns {HTMLStyleElement | null}
- */
-function hideTranscript(el, id) {
-  if (typeof id !== "string" || !/^[0-9a-f]{8,64}$/.test(id)) return null;
-  const style = el.ownerDocument.createElement("style");
-  const mark = `[data-nbchat-transcript="${id}"]`;
-  // The output row too, where the front end has one (JupyterLab, Notebook 7).
-  style.textContent = `${mark}, .jp-OutputArea-child:has(${mark}) { display: none !important; }`;
-  el.append(style);
-  return style;
 }
 
 /** @satisfies {import("@anywidget/types").AnyWidget} */

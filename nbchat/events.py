@@ -69,6 +69,8 @@ class Progress:
     percent: float | None = None
     message: str = ""
     eta_s: float | None = None
+    #: the job's stages, when the server announces them (in order)
+    stages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
-"""The event loops a turn runs on: the caller's, or a private one for blocking scripts.
+"""The event loops a turn or a job runs on: the caller's, or a private one for scripts.
 
-A turn is a task on a running loop (a notebook cell always has one). ``running_loop``
-finds it, or says why there is none; ``run_blocking`` gives a script (no running loop)
-a private loop on a thread and maps Ctrl-C to Stop.
+A turn (or a progress job) is a task on a running loop (a notebook cell always has
+one). ``running_loop`` finds it, or says why there is none; ``run_blocking`` gives a
+script (no running loop) a private loop on a thread and maps Ctrl-C to Stop / Cancel.
 """
 
 from __future__ import annotations
@@ -11,41 +11,54 @@ import asyncio
 import concurrent.futures
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from typing import Any, Protocol, TypeVar
 
 from nbchat.errors import ConfigurationError
-from nbchat.message import Message
-from nbchat.turn import Turn
 
 log = logging.getLogger("nbchat")
 
 
-def running_loop(what: str) -> asyncio.AbstractEventLoop:
-    """The running loop, or a ConfigurationError saying ``what`` needs one."""
+T = TypeVar("T", covariant=True)
+R = TypeVar("R")
+
+
+class Cancellable(Protocol[T]):
+    """What runs on a loop and can be stopped: a :class:`~nbchat.turn.Turn`, a job."""
+
+    def cancel(self) -> None: ...
+
+    def __await__(self) -> Generator[Any, None, T]: ...
+
+
+def running_loop(what: str, script: str = "chat.ask(text)") -> asyncio.AbstractEventLoop:
+    """The running loop, or a ConfigurationError saying ``what`` needs one (and that a
+    script uses ``script`` instead)."""
     try:
         return asyncio.get_running_loop()
     except RuntimeError:
         raise ConfigurationError(
-            f"{what} needs a running event loop, as in a notebook cell; "
-            "in a script use chat.ask(text)"
+            f"{what} needs a running event loop, as in a notebook cell; in a script use {script}"
         ) from None
 
 
-def run_blocking(start: Callable[[], Turn]) -> Message:
-    """Run ``start()`` (which sends a turn) on a private loop thread; wait for its reply.
+def run_blocking(start: Callable[[], Cancellable[R]]) -> R:
+    """Run ``start()`` (which starts a turn or a job) on a private loop thread; wait for
+    what it gives.
 
-    For scripts: a KeyboardInterrupt (Ctrl-C, or a kernel interrupt) stops the turn,
-    waits for it to end cleanly (its partial text kept), and is raised again.
+    For scripts: a KeyboardInterrupt (Ctrl-C, or a kernel interrupt) stops the turn or
+    cancels the job, waits for it to end cleanly (a partial reply kept), and is raised
+    again.
     """
     loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="nbchat ask", daemon=True)
+    thread = threading.Thread(target=loop.run_forever, name="nbchat blocking", daemon=True)
     thread.start()
-    started: list[Turn] = []
+    started: list[Cancellable[R]] = []
 
-    async def run() -> Message:
-        turn = start()
-        started.append(turn)
-        return await turn
+    async def run() -> R:
+        running = start()
+        started.append(running)
+        return await running
 
     future = asyncio.run_coroutine_threadsafe(run(), loop)
     try:
@@ -71,7 +84,7 @@ def run_blocking(start: Callable[[], Turn]) -> Message:
         loop.close()
 
 
-def _wait_interruptibly(future: concurrent.futures.Future[Message]) -> Message:
+def _wait_interruptibly(future: concurrent.futures.Future[R]) -> R:
     # Waiting in short slices lets the main thread take a KeyboardInterrupt promptly.
     while True:
         try:
@@ -80,4 +93,4 @@ def _wait_interruptibly(future: concurrent.futures.Future[Message]) -> Message:
             continue
 
 
-__all__ = ["run_blocking", "running_loop"]
+__all__ = ["Cancellable", "run_blocking", "running_loop"]

@@ -76,11 +76,14 @@ class ReplyStream:
         policy: RetryPolicy,
         token_refresh: TokenRefresh | None = None,
         on_notice: Notice = lambda _text: None,
+        request: HttpRequest | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.transport = transport
         self.dialect: Dialect = get_dialect(endpoint.dialect)
         self._messages = list(messages)
+        #: a request built by the caller (a job's own body), instead of the dialect's
+        self._request = request
         self._policy = policy
         self._token_refresh = token_refresh
         self._notice = on_notice
@@ -100,7 +103,7 @@ class ReplyStream:
             The typed reason the reply could not be (fully) received.
         """
         dialect = self.dialect
-        request = dialect.request(self.endpoint, self._messages)
+        request = self._request or dialect.request(self.endpoint, self._messages)
         refreshed = False
         failures = 0  # failed attempts before any byte
         last_id = ""
@@ -234,6 +237,9 @@ class ReplyStream:
             key = await self._refresh(exc)
             self.endpoint = dataclasses.replace(self.endpoint, api_key=key)
             self._notice("")
+            if self._request is not None:
+                headers = {**request.headers, "Authorization": f"Bearer {key}"}
+                return dataclasses.replace(request, headers=headers), True
             return self.dialect.request(self.endpoint, self._messages), True
         if decision == "fail":
             if failures > 1:

@@ -304,7 +304,8 @@ class BarInfo(TypedDict):
     stage: str
     message: str
     stages: list[StageInfo]
-    elapsed_s: float
+    #: None before the job started
+    elapsed_s: float | None
     eta_s: float | None
     #: where the ETA comes from ("learned from 4 earlier runs"), for its tooltip
     eta_note: str

@@ -204,8 +204,8 @@ def test_progress_error_names_code_and_message() -> None:
         (None, {"stage": "generating", "message": "OpenAI timed out", "error": "OPENAI_API_ERROR"}),
     )
     reply = parse_stream(body, "progress")
-    assert reply.error is not None and reply.error.code == "PROVIDER_ERROR"
-    assert reply.error.message == "OPENAI_API_ERROR at stage generating: OpenAI timed out"
+    assert reply.error is not None and reply.error.code == "OPENAI_API_ERROR"
+    assert reply.error.message == "OpenAI timed out (at stage generating)"
     assert reply.progress is not None and reply.progress.percent == 40.0
 
 

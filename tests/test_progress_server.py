@@ -57,7 +57,7 @@ async def test_errors_are_streamed_with_their_code(url: str, prompt: str, code: 
     chat = Chat(url, model="job", dialect="progress", history=None)
     reply = await chat.send(prompt)
     assert reply.status == "error" and reply.error is not None
-    assert code in reply.error["message"]
+    assert reply.error["code"] == code and reply.error["message"]
 
 
 def test_classic_mode_answers_once(url: str) -> None:

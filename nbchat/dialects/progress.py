@@ -9,7 +9,11 @@ Wire format: ``data:`` events (an SSE ``event:`` name of ``progress`` / ``result
   ``generating``, ``validating``, ``storing``, ``complete``; any name is accepted.
 * a progress object with ``"error": "ERROR_CODE"`` (``AUTHENTICATION_ERROR``,
   ``VALIDATION_ERROR``, ``OPENAI_API_ERROR``, ``SERVER_ERROR``...), or
-  ``{"type": "error", ...}`` -> PROVIDER_ERROR naming the code and the message.
+  ``{"type": "error", ...}`` -> a StreamError whose code is the server's own (when it
+  reads as one: ``UPPER_SNAKE``, else PROVIDER_ERROR) and whose message names the
+  stage and the server's message.
+* a progress object may announce the job's stages, ``"stages": ["a", "b", ...]``
+  (not in spec 004; the bar then shows those instead of the ones it knows).
 * ``{"type": "result", "data": ...}`` (end marker) -> :class:`~nbchat.events.Result`
   then Finished ``stop`` (``native_reason`` ``"result"``). A stream that reached the
   ``complete`` stage (or 100 %) and then ends cleanly is done with no result
@@ -25,6 +29,7 @@ key is set.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,12 +42,22 @@ from nbchat.dialects.base import (
     last_user_text,
 )
 from nbchat.eta import server_seconds
-from nbchat.events import Finished, Progress, Result, StreamEvent
+from nbchat.events import Finished, Progress, Result, StreamError, StreamEvent
 from nbchat.stream.base import HttpRequest
 from nbchat.stream.sse import ServerSentEvent
 from nbchat.wire import ChatMessageParam
 
 PATH = "/api/generate-stream"
+#: the stages spec 004 names, in order, with the percent each starts at
+SPEC_STAGES: tuple[tuple[str, float], ...] = (
+    ("started", 5.0),
+    ("fetching-exercises", 15.0),
+    ("generating", 40.0),
+    ("validating", 70.0),
+    ("storing", 85.0),
+    ("complete", 100.0),
+)
+_CODE = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
 
 
 def progress_url(base_url: str) -> str:
@@ -84,7 +99,8 @@ class ProgressDialect(JSONDialect):
             self.finished = True
             return [Result(data.get("data")), Finished("stop", "result")]
         if kind == "error" or data.get("error"):
-            return [self.provider_error(self._error_text(data))]
+            self.failed = True
+            return [self._error(data)]
         if "stage" not in data and "progress" not in data:
             return []  # a heartbeat or an event type this parser does not know
         percent = _number(data.get("progress"))
@@ -101,6 +117,7 @@ class ProgressDialect(JSONDialect):
                 message=message if isinstance(message, str) else "",
                 # milliseconds; a nonsense value (negative, 1e12, a string) is hidden
                 eta_s=server_seconds(_number(data.get("estimatedTimeRemaining"))),
+                stages=_stage_names(data.get("stages")),
             )
         ]
 
@@ -113,14 +130,23 @@ class ProgressDialect(JSONDialect):
         return super().end()
 
     @staticmethod
-    def _error_text(data: dict[str, Any]) -> str:
+    def _error(data: dict[str, Any]) -> StreamError:
         error = data.get("error")
         message = data.get("message")
         if isinstance(error, dict):
-            return error_label(error)
-        code = error if isinstance(error, str) and error else "ERROR"
+            code = error.get("code") or error.get("type")
+            text = error_label(error)
+        else:
+            code = error
+            text = message if isinstance(message, str) and message else ""
         stage = data.get("stage")
-        where = f" at stage {stage}" if isinstance(stage, str) and stage else ""
-        if isinstance(message, str) and message:
-            return f"{code}{where}: {message}"
-        return f"{code}{where}"
+        if isinstance(stage, str) and stage and stage != "error":
+            text = f"{text} (at stage {stage})" if text else f"failed at stage {stage}"
+        code = code if isinstance(code, str) and _CODE.fullmatch(code) else "PROVIDER_ERROR"
+        return StreamError(code, text or "the job reported an error")
+
+
+def _stage_names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(dict.fromkeys(str(v)[:100] for v in value[:50] if isinstance(v, str) and v))

@@ -1,0 +1,107 @@
+// @ts-check
+/**
+ * The anywidget entry point of nbchat's progress bar widget (`nbchat.Progress`,
+ * `nbchat.progress(...)`): its own small bundle (`nbchat/static/bar.js`), because every
+ * bar's model carries its module and a notebook may show many bars.
+ *
+ * The model's `bar` trait holds everything the bar shows (`BarInfo`); the view draws it
+ * with {@link updateBar}, counts the elapsed time and ETA on once a second while the job
+ * runs, and sends the controls' clicks (`cancel`, `retry`, `mode`) to the kernel. While
+ * the view lives it hides the bar's static copy (the cell's other output, for readers
+ * without a kernel), as the chat hides its transcript.
+ *
+ * @module
+ */
+
+import "./theme.css";
+import "./bar.css";
+import { barBusy, createBar, tickBar, updateBar } from "./bar.js";
+import { hideWhileLive } from "./dom.js";
+
+/** @typedef {import("./types.js").BarInfo} BarInfo */
+/** @typedef {import("./types.js").BarRequest} BarRequest */
+
+/**
+ * @typedef {object} BarModel
+ * @property {(key: string) => any} get
+ * @property {(name: string, callback: (...args: any[]) => void) => void} on
+ * @property {(name?: string | null, callback?: ((...args: any[]) => void) | null) => void} off
+ * @property {(content: BarRequest) => void} send
+ */
+
+/**
+ * A bar state from the trait, or null when it is not one (a model from another version).
+ *
+ * @param {unknown} value
+ * @returns {BarInfo | null}
+ */
+export function barInfo(value) {
+  if (typeof value !== "object" || value === null) return null;
+  const info = /** @type {Record<string, unknown>} */ (value);
+  if (typeof info.state !== "string") return null;
+  return /** @type {BarInfo} */ (/** @type {unknown} */ ({
+    title: "",
+    percent: null,
+    stage: "",
+    message: "",
+    stages: [],
+    elapsed_s: null,
+    eta_s: null,
+    eta_note: "",
+    notice: "",
+    error: null,
+    result: null,
+    classic: false,
+    controls: [],
+    count: null,
+    children: [],
+    ...info,
+  }));
+}
+
+/**
+ * @param {{model: BarModel, el: HTMLElement, signal?: AbortSignal}} props
+ * @returns {() => void}
+ */
+function render({ model, el, signal }) {
+  const doc = el.ownerDocument;
+  const root = doc.createElement("div");
+  root.className = "nbchat-bars";
+  const record = createBar(doc, (request) => model.send(request));
+  root.append(record.el);
+  el.append(root);
+  const hider = hideWhileLive(el, "data-nbchat-static", model.get("static_id"));
+  /** @type {ReturnType<typeof setInterval> | null} */
+  let ticker = null;
+
+  function show() {
+    const info = barInfo(model.get("bar"));
+    if (!info) return;
+    updateBar(record, info, performance.now());
+    if (barBusy(record) && ticker === null) {
+      ticker = setInterval(() => tickBar(record, performance.now()), 1000);
+    } else if (!barBusy(record) && ticker !== null) {
+      clearInterval(ticker);
+      ticker = null;
+    }
+  }
+
+  model.on("change:bar", show);
+  show();
+  let done = false;
+  function cleanup() {
+    if (done) return;
+    done = true;
+    signal?.removeEventListener("abort", cleanup);
+    model.off("change:bar", show);
+    if (ticker !== null) clearInterval(ticker);
+    hider?.remove();
+    root.remove();
+  }
+  signal?.addEventListener("abort", cleanup);
+  return cleanup;
+}
+
+/** @satisfies {import("@anywidget/types").AnyWidget} */
+const widget = { render };
+export default widget;
