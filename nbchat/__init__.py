@@ -4,6 +4,8 @@
 >>> chat = nbchat.Chat()          # embedded offline demo model, no key needed
 >>> chat                          # displays the chat widget
 >>> await chat.send("Hello")      # or type in the widget
+>>> job = nbchat.Progress()       # a long server job with a live progress bar
+>>> for x in nbchat.progress(range(1000), name="loop"): ...   # a bar over a loop
 """
 
 from __future__ import annotations
@@ -32,12 +34,14 @@ from nbchat.errors import (
     TurnInProgressError,
     ValidationError,
 )
+from nbchat.job_bar import Progress
+from nbchat.loop_bar import LoopBar, progress
 from nbchat.message import Message
 from nbchat.parse import parse_stream
 from nbchat.retry import RetryPolicy
 from nbchat.stream import HttpTransport, ReplayTransport, Transport
 from nbchat.turn import Turn
-from nbchat.wire import Phase
+from nbchat.wire import JobState, Phase
 
 __version__ = "0.1.0"
 
@@ -54,10 +58,13 @@ __all__ = [
     "HistoryError",
     "HttpTransport",
     "InterruptedStream",
+    "JobState",
+    "LoopBar",
     "Message",
     "NbchatError",
     "NotFoundError",
     "Phase",
+    "Progress",
     "ProtocolError",
     "ProviderError",
     "RateLimitedError",
@@ -76,5 +83,6 @@ __all__ = [
     "ValidationError",
     "__version__",
     "parse_stream",
+    "progress",
     "register_dialect",
 ]
