@@ -43,10 +43,13 @@ def test_break_and_errors_end_the_bar_as_cancelled_with_the_right_count() -> Non
             break
     assert bar.state is JobState.CANCELLED and bar.n == 5
 
+    def divide(bar: LoopBar[int]) -> None:
+        for i in bar:
+            _ = 1 / (i - 3)
+
     failing = progress(range(10))
     with pytest.raises(ZeroDivisionError):
-        for i in failing:
-            _ = 1 / (i - 3)
+        divide(failing)
     assert failing.state is JobState.CANCELLED and failing.n == 3
 
 
@@ -60,10 +63,14 @@ def test_context_manager_counts_updates_names_stages_and_reports_errors() -> Non
         ("load", "done"),
         ("fit", "done"),
     ]
-    with pytest.raises(ValueError, match="bad row"):
-        with progress(total=3) as broken:
-            broken.update()
+    def fail(bar: LoopBar[int]) -> None:
+        with bar:
+            bar.update()
             raise ValueError("bad row")
+
+    broken: LoopBar[int] = progress(total=3)
+    with pytest.raises(ValueError, match="bad row"):
+        fail(broken)
     assert broken.state is JobState.ERROR
     error = broken.info()["error"]
     assert error is not None and error["code"] == "ValueError" and "bad row" in error["message"]
