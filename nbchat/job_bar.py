@@ -201,13 +201,12 @@ class Progress:
 
     # -- control -----------------------------------------------------------------------
 
-    def start(self) -> Progress:
-        """Start the job on the kernel's event loop and return at once. A job already
-        running is not started again."""
+    def start(self) -> None:
+        """Start the job on the kernel's event loop and return at once (the bar shows it;
+        ``await p`` gives its result). A job already running is not started again."""
         if self._job is not None and self._job.state.busy:
-            return self
+            return
         self._begin().start(running_loop("Progress.start()", "p.run()"))
-        return self
 
     def _begin(self) -> Job:
         classic = not self.streaming
