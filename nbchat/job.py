@@ -173,7 +173,15 @@ class Job:
         """Wait for the end; the final state (never raises for a failed job). Cancelling
         the waiter (an interrupted cell) cancels the job, as for a chat's turn."""
         assert self._task is not None, "the job was never started"
-        return await self._task
+        task = self._task
+        try:
+            return await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not task.cancelled() or (current is not None and current.cancelling()):
+                raise  # this waiter was cancelled (and the job with it)
+            # The job was cancelled through an earlier waiter: it ended CANCELLED.
+            return self.state
 
     async def outcome(self) -> Any:
         """Wait for the end: the result, None when cancelled; raises the job's error."""

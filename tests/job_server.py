@@ -240,7 +240,9 @@ async def _stream(case: str, state: JobServer) -> Response:
             for _ in range(10):
                 await asyncio.sleep(0.3)
                 yield b": ping\n\n"
-            for part in events[1:]:
+            yield events[1]
+            await asyncio.sleep(0.2)
+            for part in events[2:]:
                 yield part
 
         return _watched(state, case, pings())
