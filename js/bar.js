@@ -64,6 +64,28 @@ import { countText, durationText, etaText, percentText, stageLabel, wholePercent
  * @property {(request: BarRequest) => void} act
  */
 
+/** Spec 004's stages, in order (nbchat/dialects/progress.py's SPEC_STAGES). */
+export const SPEC_STAGES = ["started", "fetching-exercises", "generating", "validating", "storing", "complete"];
+
+/**
+ * The stage dots for a job that speaks spec 004's stage names (a chat reply's progress,
+ * which knows no history): done before `stage`; `stage` current (where it runs, or
+ * where it stopped or failed), or done once the job `succeeded`; the rest ahead. None
+ * for other stage names.
+ *
+ * @param {string} stage
+ * @param {boolean} succeeded
+ * @returns {import("./types.js").StageInfo[]}
+ */
+export function specStages(stage, succeeded) {
+  const at = SPEC_STAGES.indexOf(stage);
+  if (at < 0) return [];
+  return SPEC_STAGES.map((name, i) => ({
+    name,
+    state: i < at || (i === at && succeeded) ? "done" : i === at ? "current" : "ahead",
+  }));
+}
+
 /** States in which the job still runs. */
 const BUSY = new Set(["connecting", "running", "streaming"]);
 

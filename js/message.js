@@ -47,7 +47,7 @@
  * @module
  */
 
-import { createBar, updateBar } from "./bar.js";
+import { createBar, specStages, updateBar } from "./bar.js";
 import { h, setAttr, setText, setTextShown } from "./dom.js";
 import { createParts } from "./parts.js";
 import {
@@ -388,7 +388,7 @@ function updateProgress(record, progress, status, textLength) {
     percent: progress.percent,
     stage: progress.stage,
     message: progress.message,
-    stages: [],
+    stages: specStages(progress.stage, status === "done"),
     elapsed_s: null,
     eta_s: progress.eta_s,
     eta_note: "the server's estimate",

@@ -329,7 +329,9 @@ class Progress:
             "percent": self.percent,
             "stage": self.stage,
             "message": self.message[:BAR_MESSAGE_CHARS],
-            "stages": [] if job is None or job.classic else job.ledger.stages(),
+            "stages": []
+            if job is None or job.classic
+            else job.ledger.stages(self.state is JobState.DONE),
             "elapsed_s": self.elapsed if job is not None else None,
             "eta_s": None if eta is None else eta.seconds,
             "eta_note": "" if eta is None else eta.describe(),

@@ -129,12 +129,15 @@ class JobLedger:
             base = ()
         return [name for name in dict.fromkeys([*base, *seen]) if name]
 
-    def stages(self) -> list[StageInfo]:
-        """The known stages with their state (done, current, ahead)."""
+    def stages(self, succeeded: bool = False) -> list[StageInfo]:
+        """The known stages with their state (done, current, ahead). The stage a job
+        ended in stays current (where it stopped or failed), unless it ``succeeded``."""
         finished = {name for name, _ in self._done}
+        if self.ended is not None:
+            finished.discard(self.stage)  # finish() closed it: it is where the job ended
         out: list[StageInfo] = []
         for name in self.known_stages():
-            if name == self.stage and self.ended is None:
+            if name == self.stage and not succeeded:
                 out.append({"name": name, "state": "current"})
             elif name in finished or name == self.stage:
                 out.append({"name": name, "state": "done"})

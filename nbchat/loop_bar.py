@@ -268,7 +268,7 @@ class LoopBar(Generic[T]):
             "percent": self.percent,
             "stage": self.ledger.stage,
             "message": self.ledger.message[:BAR_MESSAGE_CHARS],
-            "stages": self.ledger.stages(),
+            "stages": self.ledger.stages(self.state is JobState.DONE),
             "elapsed_s": elapsed,
             "eta_s": None if eta is None else eta.seconds,
             "eta_note": "" if eta is None else eta.describe(),

@@ -58,7 +58,12 @@ HTML_MESSAGE = '<script>alert("x")</script><b>bold</b> &amp; <img src=x onerror=
 WEIRD: list[dict[str, Any]] = [
     {"stage": "started", "progress": -10, "message": "negative", "estimatedTimeRemaining": 1e12},
     {"stage": "generating", "progress": 40, "message": "forty", "estimatedTimeRemaining": -5},
-    {"stage": "generating", "progress": 25, "message": "backwards", "estimatedTimeRemaining": "soon"},
+    {
+        "stage": "generating",
+        "progress": 25,
+        "message": "backwards",
+        "estimatedTimeRemaining": "soon",
+    },
     {"stage": "generating", "progress": None, "message": HTML_MESSAGE},
     {"stage": "generating", "progress": "75", "message": LONG_MESSAGE},
     {"stage": "validating", "progress": 50, "message": "sane", "estimatedTimeRemaining": 3000},
@@ -169,6 +174,9 @@ def create_job_server() -> tuple[Starlette, JobServer]:
 
     async def stream_route(request: Request) -> Response:
         case, _n = await record(request, "stream")
+        last_id = request.headers.get("last-event-id")
+        if last_id is not None and case.split(".", 1)[0] == "resumable":
+            return _resume(case, last_id, state)  # a server that resumes a re-sent POST
         return await _stream(case, state)
 
     async def classic_route(request: Request) -> Response:
@@ -219,7 +227,7 @@ async def _stream(case: str, state: JobServer) -> Response:
     if kind == "clean":
         return _watched(state, case, _paced(spec_events(), 0.05))
 
-    if kind in ("drop-no-ids", "drop-ids", "resume"):
+    if kind in ("drop-no-ids", "drop-ids", "resume", "resumable"):
         ids = kind != "drop-no-ids"
 
         async def dropping() -> AsyncGenerator[bytes, None]:
