@@ -7,6 +7,7 @@ import random
 import pytest
 
 from nbchat.eta import MAX_SERVER_S, StageHistory, estimate, server_seconds
+from tests.fake_clock import FakeClock
 
 #: spec 004's stages with realistic durations (seconds)
 STAGES = [
@@ -19,14 +20,6 @@ STAGES = [
 ]
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def run(rng: random.Random, jitter: float = 0.05) -> list[tuple[str, float]]:
     """One run's stage durations, each within +-``jitter`` of the stable value."""
     return [(stage, seconds * rng.uniform(1 - jitter, 1 + jitter)) for stage, seconds in STAGES]
@@ -36,7 +29,7 @@ def run(rng: random.Random, jitter: float = 0.05) -> list[tuple[str, float]]:
 def test_after_a_few_runs_the_eta_is_within_10_percent_at_every_stage(seed: int) -> None:
     rng = random.Random(seed)
     history = StageHistory.of(run(rng) for _ in range(5))
-    clock = FakeClock()
+    clock = FakeClock(1000.0)
     started = clock()
     durations = run(rng)
     total = sum(seconds for _, seconds in durations)

@@ -7,16 +7,9 @@ import pytest
 from nbchat.dialects.progress import SPEC_STAGES
 from nbchat.eta import StageHistory
 from nbchat.job_ledger import JobLedger
+from tests.fake_clock import FakeClock
 
 SPEC = tuple(name for name, _ in SPEC_STAGES)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_stages_are_timed_from_first_step_to_the_next() -> None:

@@ -10,14 +10,7 @@ import nbchat
 from nbchat.history import MemoryHistory
 from nbchat.loop_bar import LoopBar, progress
 from nbchat.wire import JobState
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fake_clock import FakeClock
 
 
 def test_iterating_counts_every_item_and_ends_done() -> None:
@@ -63,6 +56,7 @@ def test_context_manager_counts_updates_names_stages_and_reports_errors() -> Non
         ("load", "done"),
         ("fit", "done"),
     ]
+
     def fail(bar: LoopBar[int]) -> None:
         with bar:
             bar.update()
@@ -90,7 +84,7 @@ def test_a_bar_inside_a_running_bar_is_drawn_inside_it_and_goes_when_done() -> N
 
 def test_a_tight_loop_sends_few_widget_updates() -> None:
     # A fake clock moving 1 µs per look: the bar must not send per step.
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     bar = LoopBar(range(200_000), None, name=None, store=None, clock=clock)
     bar.open()
     assert bar._display is not None
@@ -104,7 +98,7 @@ def test_a_tight_loop_sends_few_widget_updates() -> None:
 
 
 def test_updates_are_throttled_in_time_not_per_call() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     bar = LoopBar(None, 10_000, name=None, store=None, clock=clock)
     bar.open()
     assert bar._display is not None
@@ -121,7 +115,7 @@ def test_updates_are_throttled_in_time_not_per_call() -> None:
 def test_a_named_loop_learns_its_eta_from_earlier_finished_runs() -> None:
     store = MemoryHistory()
     for _ in range(3):
-        clock = FakeClock()
+        clock = FakeClock(0.0)
         bar = LoopBar(None, 10, name="etl", store=store, clock=clock)
         with bar:
             bar.update(0, stage="extract")
@@ -129,7 +123,7 @@ def test_a_named_loop_learns_its_eta_from_earlier_finished_runs() -> None:
             bar.update(5, stage="load")
             clock.now += 1.0
             bar.update(5)
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     bar = LoopBar(None, 10, name="etl", store=store, clock=clock).open()
     bar.update(0, stage="extract")
     clock.now += 0.5
@@ -138,14 +132,14 @@ def test_a_named_loop_learns_its_eta_from_earlier_finished_runs() -> None:
     bar.close(JobState.CANCELLED)
     # a cancelled run teaches nothing; another total is another job
     assert len(store.stage_runs("loop: etl (10)")) == 3
-    other = LoopBar(None, 99, name="etl", store=store, clock=FakeClock()).open()
+    other = LoopBar(None, 99, name="etl", store=store, clock=FakeClock(0.0)).open()
     other.update(0, stage="extract")
     assert other.eta_estimate() is None
     other.close()
 
 
 def test_an_unnamed_loop_estimates_from_its_rate() -> None:
-    clock = FakeClock()
+    clock = FakeClock(0.0)
     bar = LoopBar(None, 100, name=None, store=None, clock=clock).open()
     clock.now += 1.0
     bar.update(25)

@@ -10,14 +10,7 @@ from nbchat.config import redact_url
 from nbchat.events import Finished, StreamError, TextDelta, Usage
 from nbchat.metrics import ReplyTimer
 from nbchat.stream.error_body import summarize_body
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.fake_clock import FakeClock
 
 
 def test_batcher_merges_and_numbers() -> None:

@@ -159,7 +159,11 @@ def test_job_bar_stages_eta_cancel_learning_and_a_loop_bar(lab: JupyterLab, page
     page.screenshot(path=str(ARTIFACTS / "progress-4-loop.png"))
     loop = wait_until(
         lambda: next(
-            (b for b in page.evaluate(JS_BARS) if b["title"] == "slow loop" and b["status"] == "done"),
+            (
+                b
+                for b in page.evaluate(JS_BARS)
+                if b["title"] == "slow loop" and b["status"] == "done"
+            ),
             None,
         ),
         15,
