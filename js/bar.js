@@ -90,6 +90,36 @@ export function specStages(stage, succeeded) {
 const BUSY = new Set(["connecting", "running", "streaming"]);
 
 /**
+ * A bar state from the trait, or null when it is not one (a model from another version).
+ *
+ * @param {unknown} value
+ * @returns {BarInfo | null}
+ */
+export function barInfo(value) {
+  if (typeof value !== "object" || value === null) return null;
+  const info = /** @type {Record<string, unknown>} */ (value);
+  if (typeof info.state !== "string") return null;
+  return /** @type {BarInfo} */ (/** @type {unknown} */ ({
+    title: "",
+    percent: null,
+    stage: "",
+    message: "",
+    stages: [],
+    elapsed_s: null,
+    eta_s: null,
+    eta_note: "",
+    notice: "",
+    error: null,
+    result: null,
+    classic: false,
+    controls: [],
+    count: null,
+    children: [],
+    ...info,
+  }));
+}
+
+/**
  * @param {Document} doc
  * @param {(request: BarRequest) => void} [act] Where the controls' clicks go (none: no controls).
  * @returns {BarRecord}

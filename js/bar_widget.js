@@ -15,10 +15,9 @@
 
 import "./theme.css";
 import "./bar.css";
-import { barBusy, createBar, tickBar, updateBar } from "./bar.js";
+import { barBusy, barInfo, createBar, tickBar, updateBar } from "./bar.js";
 import { hideWhileLive } from "./dom.js";
 
-/** @typedef {import("./types.js").BarInfo} BarInfo */
 /** @typedef {import("./types.js").BarRequest} BarRequest */
 
 /**
@@ -28,36 +27,6 @@ import { hideWhileLive } from "./dom.js";
  * @property {(name?: string | null, callback?: ((...args: any[]) => void) | null) => void} off
  * @property {(content: BarRequest) => void} send
  */
-
-/**
- * A bar state from the trait, or null when it is not one (a model from another version).
- *
- * @param {unknown} value
- * @returns {BarInfo | null}
- */
-export function barInfo(value) {
-  if (typeof value !== "object" || value === null) return null;
-  const info = /** @type {Record<string, unknown>} */ (value);
-  if (typeof info.state !== "string") return null;
-  return /** @type {BarInfo} */ (/** @type {unknown} */ ({
-    title: "",
-    percent: null,
-    stage: "",
-    message: "",
-    stages: [],
-    elapsed_s: null,
-    eta_s: null,
-    eta_note: "",
-    notice: "",
-    error: null,
-    result: null,
-    classic: false,
-    controls: [],
-    count: null,
-    children: [],
-    ...info,
-  }));
-}
 
 /**
  * @param {{model: BarModel, el: HTMLElement, signal?: AbortSignal}} props

@@ -47,7 +47,7 @@
  * @module
  */
 
-import { createBar, specStages, updateBar } from "./bar.js";
+import { barInfo, createBar, specStages, updateBar } from "./bar.js";
 import { h, setAttr, setText, setTextShown } from "./dom.js";
 import { createParts } from "./parts.js";
 import {
@@ -382,24 +382,16 @@ function updateProgress(record, progress, status, textLength) {
     record.el.insertBefore(p.el, record.content.el);
   }
   if (p.el.hidden) p.el.hidden = false;
-  updateBar(p, {
+  const shown = barInfo({
     state: status,
-    title: "",
     percent: progress.percent,
     stage: progress.stage,
     message: progress.message,
     stages: specStages(progress.stage, status === "done"),
-    elapsed_s: null,
     eta_s: progress.eta_s,
     eta_note: "the server's estimate",
-    notice: "",
-    error: null,
-    result: null,
-    classic: false,
-    controls: [],
-    count: null,
-    children: [],
-  }, 0);
+  });
+  if (shown) updateBar(p, shown, 0);
 }
 
 /**

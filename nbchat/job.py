@@ -39,6 +39,7 @@ from nbchat.eta import Eta, StageHistory
 from nbchat.events import Progress, Result, StreamError, StreamEvent
 from nbchat.history import HistoryStore
 from nbchat.job_ledger import Clock, JobLedger
+from nbchat.loops import call_on
 from nbchat.reply_stream import ReplyStream
 from nbchat.retry import RetryPolicy
 from nbchat.stream import HttpRequest, Transport
@@ -146,14 +147,7 @@ class Job:
         loop = self._loop
         if loop is None or self.done():
             return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._cancel_task()
-        else:
-            loop.call_soon_threadsafe(self._cancel_task)
+        call_on(loop, self._cancel_task)
 
     def _cancel_task(self) -> None:
         # As Turn: a task that has not run its first step sees stop_requested instead.

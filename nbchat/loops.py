@@ -42,6 +42,18 @@ def running_loop(what: str, script: str = "chat.ask(text)") -> asyncio.AbstractE
         ) from None
 
 
+def call_on(loop: asyncio.AbstractEventLoop, fn: Callable[[], object]) -> None:
+    """Run ``fn`` on ``loop``: now when called on it, else soon (from any thread)."""
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        fn()
+    else:
+        loop.call_soon_threadsafe(fn)
+
+
 def run_blocking(start: Callable[[], Cancellable[R]]) -> R:
     """Run ``start()`` (which starts a turn or a job) on a private loop thread; wait for
     what it gives.
@@ -93,4 +105,4 @@ def _wait_interruptibly(future: concurrent.futures.Future[R]) -> R:
             continue
 
 
-__all__ = ["Cancellable", "run_blocking", "running_loop"]
+__all__ = ["Cancellable", "call_on", "run_blocking", "running_loop"]

@@ -63,6 +63,7 @@ from nbchat.events import (
 )
 from nbchat.message import Message
 from nbchat.metrics import Clock, ReplyTimer, ToolTimer
+from nbchat.loops import call_on
 from nbchat.reply_stream import ReplyStream
 from nbchat.wire import MessageStatus
 
@@ -154,14 +155,7 @@ class Turn:
         loop = self._loop
         if loop is None or self.done():
             return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._cancel_task()
-        else:
-            loop.call_soon_threadsafe(self._cancel_task)
+        call_on(loop, self._cancel_task)
 
     def _cancel_task(self) -> None:
         # A task that has not run its first step is not cancelled: its body would never

@@ -1,7 +1,6 @@
 // @ts-check
 import { afterEach, describe, expect, it } from "vitest";
-import { barBusy, createBar, specStages, tickBar, updateBar } from "../bar.js";
-import { barInfo } from "../bar_widget.js";
+import { barBusy, barInfo, createBar, specStages, tickBar, updateBar } from "../bar.js";
 import { countText, durationText } from "../format.js";
 
 /** @typedef {import("../types.js").BarInfo} BarInfo */
