@@ -72,6 +72,7 @@ bench: env chromium bundle ## print the benchmark figures
 	$(BIN)/python bench/browser_history.py
 	$(BIN)/python bench/render_stream.py
 	$(BIN)/python bench/sessions.py
+	$(BIN)/python bench/progress_loop.py
 
 clean:
 	rm -rf $(VENV) node_modules nbchat/static/widget.js nbchat/static/widget.css nbchat/static/bar.js nbchat/static/bar.css $(TEST_DATA) test-artifacts

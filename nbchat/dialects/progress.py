@@ -57,6 +57,8 @@ SPEC_STAGES: tuple[tuple[str, float], ...] = (
     ("storing", 85.0),
     ("complete", 100.0),
 )
+#: the longest stage name kept (a server may send anything)
+STAGE_CHARS = 200
 _CODE = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
 
 
@@ -106,7 +108,7 @@ class ProgressDialect(JSONDialect):
         percent = _number(data.get("progress"))
         if percent is not None:
             percent = min(100.0, max(0.0, percent))
-        stage = str(data.get("stage") or "")
+        stage = str(data.get("stage") or "")[:STAGE_CHARS]
         if stage == "complete" or percent == 100.0:
             self._complete = True
         message = data.get("message")
