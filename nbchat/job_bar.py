@@ -234,6 +234,11 @@ class Progress:
 
         Raises the job's error (a :class:`~nbchat.errors.StreamFailure`) when it failed.
         """
+        if self._job is not None and self._job.state.busy:
+            # Never started twice (and the running job stays reachable by cancel()).
+            raise ConfigurationError(
+                f"{self.name} is already running: `await p` for its result, or p.cancel() it"
+            )
 
         def begin() -> Job:
             return self._begin().start(asyncio.get_running_loop())

@@ -6,7 +6,10 @@ Routes, one case per path segment:
   ``{"stage", "progress", "message", "estimatedTimeRemaining"}``, then
   ``{"type": "result", "data": ...}``), or the case's way of failing;
 * ``POST /{case}/generate``: the classic form (one JSON answer);
-* ``GET /{case}/resume``: continues a dropped stream after ``Last-Event-ID``.
+* ``GET /{case}/resume``: continues a dropped stream after ``Last-Event-ID`` (as does
+  a re-sent ``POST`` with ``Last-Event-ID`` to a ``resumable`` case).
+
+A case's behaviour is named by its first dotted part (``clean.twice`` is ``clean``).
 
 Every case ends by itself (bounded sleeps and bounded waits only), so a client bug
 shows up as a failed assertion, never as a hung suite. Per case and route the server
@@ -368,5 +371,6 @@ __all__ = [
     "STAGES",
     "WEIRD",
     "JobServer",
+    "RouteKind",
     "create_job_server",
 ]
