@@ -121,10 +121,11 @@ export function barInfo(value) {
 
 /**
  * @param {Document} doc
- * @param {(request: BarRequest) => void} [act] Where the controls' clicks go (none: no controls).
+ * @param {(request: BarRequest) => void} [act] Where the controls' clicks go; without it
+ *   the bar has no controls in its DOM (a chat reply's progress).
  * @returns {BarRecord}
  */
-export function createBar(doc, act = () => {}) {
+export function createBar(doc, act) {
   const el = h(doc, "div", "nbchat-progress");
   const head = h(doc, "div", "nbchat-progress-head");
   const title = h(doc, "span", "nbchat-progress-title");
@@ -142,7 +143,8 @@ export function createBar(doc, act = () => {}) {
   modeBox.type = "checkbox";
   mode.append(modeBox, doc.createTextNode(" classic mode"));
   mode.title = "Classic mode: one request, one answer, no stages (applies to the next run)";
-  controls.append(cancel, retry, mode);
+  // Controls only where a click has somewhere to go (the bar widget, not a chat reply).
+  if (act) controls.append(cancel, retry, mode);
   for (const part of [title, stage, percent, count, elapsed, eta, controls]) part.hidden = true;
   head.append(title, stage, percent, count, elapsed, eta, controls);
   const bar = h(doc, "div", "nbchat-progress-bar");
@@ -173,7 +175,7 @@ export function createBar(doc, act = () => {}) {
   const record = {
     el, doc, title, stage, percent, count, elapsed, eta, controls, cancel, retry, mode, modeBox,
     bar, fill, stages, message, notice, error, errorCode, errorMessage, result, resultBody,
-    children, childRecords: [], info: null, received: 0, act,
+    children, childRecords: [], info: null, received: 0, act: act ?? (() => {}),
   };
   cancel.addEventListener("click", () => {
     cancel.disabled = true;

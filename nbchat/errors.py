@@ -210,9 +210,19 @@ _BY_CODE: dict[str, type[StreamFailure]] = {
 STATUS_MEANINGS = {413: "the request is too large for the server"}
 
 
-def error_info(code: str, message: str) -> ErrorInfo:
+#: hints where a progress job's failure needs other words than a chat reply's
+JOB_HINTS: dict[str, str] = {
+    **HINTS,
+    "INTERRUPTED": "The job's stream broke off; nbchat never posts a job twice on its own. "
+    "Press Run again (or call p.start()) to start it again.",
+    "STALLED": "The server went silent (Timeouts(read=...)); press Run again, or raise the limit.",
+    "VALIDATION_ERROR": "The server rejected the request; check the job's json= body.",
+}
+
+
+def error_info(code: str, message: str, hints: dict[str, str] = HINTS) -> ErrorInfo:
     """How an error is shown and stored: its code, the message naming the cause, the hint."""
-    return {"code": code, "message": message, "hint": HINTS.get(code, "")}
+    return {"code": code, "message": message, "hint": hints.get(code, "")}
 
 
 def failure_for_code(code: str, message: str) -> StreamFailure:

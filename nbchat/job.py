@@ -246,7 +246,11 @@ class Job:
         for event in batch:
             if isinstance(event, Progress):
                 ledger.step(
-                    event.stage or None, event.percent, event.message, event.eta_s, event.stages
+                    event.stage or None,
+                    event.percent,
+                    event.message or None,
+                    event.eta_s,
+                    event.stages,
                 )
                 self.state = JobState.RUNNING
                 if self._quiet_shown:

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from nbchat.bar_widget import BarDisplay, result_text
 from nbchat.config import Timeouts, redact_url
 from nbchat.dialects.progress import SPEC_STAGES, progress_url
-from nbchat.errors import ConfigurationError, HistoryError, error_info
+from nbchat.errors import JOB_HINTS, ConfigurationError, HistoryError, error_info
 from nbchat.history import HistoryStore, MemoryHistory, open_history
 from nbchat.job import Job, JobSpec
 from nbchat.job_ledger import Clock
@@ -306,7 +306,7 @@ class Progress:
         job = self._job
         if job is None or job.error is None:
             return None
-        return error_info(job.error.code, job.error.message)
+        return error_info(job.error.code, job.error.message, JOB_HINTS)
 
     @property
     def notice(self) -> str:

@@ -65,11 +65,14 @@ class JobLedger:
         server_eta: float | None = None,
         announced: Sequence[str] = (),
     ) -> None:
-        """A step of the job. ``None`` leaves a field as it was; the percent never goes
-        back (a server that reports less than before keeps the bar where it was)."""
+        """A step of the job. ``None`` leaves a field as it was (a message, within its
+        stage); the percent never goes back (a server that reports less than before
+        keeps the bar where it was)."""
         now = self._clock()
         self.updated = now
         if stage and stage != self.stage:
+            if message is None:
+                message = ""  # the last stage's words do not describe the new one
             if self.stage:
                 self._done.append((self.stage, now - self._stage_started))
                 self._stage_started = now

@@ -289,8 +289,7 @@ def _not_resent(exc: StreamFailure, delivered: bool) -> StreamFailure:
     """
     kind = InterruptedStream if delivered else type(exc)
     return kind(
-        f"{exc.message}; not sent again (that would start the reply over): press Retry "
-        "to ask again",
+        f"{exc.message}; not sent again (that would start the work over): ask again with Retry",
         status=exc.status,
         url=exc.url,
     )

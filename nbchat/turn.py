@@ -61,9 +61,9 @@ from nbchat.events import (
     ToolCallFinished,
     ToolCallStarted,
 )
+from nbchat.loops import call_on
 from nbchat.message import Message
 from nbchat.metrics import Clock, ReplyTimer, ToolTimer
-from nbchat.loops import call_on
 from nbchat.reply_stream import ReplyStream
 from nbchat.wire import MessageStatus
 

@@ -102,3 +102,12 @@ def test_learned_eta_is_within_ten_percent_at_every_stage(runs: int) -> None:
             assert eta is not None and eta.source == "learned"
             assert abs(eta.seconds - truth) <= 0.1 * total, (stage, tenth, eta.seconds, truth)
         spent += seconds
+
+
+def test_a_message_lasts_within_its_stage() -> None:
+    ledger = JobLedger(StageHistory(), FakeClock())
+    ledger.step("load", 10, "reading files")
+    ledger.step(None, 20, None)  # a step with no words keeps the stage's
+    assert ledger.message == "reading files"
+    ledger.step("fit", 30, None)  # a new stage without words has none
+    assert ledger.message == ""

@@ -48,6 +48,10 @@ def _from_json(value: Any) -> tuple[str | None, str]:
             if message:
                 return (str(code) if code else None), excerpt(str(message))
         if isinstance(error, str) and error:
+            message = value.get("message")
+            if isinstance(message, str) and message:
+                # {"error": "VALIDATION_ERROR", "message": "..."} (spec 004): both count
+                return error, excerpt(message)
             return None, excerpt(error)
         for key in ("message", "detail", "msg"):
             if value.get(key):
