@@ -28,8 +28,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-#: finished runs needed before the learned estimate is used
-MIN_RUNS = 2
+#: finished runs needed before the learned estimate is used: a job's second run already
+#: learns from its first (the median of more runs then steadies it)
+MIN_RUNS = 1
 #: recent runs kept per stage (older ones stop counting: servers change)
 KEEP_RUNS = 20
 #: the largest server estimate believed (a day)
@@ -50,7 +51,8 @@ class Eta:
     def describe(self) -> str:
         """One line for a tooltip."""
         if self.source == "learned":
-            return f"learned from {self.runs} earlier runs"
+            runs = "1 earlier run" if self.runs == 1 else f"{self.runs} earlier runs"
+            return f"learned from {runs}"
         if self.source == "server":
             return "the server's estimate"
         return "from the progress so far"

@@ -48,7 +48,7 @@ def test_after_a_few_runs_the_eta_is_within_10_percent_at_every_stage(seed: int)
 
 
 def test_with_too_little_history_the_server_then_the_rate_is_used() -> None:
-    history = StageHistory.of([STAGES])  # one run: not enough to learn from
+    history = StageHistory()  # no finished run yet: nothing to learn from
     eta = estimate(history, stage="generating", in_stage_s=1, elapsed_s=3, server_estimate=4500)
     assert eta is not None and (eta.seconds, eta.source) == (4.5, "server")
     assert eta.describe() == "the server's estimate"
@@ -73,9 +73,11 @@ def test_sane_server_estimates_are_milliseconds() -> None:
 def test_the_history_keeps_recent_sane_durations_in_stage_order() -> None:
     history = StageHistory()
     history.add([("a", 1.0), ("b", float("nan")), ("b", -2.0), ("c", 3.0)])
+    assert history.typical("b") is None  # no sane duration of b yet
     history.add([("a", 3.0), ("b", 2.0), ("c", 5.0)])
     assert history.order == ["a", "c", "b"]
-    assert history.typical("a") == 2.0 and history.typical("b") is None  # one sane run only
+    assert history.typical("a") == 2.0 and history.typical("b") == 2.0  # one sane run
+    assert history.typical("never") is None
     for _ in range(30):
         history.add([("a", 10.0)])
     assert history.runs("a") == 20 and history.typical("a") == 10.0  # old runs age out
@@ -86,3 +88,11 @@ def test_a_stage_already_done_is_not_counted_ahead() -> None:
     # The server reported c before b this time: b is still ahead, c is not.
     eta = estimate(history, stage="a", in_stage_s=0.5, elapsed_s=5, done={"c": 4.0})
     assert eta is not None and eta.seconds == pytest.approx(0.5 + 2.0)
+
+
+def test_one_finished_run_is_enough_to_learn_from() -> None:
+    history = StageHistory.of([STAGES])
+    eta = estimate(history, stage="started", in_stage_s=0.0, elapsed_s=0.0, server_estimate=99_000)
+    assert eta is not None and eta.source == "learned" and eta.runs == 1
+    assert eta.describe() == "learned from 1 earlier run"
+    assert eta.seconds == pytest.approx(sum(seconds for _, seconds in STAGES))
