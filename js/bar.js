@@ -55,8 +55,8 @@ import { countText, durationText, etaText, percentText, stageLabel, wholePercent
  * @property {HTMLElement} error
  * @property {HTMLElement} errorCode
  * @property {HTMLElement} errorMessage
- * @property {HTMLDetailsElement} result
- * @property {HTMLElement} resultBody
+ * @property {ResultBlock | null} result Made when a result first shows (a chat reply
+ *   shows its result below its text: none here).
  * @property {HTMLElement} children
  * @property {BarRecord[]} childRecords
  * @property {BarInfo | null} info The last state shown.
@@ -164,17 +164,13 @@ export function createBar(doc, act) {
   const errorCode = h(doc, "strong", "nbchat-progress-error-code");
   const errorMessage = h(doc, "span", "nbchat-progress-error-message");
   error.append(errorCode, errorMessage);
-  const result = h(doc, "details", "nbchat-result");
-  result.open = true;
-  const resultBody = h(doc, "pre", "nbchat-result-body");
-  result.append(h(doc, "summary", "nbchat-result-summary", "Result"), resultBody);
   const children = h(doc, "div", "nbchat-progress-children");
-  for (const part of [stages, message, notice, error, result, children]) part.hidden = true;
-  el.append(head, bar, stages, message, notice, error, result, children);
+  for (const part of [stages, message, notice, error, children]) part.hidden = true;
+  el.append(head, bar, stages, message, notice, error, children);
   /** @type {BarRecord} */
   const record = {
     el, doc, title, stage, percent, count, elapsed, eta, controls, cancel, retry, mode, modeBox,
-    bar, fill, stages, message, notice, error, errorCode, errorMessage, result, resultBody,
+    bar, fill, stages, message, notice, error, errorCode, errorMessage, result: null,
     children, childRecords: [], info: null, received: 0, act: act ?? (() => {}),
   };
   cancel.addEventListener("click", () => {
@@ -217,9 +213,9 @@ export function updateBar(record, info, now) {
   setAttr(record.message, "title", info.message.length > 120 ? info.message : null);
   setTextShown(record.notice, busy ? info.notice : "");
   updateError(record, info);
-  const hasResult = typeof info.result === "string" && info.result !== "";
-  if (hasResult) setText(record.resultBody, /** @type {string} */ (info.result));
-  if (record.result.hidden === hasResult) record.result.hidden = !hasResult;
+  record.result = showResult(record.result, record.doc, info.result, (el) =>
+    record.el.insertBefore(el, record.children),
+  );
   updateControls(record, info, busy);
   updateChildren(record, info.children, now);
   tickBar(record, now);
@@ -278,6 +274,37 @@ function updateStages(record, info) {
     setAttr(dot, "data-state", stage.state);
     setAttr(dot, "aria-current", stage.state === "current" ? "step" : null);
   });
+}
+
+/**
+ * @typedef {{el: HTMLDetailsElement, body: HTMLElement}} ResultBlock
+ */
+
+/**
+ * A job's result as a block ("Result", open, its text as text): made on first use and
+ * placed by `place`; hidden while `text` is null or empty. The bar and a chat reply
+ * both show their result with it.
+ *
+ * @param {ResultBlock | null} block The block shown so far, if any.
+ * @param {Document} doc
+ * @param {string | null} text
+ * @param {(el: HTMLElement) => void} place Puts a new block in the DOM.
+ * @returns {ResultBlock | null}
+ */
+export function showResult(block, doc, text, place) {
+  const has = typeof text === "string" && text !== "";
+  if (!has && !block) return null;
+  if (!block) {
+    const el = h(doc, "details", "nbchat-result");
+    el.open = true;
+    const body = h(doc, "pre", "nbchat-result-body");
+    el.append(h(doc, "summary", "nbchat-result-summary", "Result"), body);
+    place(el);
+    block = { el, body };
+  }
+  setText(block.body, has ? /** @type {string} */ (text) : "");
+  if (block.el.hidden === has) block.el.hidden = !has;
+  return block;
 }
 
 /**

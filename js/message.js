@@ -47,7 +47,7 @@
  * @module
  */
 
-import { barInfo, createBar, specStages, updateBar } from "./bar.js";
+import { barInfo, createBar, showResult, specStages, updateBar } from "./bar.js";
 import { h, setAttr, setText, setTextShown } from "./dom.js";
 import { createParts } from "./parts.js";
 import {
@@ -400,18 +400,9 @@ function updateProgress(record, progress, status, textLength) {
  */
 function updateResult(record, message) {
   const has = "result" in message && message.result !== undefined;
-  if (!has && !record.result) return;
-  if (!record.result) {
-    const { doc } = record;
-    const el = h(doc, "details", "nbchat-result");
-    el.open = true;
-    const body = h(doc, "pre", "nbchat-result-body");
-    el.append(h(doc, "summary", "nbchat-result-summary", "Result"), body);
-    record.el.insertBefore(el, record.refusal ?? record.footer);
-    record.result = { el, body };
-  }
-  setText(record.result.body, has ? prettyJson(message.result) : "");
-  if (record.result.el.hidden !== !has) record.result.el.hidden = !has;
+  record.result = showResult(record.result, record.doc, has ? prettyJson(message.result) : null, (el) =>
+    record.el.insertBefore(el, record.refusal ?? record.footer),
+  );
 }
 
 // ---- footer, message ------------------------------------------------------------------
