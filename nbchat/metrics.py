@@ -77,6 +77,28 @@ class ReplyTimer:
         return out
 
 
+def rescaled(info: MetricsInfo, time_scale: float | None) -> MetricsInfo:
+    """Times measured on a stream whose pace is not the real one, as they really were.
+
+    ``time_scale``: measured seconds times it are real seconds (a replay at speed 3
+    has 3); None when the pace was made up: then no time or rate is reported at all.
+    """
+    if time_scale == 1.0:
+        return info
+    out = MetricsInfo(**info)
+    if time_scale is None:
+        for key in ("ttft_s", "tokens_per_s", "duration_s"):
+            out.pop(key, None)  # type: ignore[misc]
+        return out
+    if "ttft_s" in out:
+        out["ttft_s"] = round(out["ttft_s"] * time_scale, 4)
+    if "duration_s" in out:
+        out["duration_s"] = round(out["duration_s"] * time_scale, 4)
+    if "tokens_per_s" in out:
+        out["tokens_per_s"] = round(out["tokens_per_s"] / time_scale, 2)
+    return out
+
+
 class ToolTimer:
     """Times tool calls, so each shows a duration even when the stream reports none."""
 

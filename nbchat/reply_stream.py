@@ -89,6 +89,8 @@ class ReplyStream:
         self._notice = on_notice
         self.retries = 0
         self.reconnects = 0
+        #: the opened streams' pace against the real one (see DecodedStream.time_scale)
+        self.time_scale: float | None = 1.0
 
     async def run(self, sink: Sink) -> None:
         """Hand ``sink`` the normalized events, a list per body chunk, until the stream
@@ -143,6 +145,8 @@ class ReplyStream:
             raised: StreamFailure | None = None
             try:
                 async with self.transport.open(attempt) as stream:
+                    if self.time_scale is not None:
+                        self.time_scale = stream.time_scale
                     self._notice("")
                     decode = stream.decode
                     feed_one = dialect.feed

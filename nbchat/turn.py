@@ -63,7 +63,7 @@ from nbchat.events import (
 )
 from nbchat.loops import call_on
 from nbchat.message import Message
-from nbchat.metrics import Clock, ReplyTimer, ToolTimer
+from nbchat.metrics import Clock, ReplyTimer, ToolTimer, rescaled
 from nbchat.reply_stream import ReplyStream
 from nbchat.wire import MessageStatus
 
@@ -359,8 +359,10 @@ class Turn:
         message = self.message
         self._timer.stop()
         message.status = status
-        metrics = self._timer.info(message.reply)
         stream = self.stream
+        metrics = self._timer.info(message.reply)
+        if stream is not None:
+            metrics = rescaled(metrics, stream.time_scale)
         if stream is not None and stream.retries:
             metrics["retries"] = stream.retries
         if stream is not None and stream.reconnects:

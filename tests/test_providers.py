@@ -286,8 +286,13 @@ async def test_record_then_replay_at_the_recorded_pace(
 
     fast = ChatController(replay=path, replay_speed=4.0, history=None)
     started = time.monotonic()
-    assert (await fast.send("x")).content == original.content
+    quick = await fast.send("x")
+    assert quick.content == original.content
     assert time.monotonic() - started < took / 2
+    # Its measurements are the recorded ones, not four times the rate.
+    recorded, sped_up = original.metrics, quick.metrics
+    assert 0.6 < sped_up["tokens_per_s"] / recorded["tokens_per_s"] < 1.6, (recorded, sped_up)
+    assert 0.6 < sped_up["duration_s"] / recorded["duration_s"] < 1.6, (recorded, sped_up)
 
 
 async def test_replay_of_a_raw_provider_body(tmp_path: Path) -> None:
@@ -296,5 +301,8 @@ async def test_replay_of_a_raw_provider_body(tmp_path: Path) -> None:
     first = await chat.send("hi")
     second = await chat.send("again")  # a recording with one turn plays it again
     assert first.content == second.content == "Hello there!"
+    # A raw body has no timings: no made-up rate, time to first token or duration.
+    assert not {"tokens_per_s", "ttft_s", "duration_s"} & set(first.metrics)
+    assert first.metrics.get("output_tokens")
     with pytest.raises(ConfigurationError, match="cannot read the recording"):
         ChatController(replay=tmp_path / "missing.jsonl", history=None)

@@ -75,7 +75,14 @@ class DecodedStream(ABC):
     ``last_event_id``, ``retry_ms`` and ``comments`` are the decoder's, per the SSE
     rules (lines framing has none). ``batches()`` yields the events each body chunk
     completed as one list (the hot path: one await per chunk, not per event).
+
+    ``time_scale`` says how the stream's pace relates to the real one: seconds measured
+    on it times ``time_scale`` are the real seconds (1 for a live response, the speed
+    of a sped-up replay), or None when the pace is made up (a raw body replayed with
+    no timings): then no rate or time-to-first-token is reported.
     """
+
+    time_scale: float | None = 1.0
 
     def __init__(self, framing: Framing, url: str, status: int, content_type: str | None) -> None:
         self._decoder = decoder_for(framing)

@@ -44,6 +44,8 @@ class RecordedTurn:
     content_type: str | None
     model: str | None = None
     chunks: list[tuple[float, bytes]] = field(default_factory=list)
+    #: the chunk times were recorded (False: a raw body, played at a made-up pace)
+    timed: bool = True
 
 
 def load_recording(path: str | os.PathLike[str], dialect: str | None = None) -> list[RecordedTurn]:
@@ -92,7 +94,7 @@ def _raw_turn(raw: bytes, dialect: str | None) -> RecordedTurn:
     normalized = raw.replace(b"\r\n", b"\n")
     pieces = [p + separator for p in normalized.split(separator)]
     pieces[-1] = pieces[-1][: -len(separator)]
-    turn = RecordedTurn(dialect, None)
+    turn = RecordedTurn(dialect, None, timed=False)
     turn.chunks = [(i * RAW_EVENT_INTERVAL_S, p) for i, p in enumerate(pieces) if p]
     return turn
 
@@ -149,6 +151,7 @@ class ReplayStream(DecodedStream):
         super().__init__(framing, url, 200, turn.content_type)
         self._turn = turn
         self._speed = speed
+        self.time_scale = speed if turn.timed else None
 
     async def chunks(self) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
