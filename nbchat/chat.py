@@ -13,6 +13,7 @@ from typing import Any
 from nbchat.changes import Change, PhaseChanged, TranscriptReplaced
 from nbchat.controller import ChatController
 from nbchat.conversation import default_conversation_name
+from nbchat.errors import user_facing
 from nbchat.transcript import CHARS, MESSAGES, Transcript
 from nbchat.widget import ChatWidget
 
@@ -72,6 +73,7 @@ class Chat(ChatController):
     >>> reply.content                             # doctest: +SKIP
     """
 
+    @user_facing
     def __init__(self, *args: Any, name: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, name=name or notebook_conversation_name(), **kwargs)
         self._widget: ChatWidget | None = None

@@ -41,6 +41,7 @@ from nbchat.errors import (
     ConfigurationError,
     TurnInProgressError,
     failure_for_code,
+    user_facing,
 )
 from nbchat.history import HistoryStore, open_history
 from nbchat.loops import run_blocking, running_loop
@@ -136,6 +137,7 @@ class ChatController:
         :class:`~nbchat.stream.ReplayTransport`. Tests and tools hand in their own.
     """
 
+    @user_facing
     def __init__(
         self,
         base_url: str | None = None,
@@ -335,6 +337,7 @@ class ChatController:
         """The current or last turn."""
         return self._turn
 
+    @user_facing
     def send(self, text: str) -> Turn:
         """Send ``text`` and stream the reply in the background; returns a :class:`Turn`.
 
@@ -359,6 +362,7 @@ class ChatController:
         self.conversation.append(user)
         return self._start(loop, user)
 
+    @user_facing
     def retry(self) -> Turn:
         """Answer the last user message again; the new reply replaces the old one.
 
@@ -424,6 +428,7 @@ class ChatController:
         if self._turn is not None:
             self._turn.cancel()
 
+    @user_facing
     def ask(self, text: str) -> str:
         """Send ``text``, block until the reply ends, and return its text (for scripts).
 

@@ -28,7 +28,14 @@ into these classes, keeping the original as ``__cause__``.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
 from nbchat.wire import ErrorInfo
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 HINTS: dict[str, str] = {
     "CONFIG_ERROR": "Check the arguments given to nbchat.Chat(...).",
@@ -246,3 +253,20 @@ def status_error_class(status: int) -> type[HTTPStatusError]:
     if status == 429:
         return RateLimitedError
     return ServerError
+
+
+def user_facing(call: Callable[_P, _R]) -> Callable[_P, _R]:
+    """For public calls: a :class:`ConfigurationError` they raise is shown with a short
+    traceback that starts in the user's code and ends with the message naming the fix,
+    not with nbchat's internals (IPython hides frames marked ``__tracebackhide__``; the
+    internal error stays reachable as ``__context__`` for a debugger)."""
+
+    @functools.wraps(call)
+    def checked(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        __tracebackhide__ = True
+        try:
+            return call(*args, **kwargs)
+        except ConfigurationError as exc:
+            raise type(exc)(exc.message, code=exc.code) from None
+
+    return checked

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from nbchat.bar_widget import BarDisplay, result_text
 from nbchat.config import Timeouts, redact_url
 from nbchat.dialects.progress import SPEC_STAGES, progress_url
-from nbchat.errors import JOB_HINTS, ConfigurationError, HistoryError, error_info
+from nbchat.errors import JOB_HINTS, ConfigurationError, HistoryError, error_info, user_facing
 from nbchat.history import HistoryStore, MemoryHistory, open_history
 from nbchat.job import Job, JobSpec
 from nbchat.job_ledger import Clock
@@ -93,6 +93,7 @@ class Progress:
         Monotonic seconds (tests hand in a fake one).
     """
 
+    @user_facing
     def __init__(
         self,
         url: str | None = None,
@@ -201,6 +202,7 @@ class Progress:
 
     # -- control -----------------------------------------------------------------------
 
+    @user_facing
     def start(self) -> None:
         """Start the job on the kernel's event loop and return at once (the bar shows it;
         ``await p`` gives its result). A job already running is not started again."""
@@ -229,6 +231,7 @@ class Progress:
         if self._job is not None:
             self._job.cancel()
 
+    @user_facing
     def run(self) -> Any:
         """Run the job to its end, blocking (scripts): its result. Ctrl-C cancels it.
 

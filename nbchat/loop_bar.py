@@ -40,7 +40,7 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from nbchat.bar_widget import BarDisplay
-from nbchat.errors import HistoryError, error_info
+from nbchat.errors import HistoryError, error_info, user_facing
 from nbchat.eta import Eta, StageHistory
 from nbchat.history import HistoryStore, MemoryHistory, open_history
 from nbchat.job_ledger import Clock, JobLedger
@@ -315,6 +315,7 @@ class LoopBar(Generic[T]):
             return StageHistory()
 
 
+@user_facing
 def progress(
     iterable: Iterable[T] | None = None,
     total: int | None = None,

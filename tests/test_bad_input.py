@@ -71,3 +71,23 @@ async def test_a_key_in_the_query_string_stays_out_of_reprs_and_logs(
     assert "HTTP Request: POST" in logged and "/chat/completions" in logged
     assert secret not in logged
     assert secret not in json.dumps([m.to_info() for m in chat.messages])
+
+
+def test_a_configuration_error_from_a_public_call_has_a_short_traceback() -> None:
+    import traceback
+
+    import nbchat
+
+    try:
+        nbchat.Chat(base_url="http://127.0.0.1:9/v1", history=None)
+    except nbchat.ConfigurationError as exc:
+        frames = traceback.extract_tb(exc.__traceback__)
+        assert "model=" in exc.message and exc.code == "CONFIG_ERROR"
+        assert exc.__suppress_context__ and exc.__context__ is not None
+        # this test's frame, then the one that re-raises: nbchat's internals are not shown
+        assert [f.name for f in frames] == [
+            "test_a_configuration_error_from_a_public_call_has_a_short_traceback",
+            "checked",
+        ]
+    else:
+        raise AssertionError("no ConfigurationError")
