@@ -19,6 +19,7 @@
  * @module
  */
 
+import { watchKernel } from "./kernel_watch.js";
 import { createStore, isLive, retryTarget } from "./store.js";
 
 /** @typedef {import("./types.js").ChatModel} ChatModel */
@@ -30,6 +31,8 @@ import { createStore, isLive, retryTarget } from "./store.js";
  * @typedef {object} UiState
  * @property {string} draft Text typed in the input and not sent yet.
  * @property {boolean} focused Whether the input had focus when its view went away.
+ * @property {string} queued A message typed while a reply streamed: sent when it ends.
+ * @property {string} gone Why the kernel cannot be reached (restarted, shut down), or "".
  */
 
 /**
@@ -52,6 +55,11 @@ import { createStore, isLive, retryTarget } from "./store.js";
  *   holds {@link MAX_LOADED} messages already.
  * @property {() => void} viewOpened Call when a view is created (may request a sync).
  * @property {() => boolean} syncPending
+ * @property {(text: string) => boolean} queue Keep `text` to send when the running reply
+ *   ends (replacing one queued before); false when it is blank.
+ * @property {() => void} unqueue Drop the queued message.
+ * @property {(listener: () => void) => () => void} subscribeUi Called when `ui.queued`
+ *   or `ui.gone` changed; returns the unsubscribe function.
  */
 
 /**
@@ -79,7 +87,11 @@ export function createChannel(model, options = {}) {
   const sendLatchMs = options.sendLatchMs ?? 5000;
   const store = createStore();
   /** @type {UiState} */
-  const ui = { draft: "", focused: false };
+  const ui = { draft: "", focused: false, queued: "", gone: "" };
+  /** @type {Set<() => void>} */
+  const uiListeners = new Set();
+  /** @type {import("./kernel_watch.js").KernelWatch | null} */
+  let watch = null;
   let isConnected = false;
   /** @type {number | null} */
   let syncRequestedAt = null;
@@ -102,6 +114,45 @@ export function createChannel(model, options = {}) {
     // A phase change answers a send or retry (the turn started, or was refused).
     sendRequestedAt = null;
     if (store.applyHead(model.get("head")) === "gap") requestSync();
+    sendQueued();
+  }
+
+  function uiChanged() {
+    for (const listener of [...uiListeners]) listener();
+  }
+
+  /** @param {string} why */
+  function markGone(why) {
+    if (ui.gone) return;
+    ui.gone = why;
+    uiChanged();
+  }
+
+  /**
+   * Send to the kernel; false (and the channel marked gone) when the comm is dead.
+   *
+   * @param {import("./types.js").ViewRequest} content
+   */
+  function post(content) {
+    if (ui.gone) return false;
+    try {
+      model.send(content);
+      return true;
+    } catch (error) {
+      if (watch) watch.failed(error);
+      else markGone("the kernel cannot be reached");
+      return false;
+    }
+  }
+
+  /** The reply ended: the message queued meanwhile goes now. */
+  function sendQueued() {
+    if (!ui.queued || isLive(store.getState().phase) || turnRequested()) return;
+    const text = ui.queued;
+    ui.queued = "";
+    sendRequestedAt = now();
+    post({ type: "send", text });
+    uiChanged();
   }
 
   /** Whether a send or retry was requested and no snapshot has answered it yet. */
@@ -125,7 +176,7 @@ export function createChannel(model, options = {}) {
     const t = now();
     if (syncRequestedAt !== null && t - syncRequestedAt < syncRetryMs) return;
     syncRequestedAt = t;
-    model.send({ type: "sync" });
+    post({ type: "sync" });
   }
 
   return {
@@ -140,6 +191,7 @@ export function createChannel(model, options = {}) {
       model.on("change:snapshot", onSnapshot);
       model.on("change:head", onHead);
       model.on("msg:custom", onCustom);
+      watch = watchKernel(model, markGone);
       store.applySnapshot(model.get("snapshot"));
       if (store.applyHead(model.get("head")) === "gap") requestSync();
     },
@@ -149,6 +201,8 @@ export function createChannel(model, options = {}) {
       model.off("change:snapshot", onSnapshot);
       model.off("change:head", onHead);
       model.off("msg:custom", onCustom);
+      watch?.stop();
+      watch = null;
     },
     connected: () => isConnected,
     send(text) {
@@ -156,17 +210,15 @@ export function createChannel(model, options = {}) {
       if (!trimmed || isLive(store.getState().phase)) return false;
       if (turnRequested()) return false;
       sendRequestedAt = now();
-      model.send({ type: "send", text: trimmed });
-      return true;
+      return post({ type: "send", text: trimmed });
     },
     retry() {
       if (!retryTarget(store.getState()) || turnRequested()) return false;
       sendRequestedAt = now();
-      model.send({ type: "retry" });
-      return true;
+      return post({ type: "retry" });
     },
     stop() {
-      model.send({ type: "stop" });
+      post({ type: "stop" });
     },
     loadOlder() {
       const { messages, offset } = store.getState();
@@ -175,8 +227,7 @@ export function createChannel(model, options = {}) {
       if (pageRequested === first.id && now() - pageRequestedAt < syncRetryMs) return false;
       pageRequested = first.id;
       pageRequestedAt = now();
-      model.send({ type: "page", before: first.id });
-      return true;
+      return post({ type: "page", before: first.id });
     },
     viewOpened() {
       if (openedOnce) return;
@@ -184,5 +235,24 @@ export function createChannel(model, options = {}) {
       if (isLive(store.getState().phase)) requestSync();
     },
     syncPending: () => syncRequestedAt !== null,
+    queue(text) {
+      const trimmed = text.trim();
+      if (!trimmed || ui.gone) return false;
+      ui.queued = trimmed;
+      uiChanged();
+      sendQueued(); // the reply may have ended meanwhile
+      return true;
+    },
+    unqueue() {
+      if (!ui.queued) return;
+      ui.queued = "";
+      uiChanged();
+    },
+    subscribeUi(listener) {
+      uiListeners.add(listener);
+      return () => {
+        uiListeners.delete(listener);
+      };
+    },
   };
 }

@@ -35,7 +35,7 @@
 import { listenForActions } from "./actions.js";
 import { createAutoScroll } from "./autoscroll.js";
 import { phaseLabel } from "./format.js";
-import { h } from "./dom.js";
+import { h, setTextShown } from "./dom.js";
 import { appendDelta, createMessage, updateMessage } from "./message.js";
 import { MAX_LOADED } from "./channel.js";
 import { isLive, retryTarget } from "./store.js";
@@ -57,6 +57,11 @@ export { TEXT_CHUNK } from "./message.js";
  * @property {() => void} stop
  * @property {() => boolean} retry
  * @property {() => boolean} [loadOlder] Ask for the page before the first message.
+ * @property {(text: string) => boolean} [queue] Keep a message to send when the reply
+ *   ends (Enter while a reply streams); without it such an Enter keeps the text.
+ * @property {() => void} [unqueue] Drop the queued message.
+ * @property {(listener: () => void) => () => void} [subscribeUi] `ui.queued` / `ui.gone`
+ *   changed.
  */
 
 /**
@@ -119,6 +124,19 @@ export function createView(el, host, options = {}) {
   retry.type = "button";
   retry.title = "Ask for this reply again";
 
+  const gone = h(doc, "div", "nbchat-gone");
+  gone.setAttribute("role", "alert");
+  gone.hidden = true;
+  const queued = h(doc, "div", "nbchat-queued");
+  queued.setAttribute("role", "status");
+  queued.hidden = true;
+  const queuedText = h(doc, "span", "nbchat-queued-text");
+  const unqueue = h(doc, "button", "nbchat-unqueue", "×");
+  unqueue.type = "button";
+  unqueue.title = "Do not send this message";
+  unqueue.setAttribute("aria-label", "Remove the queued message");
+  queued.append(queuedText, unqueue);
+
   const composer = h(doc, "div", "nbchat-composer");
   const input = h(doc, "textarea", "nbchat-input");
   input.rows = 2;
@@ -129,7 +147,7 @@ export function createView(el, host, options = {}) {
   button.type = "button";
   composer.append(input, button);
 
-  root.append(header, body, notice, composer);
+  root.append(header, body, notice, gone, queued, composer);
   el.append(root);
 
   const scroller = createAutoScroll(list, jump, { schedule: options.schedule });
@@ -266,10 +284,35 @@ export function createView(el, host, options = {}) {
   }
 
   function submit() {
-    if (isLive(store.getState().phase)) return;
-    if (!host.send(input.value)) return;
+    if (ui.gone) return;
+    if (isLive(store.getState().phase)) {
+      // A reply is streaming: the message waits its turn (shown above the box).
+      if (!host.queue?.(input.value)) return;
+    } else if (!host.send(input.value)) {
+      return;
+    }
     input.value = "";
     ui.draft = "";
+  }
+
+  /** The queued message and the dead-kernel line, from the channel's UI state. */
+  function renderUi() {
+    setTextShown(queuedText, ui.queued ? `Queued: ${ui.queued}` : "");
+    queued.title = ui.queued ? "Sent when the reply ends" : "";
+    if (queued.hidden !== !ui.queued) queued.hidden = !ui.queued;
+    const why = ui.gone;
+    setTextShown(
+      gone,
+      why ? `Not connected: ${why}. Re-run this cell to chat again (your draft is kept).` : "",
+    );
+    root.toggleAttribute("data-gone", Boolean(why));
+    input.readOnly = Boolean(why);
+    button.disabled = Boolean(why);
+    retry.disabled = retry.disabled || Boolean(why);
+  }
+
+  function onUnqueue() {
+    host.unqueue?.();
   }
 
   function onButton() {
@@ -321,6 +364,9 @@ export function createView(el, host, options = {}) {
   input.value = ui.draft;
   renderSnapshot();
   const unsubscribe = store.subscribe(onChange);
+  const unsubscribeUi = host.subscribeUi?.(renderUi);
+  unqueue.addEventListener("click", onUnqueue);
+  renderUi();
   const active = doc.activeElement;
   // Give focus back only if it was lost with the old view, never steal it.
   if (ui.focused && (!active || active === doc.body || active === doc.documentElement)) {
@@ -334,6 +380,8 @@ export function createView(el, host, options = {}) {
     if (destroyed) return;
     destroyed = true;
     unsubscribe();
+    unsubscribeUi?.();
+    unqueue.removeEventListener("click", onUnqueue);
     scroller.destroy();
     stopActions();
     root.removeEventListener("keydown", onKeydown);

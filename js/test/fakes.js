@@ -80,6 +80,10 @@ export function createFakeModel(attributes = {}) {
     },
     widget_manager: { get_model: () => Promise.reject(new Error("not in tests")) },
     sent,
+    /** @param {string} name */
+    handlersFor(name) {
+      return handlers.filter((h) => h.name === name);
+    },
     /** @param {string} [name] */
     listenerCount(name) {
       return handlers.filter((h) => name === undefined || h.name === name).length;

@@ -417,13 +417,59 @@ describe("input", () => {
     expect(model.sent).toEqual([{ type: "send", text: "via button" }, { type: "stop" }]);
   });
 
-  it("cannot send while a turn is running", () => {
+  it("queues a message sent while a turn is running, and sends it when the turn ends", () => {
     const { model } = mount(snapshot({ phase: "streaming" }));
     type("next question");
     const event = press("Enter");
     expect(event.defaultPrevented).toBe(true); // no newline either
     expect(model.sent).toEqual([]);
-    expect(input().value).toBe("next question");
+    expect(input().value).toBe("");
+    const queued = /** @type {HTMLElement} */ (el.querySelector(".nbchat-queued"));
+    expect(queued.hidden).toBe(false);
+    expect(queued.textContent).toContain("Queued: next question");
+    model.set("head", { phase: "done", seq: 0, notice: "", model: "m" });
+    expect(model.sent).toEqual([{ type: "send", text: "next question" }]);
+    expect(queued.hidden).toBe(true);
+  });
+
+  it("drops a queued message on its ×", () => {
+    const { model } = mount(snapshot({ phase: "streaming" }));
+    type("never mind");
+    press("Enter");
+    /** @type {HTMLButtonElement} */ (el.querySelector(".nbchat-unqueue")).click();
+    model.set("head", { phase: "done", seq: 0, notice: "", model: "m" });
+    expect(model.sent).toEqual([]);
+    expect(/** @type {HTMLElement} */ (el.querySelector(".nbchat-queued")).hidden).toBe(true);
+  });
+
+  it("says when the kernel is gone, keeps the draft and sends nothing", () => {
+    const { model } = mount(snapshot());
+    type("my draft");
+    // ipywidgets triggers comm_live_update with the model (comm_live false) as context
+    for (const handler of model.handlersFor("comm_live_update")) {
+      handler.callback.call({ comm_live: false });
+    }
+    const gone = /** @type {HTMLElement} */ (el.querySelector(".nbchat-gone"));
+    expect(gone.hidden).toBe(false);
+    expect(gone.textContent).toContain("kernel restarted");
+    expect(gone.textContent).toContain("Re-run this cell");
+    expect(input().value).toBe("my draft");
+    expect(input().readOnly).toBe(true);
+    press("Enter");
+    button().click();
+    expect(model.sent).toEqual([]);
+  });
+
+  it("takes a failing send as a dead kernel", () => {
+    const { model } = mount(snapshot());
+    model.send = () => {
+      throw new Error("Cannot send");
+    };
+    type("hello");
+    press("Enter");
+    const gone = /** @type {HTMLElement} */ (el.querySelector(".nbchat-gone"));
+    expect(gone.hidden).toBe(false);
+    expect(gone.textContent).toContain("Cannot send");
   });
 
   it("does not send twice before the kernel answers", () => {

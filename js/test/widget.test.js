@@ -180,7 +180,9 @@ describe("cleanup", () => {
   it("removes listeners of views and of initialize", () => {
     const { model, teardown } = start(streaming());
     const base = model.listenerCount();
-    expect(base).toBe(3); // change:snapshot, change:head and msg:custom, once per model
+    // change:snapshot, change:head, msg:custom, and the kernel watch's comm_live_update
+    // and comm:close, once per model
+    expect(base).toBe(5);
     const one = open(model);
     open(model);
     expect(model.listenerCount()).toBe(base); // views listen to the store, not the model
