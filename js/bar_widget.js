@@ -17,6 +17,7 @@ import "./theme.css";
 import "./bar.css";
 import { barBusy, barInfo, createBar, tickBar, updateBar } from "./bar.js";
 import { hideWhileLive } from "./dom.js";
+import { watchKernel } from "./kernel_watch.js";
 
 /** @typedef {import("./types.js").BarRequest} BarRequest */
 
@@ -36,7 +37,13 @@ function render({ model, el, signal }) {
   const doc = el.ownerDocument;
   const root = doc.createElement("div");
   root.className = "nbchat-bars";
-  const record = createBar(doc, (request) => model.send(request));
+  const record = createBar(doc, (request) => {
+    try {
+      model.send(request);
+    } catch (error) {
+      watch.failed(error);
+    }
+  });
   root.append(record.el);
   el.append(root);
   const hider = hideWhileLive(el, "data-nbchat-static", model.get("static_id"));
@@ -55,6 +62,15 @@ function render({ model, el, signal }) {
     }
   }
 
+  // A dead kernel: the controls go (a click could not reach it) and the bar says why.
+  const watch = watchKernel(model, (why) => {
+    root.setAttribute("data-gone", "true");
+    record.controls.hidden = true;
+    record.notice.hidden = false;
+    record.notice.textContent = `Not connected: ${why}.`;
+    if (ticker !== null) clearInterval(ticker);
+    ticker = null;
+  });
   model.on("change:bar", show);
   show();
   let done = false;
@@ -63,6 +79,7 @@ function render({ model, el, signal }) {
     done = true;
     signal?.removeEventListener("abort", cleanup);
     model.off("change:bar", show);
+    watch.stop();
     if (ticker !== null) clearInterval(ticker);
     hider?.remove();
     root.remove();

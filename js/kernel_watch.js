@@ -43,7 +43,8 @@ const GONE_STATUSES = new Set(["dead", "restarting", "autorestarting"]);
 /**
  * Call `onGone(why)` once when the model's kernel is gone.
  *
- * @param {{on: Function, off: Function, widget_manager?: {kernel?: KernelConnection}}} model
+ * @param {{on: Function, off: Function}} model anywidget's model (its `widget_manager`,
+ *   where the front end has one, is read for the kernel connection)
  * @param {(why: string) => void} onGone
  * @returns {KernelWatch}
  */
@@ -66,7 +67,8 @@ export function watchKernel(model, onGone) {
   model.on("comm_live_update", onLive);
   model.on("comm:close", onClose);
 
-  const kernel = model.widget_manager?.kernel;
+  const manager = /** @type {{widget_manager?: {kernel?: KernelConnection}}} */ (model).widget_manager;
+  const kernel = manager?.kernel;
   /** @param {unknown} _sender @param {string} status */
   const onStatus = (_sender, status) => {
     if (GONE_STATUSES.has(status)) die(status === "dead" ? "the kernel stopped" : "the kernel restarted");
