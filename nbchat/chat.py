@@ -44,8 +44,10 @@ def warn_if_old_ipykernel() -> bool:
     return True
 
 
-def notebook_conversation_name() -> str:
-    """The notebook's path as the kernel knows it (VS Code, Jupyter Server), else 'default'."""
+def notebook_path() -> str:
+    """Where the code runs: the notebook's path as the kernel knows it (VS Code's
+    ``__vsc_ipynb_file__``, Jupyter Server's ``__session__`` / ``JPY_SESSION_NAME``), a
+    script's file, else 'default'."""
     try:
         from IPython import get_ipython
 
@@ -57,7 +59,45 @@ def notebook_conversation_name() -> str:
             value = shell.user_ns.get(key)
             if isinstance(value, str) and value:
                 return value.replace(os.sep, "/")
+    else:
+        script = getattr(sys.modules.get("__main__"), "__file__", None)
+        if isinstance(script, str) and script:
+            return os.path.abspath(script).replace(os.sep, "/")
     return default_conversation_name()
+
+
+def current_cell_id() -> str | None:
+    """The id of the notebook cell being run, when the front end sends one with its
+    execute request (JupyterLab and Notebook 7 send the id stored in the notebook;
+    VS Code its cell's; nbclient and papermill none). Read while the cell runs: an
+    asyncio task the cell started still sees it, a comm message does not."""
+    try:
+        from IPython import get_ipython
+
+        kernel = getattr(get_ipython(), "kernel", None)
+        parent = kernel.get_parent("shell") if kernel is not None else {}
+    except Exception:  # an older or a foreign kernel: no cell id
+        return None
+    if not isinstance(parent, dict):
+        return None
+    if (parent.get("header") or {}).get("msg_type") != "execute_request":
+        return None
+    metadata = parent.get("metadata") or {}
+    cell = metadata.get("cellId") or (metadata.get("colab") or {}).get("cell_id")
+    return cell if isinstance(cell, str) and cell else None
+
+
+def notebook_conversation_name() -> str:
+    """The default conversation of a chat: its notebook and its cell.
+
+    Two chats made in two cells are two conversations; re-running a cell (also in a new
+    kernel) reopens that cell's. Without a cell id (nbclient, papermill, scripts) the
+    notebook's or script's path is the key: pass ``name=`` to tell chats apart there,
+    or to share one conversation between cells on purpose.
+    """
+    path = notebook_path()
+    cell = current_cell_id()
+    return f"{path}#cell={cell}" if cell else path
 
 
 class Chat(ChatController):
