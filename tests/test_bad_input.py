@@ -78,16 +78,14 @@ def test_a_configuration_error_from_a_public_call_has_a_short_traceback() -> Non
 
     import nbchat
 
-    try:
+    with pytest.raises(nbchat.ConfigurationError) as caught:
         nbchat.Chat(base_url="http://127.0.0.1:9/v1", history=None)
-    except nbchat.ConfigurationError as exc:
-        frames = traceback.extract_tb(exc.__traceback__)
-        assert "model=" in exc.message and exc.code == "CONFIG_ERROR"
-        assert exc.__suppress_context__ and exc.__context__ is not None
-        # this test's frame, then the one that re-raises: nbchat's internals are not shown
-        assert [f.name for f in frames] == [
-            "test_a_configuration_error_from_a_public_call_has_a_short_traceback",
-            "checked",
-        ]
-    else:
-        raise AssertionError("no ConfigurationError")
+    exc = caught.value
+    assert "model=" in exc.message and exc.code == "CONFIG_ERROR"
+    assert exc.__suppress_context__ and exc.__context__ is not None
+    # the caller's frame, then the one that re-raises: nbchat's internals are not shown
+    frames = traceback.extract_tb(exc.__traceback__)
+    assert [f.name for f in frames] == [
+        "test_a_configuration_error_from_a_public_call_has_a_short_traceback",
+        "checked",
+    ]
