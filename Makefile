@@ -10,10 +10,19 @@ TEST_DATA := $(CURDIR)/.test-data
 
 .PHONY: demo test check env bundle js-deps chromium lint typecheck pytest vitest nbval browser bench watch clean
 
+DEMO_STATE := $(CURDIR)/.demo
 demo: env bundle ## install everything and open the quickstart on the embedded backend
-	@echo "Starting JupyterLab on http://127.0.0.1:$(DEMO_PORT) (Ctrl-C to stop)"
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(DEMO_PORT) --no-browser \
-	  --ServerApp.allow_root=True notebooks/01-quickstart.ipynb
+	@# A private workspace (the quickstart open, the file browser at the repository root)
+	@# and settings overrides (no news pop-up); the user's own Jupyter config is untouched.
+	mkdir -p $(DEMO_STATE)/lab-settings
+	cp etc/demo/overrides.json $(DEMO_STATE)/lab-settings/overrides.json
+	JUPYTERLAB_WORKSPACES_DIR=$(DEMO_STATE)/workspaces $(BIN)/jupyter lab workspaces import etc/demo/workspace.json >/dev/null 2>&1 || { echo "importing etc/demo/workspace.json failed"; exit 1; }
+	@echo "Starting JupyterLab on http://127.0.0.1:$(DEMO_PORT) with the quickstart open (Ctrl-C to stop)"
+	JUPYTERLAB_WORKSPACES_DIR=$(DEMO_STATE)/workspaces $(BIN)/jupyter lab \
+	  --ServerApp.ip=127.0.0.1 --ServerApp.port=$(DEMO_PORT) --ServerApp.allow_root=True \
+	  --ServerApp.root_dir=$(CURDIR) \
+	  --LabApp.app_settings_dir=$(DEMO_STATE)/lab-settings \
+	  --LabApp.default_url=/lab/workspaces/nbchat-demo --LabApp.extension_manager=readonly
 
 test: env chromium bundle ## install everything and run the whole suite
 	$(MAKE) check
@@ -75,4 +84,4 @@ bench: env chromium bundle ## print the benchmark figures
 	$(BIN)/python bench/progress_loop.py
 
 clean:
-	rm -rf $(VENV) node_modules nbchat/static/widget.js nbchat/static/widget.css nbchat/static/bar.js nbchat/static/bar.css $(TEST_DATA) test-artifacts
+	rm -rf $(VENV) node_modules nbchat/static/widget.js nbchat/static/widget.css nbchat/static/bar.js nbchat/static/bar.css $(TEST_DATA) test-artifacts .demo
