@@ -445,6 +445,22 @@ class ChatController:
             raise failure_for_code(message.error["code"], message.error["message"])
         return message.content
 
+    @user_facing
+    def undo(self) -> list[Message]:
+        """Take back the last exchange: the last user message and the replies after it
+        go from the transcript, the history and what the model is sent. Returns them
+        (empty when there is no user message)."""
+        self._refuse_if_busy()
+        messages = self.messages
+        last = next(
+            (i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None
+        )
+        if last is None:
+            return []
+        gone = messages[last:]
+        self.conversation.remove(gone)
+        return gone
+
     def clear(self) -> None:
         """Forget this conversation, here and in the history store."""
         if self._turn is not None and not self._turn.done():

@@ -27,13 +27,14 @@ import threading
 import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from tests.fault_streams import Dropped, Seen
 
 SSE = "text/event-stream"
 RouteKind = Literal["stream", "classic", "resume"]
@@ -96,23 +97,6 @@ def spec_events(ids: bool = False) -> list[bytes]:
     """The six spec 004 stages then the result, with ids 1..7 when ``ids``."""
     bodies = [step(stage, pct) for stage, pct in STAGES] + [result()]
     return [sse(body, str(i + 1) if ids else None) for i, body in enumerate(bodies)]
-
-
-class Dropped(Exception):
-    """Raised inside a streaming body: uvicorn closes the connection mid-response."""
-
-
-@dataclass
-class Seen:
-    """The requests of one case on one route: arrival times, headers, bodies."""
-
-    times: list[float] = field(default_factory=list)
-    headers: list[dict[str, str]] = field(default_factory=list)
-    bodies: list[object] = field(default_factory=list)
-
-    @property
-    def count(self) -> int:
-        return len(self.times)
 
 
 class JobServer:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from nbchat import Chat, ConfigurationError, ContextLimit, Message
@@ -14,6 +16,8 @@ OK = [
     b'data: {"choices":[{"index":0,"delta":{"content":"answer"}}]}\n\n',
     b"data: [DONE]\n\n",
 ]
+
+FIXTURES = Path(__file__).parent / "fixtures" / "llm-streams"
 
 
 def conversation(*messages: Message) -> Conversation:
@@ -137,3 +141,22 @@ def test_the_widget_line_and_the_request_agree_with_a_system_prompt() -> None:
     assert [p["content"][:3] for p in sent] == ["sss", "q3x", "a3y"]
     assert conv.context_start(limit, system) == messages[6].id
     assert conv.context_start(limit) == messages[4].id  # no system prompt: one turn more
+
+
+async def test_undo_takes_back_the_last_exchange_here_and_in_history(tmp_path: Path) -> None:
+    from nbchat import Chat
+    from nbchat.history import SqliteHistory
+
+    path = tmp_path / "h.sqlite3"
+    chat = Chat(replay=FIXTURES / "openai-chat-text.sse", history=path, name="undo")
+    await chat.send("one")
+    await chat.send("two")
+    gone = chat.undo()
+    assert [m.role for m in gone] == ["user", "assistant"] and gone[0].content == "two"
+    assert [m.content for m in chat.messages if m.role == "user"] == ["one"]
+    assert [m["content"] for m in chat.context if m["role"] == "user"] == ["one"]
+    store = SqliteHistory(path)
+    assert [r.content for r in store.load("undo") if r.role == "user"] == ["one"]
+    store.close()
+    chat.undo()
+    assert chat.messages == [] and chat.undo() == []

@@ -266,3 +266,25 @@ def run_all_cells(page: Any, timeout: float) -> list[dict[str, Any]]:
 def assert_no_nbchat_errors(page: Any) -> None:
     """No page error and no nbchat console message mentioning an error."""
     assert not [e for e in page.nbchat_errors if "error" in e.lower()], page.nbchat_errors
+
+
+def notebook_json(cells: list[str], ids: list[str] | None = None) -> str:
+    """A notebook (nbformat 4.5) of code cells with these sources (and cell ids)."""
+    return json.dumps(
+        {
+            "cells": [
+                {
+                    "cell_type": "code",
+                    "id": ids[i] if ids else f"cell-{i}",
+                    "metadata": {},
+                    "execution_count": None,
+                    "outputs": [],
+                    "source": source,
+                }
+                for i, source in enumerate(cells)
+            ],
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+            "nbformat": 4,
+            "nbformat_minor": 5,
+        }
+    )

@@ -8,7 +8,6 @@ conversation. Screenshots go to test-artifacts/browser/.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,25 +41,7 @@ JS_RESTART = """async () => {
 
 
 def _notebook() -> str:
-    cells = [
-        {
-            "cell_type": "code",
-            "id": f"chat-cell-{i}",
-            "metadata": {},
-            "execution_count": None,
-            "outputs": [],
-            "source": source,
-        }
-        for i, source in enumerate(CELLS)
-    ]
-    return json.dumps(
-        {
-            "cells": cells,
-            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-            "nbformat": 4,
-            "nbformat_minor": 5,
-        }
-    )
+    return jupyter.notebook_json(CELLS, [f"chat-cell-{i}" for i in range(len(CELLS))])
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ stays hidden while the live bar shows. Screenshots go to test-artifacts/browser/
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,18 +51,7 @@ JS_STATIC_SHOWN = """() => Array.from(document.querySelectorAll('[data-nbchat-st
 
 
 def _notebook() -> str:
-    cells = [
-        {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": s}
-        for s in CELLS
-    ]
-    return json.dumps(
-        {
-            "cells": cells,
-            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-            "nbformat": 4,
-            "nbformat_minor": 5,
-        }
-    )
+    return jupyter.notebook_json(CELLS)
 
 
 @pytest.fixture(scope="module")
