@@ -36,6 +36,7 @@ from nbchat.errors import (
 )
 from nbchat.job_bar import Progress
 from nbchat.loop_bar import LoopBar, progress
+from nbchat.magic import load_ipython_extension
 from nbchat.message import Message
 from nbchat.parse import parse_stream
 from nbchat.retry import RetryPolicy
@@ -82,6 +83,7 @@ __all__ = [
     "TurnInProgressError",
     "ValidationError",
     "__version__",
+    "load_ipython_extension",
     "parse_stream",
     "progress",
     "register_dialect",

@@ -7,6 +7,7 @@ import os
 import re
 import sys
 import uuid
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -118,11 +119,19 @@ class Chat(ChatController):
     @user_facing
     def __init__(self, *args: Any, name: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, name=name or notebook_conversation_name(), **kwargs)
+        Chat._latest = weakref.ref(self)
         self._widget: ChatWidget | None = None
         #: marks this chat's static transcript, which its live widget hides
         self.transcript_id = uuid.uuid4().hex
         self._displays: list[str] = []  # display ids of the transcript outputs
         self._unsubscribe_displays: Callable[[], None] | None = None
+
+    _latest: weakref.ref[Chat] | None = None
+
+    @classmethod
+    def latest(cls) -> Chat | None:
+        """The chat made last in this kernel (``%%chat`` talks to it), if it still exists."""
+        return cls._latest() if cls._latest is not None else None
 
     @property
     def widget(self) -> ChatWidget:

@@ -32,7 +32,7 @@ OWNERS: dict[str, set[str]] = {
     "sqlite3": {"history", "server"},
     "anywidget": {"widget", "bar_widget"},
     "traitlets": {"widget", "bar_widget"},
-    "IPython": {"chat", "bar_widget", "loop_bar"},
+    "IPython": {"chat", "bar_widget", "loop_bar", "magic"},
     "ipykernel": {"chat"},
     "starlette": {"server"},
     "sse_starlette": {"server"},
