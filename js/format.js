@@ -230,3 +230,21 @@ export function countText(count) {
   const rate = count.rate >= 10 ? number(count.rate) : count.rate.toFixed(count.rate >= 1 ? 1 : 2);
   return `${done} · ${rate}/s`;
 }
+
+/**
+ * When a message was written, for reading: "14:05" (its short form), the full local
+ * date and time (for a tooltip) and ISO 8601; null for no time (0 or not a number).
+ *
+ * @param {number} unixSeconds
+ * @returns {{short: string, long: string, iso: string} | null}
+ */
+export function timeText(unixSeconds) {
+  if (!Number.isFinite(unixSeconds) || unixSeconds <= 0) return null;
+  const date = new Date(unixSeconds * 1000);
+  const pad = (/** @type {number} */ n) => String(n).padStart(2, "0");
+  return {
+    short: `${pad(date.getHours())}:${pad(date.getMinutes())}`,
+    long: date.toLocaleString(),
+    iso: date.toISOString(),
+  };
+}

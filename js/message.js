@@ -58,6 +58,7 @@ import {
   metricsTitle,
   prettyJson,
   roleLabel,
+  timeText,
   toolArgumentsText,
   toolStateText,
 } from "./format.js";
@@ -510,6 +511,14 @@ export function createMessage(doc, message, options = {}) {
   item.setAttribute("data-role", message.role);
   const label = h(doc, "div", "nbchat-role", roleLabel(message.role));
   label.setAttribute("aria-hidden", "true");
+  const sent = timeText(message.created_at);
+  if (sent) {
+    // When it was written: small, beside the role (the full date on hover).
+    const time = h(doc, "time", "nbchat-time", sent.short);
+    time.dateTime = sent.iso;
+    time.title = sent.long;
+    label.append(" ", time);
+  }
   const content = h(doc, "div", "nbchat-content");
   const footer = h(doc, "div", "nbchat-footer");
   footer.hidden = true;

@@ -1,6 +1,6 @@
 // @ts-check
 import { describe, expect, it } from "vitest";
-import { etaText, finishReasonLabel, percentText, stageLabel, wholePercent } from "../format.js";
+import { etaText, finishReasonLabel, percentText, stageLabel, timeText, wholePercent } from "../format.js";
 
 describe("progress wording", () => {
   it("humanizes stage names", () => {
@@ -43,5 +43,16 @@ describe("finish reasons", () => {
     for (const reason of ["stop", "tool_calls", "error", "refusal", "", "toString", "__proto__", "bogus"]) {
       expect(finishReasonLabel(reason)).toBe("");
     }
+  });
+});
+
+describe("timeText", () => {
+  it("gives hours and minutes, a long form and ISO; nothing for no time", () => {
+    const shown = timeText(1_765_000_000);
+    expect(shown?.short).toMatch(/^\d\d:\d\d$/);
+    expect(shown?.iso).toBe("2025-12-06T05:46:40.000Z");
+    expect(shown?.long.length).toBeGreaterThan(5);
+    expect(timeText(0)).toBeNull();
+    expect(timeText(Number.NaN)).toBeNull();
   });
 });
