@@ -39,11 +39,11 @@ from nbchat.eta import Eta, StageHistory
 from nbchat.events import Progress, Result, StreamError, StreamEvent
 from nbchat.history import HistoryStore
 from nbchat.job_ledger import Clock, JobLedger
-from nbchat.loops import call_on
+from nbchat.loops import LoopTask
 from nbchat.reply_stream import ReplyStream
 from nbchat.retry import RetryPolicy
 from nbchat.stream import HttpRequest, Transport
-from nbchat.wire import JobState, RunOutcome
+from nbchat.wire import JobState
 
 log = logging.getLogger("nbchat")
 
@@ -86,7 +86,7 @@ class JobSpec:
         return f"{self.key} (classic)" if classic else self.key
 
 
-class Job:
+class Job(LoopTask[JobState]):
     """One run of a job; see the module docstring.
 
     ``on_change`` is called (on the loop) after every change worth showing, and once a
@@ -104,6 +104,7 @@ class Job:
         policy: RetryPolicy = NEVER_RESEND,
         on_change: Callable[[], None] = lambda: None,
     ) -> None:
+        super().__init__()
         self.spec = spec
         self.classic = classic
         self.state = JobState.IDLE
@@ -114,15 +115,11 @@ class Job:
         #: the run's stages and times (made when the job starts)
         self.ledger = JobLedger(StageHistory(), clock, spec.expected)
         self.stream: ReplyStream | None = None
-        self.stop_requested = False
         self._transport = transport
         self._store = store
         self._clock = clock
         self._policy = policy
         self._on_change = on_change
-        self._task: asyncio.Task[JobState] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._running = False
         self._finalized = False
         self._quiet_shown = False
         self._ticker: asyncio.TimerHandle | None = None
@@ -140,24 +137,7 @@ class Job:
         self._on_change()
         return self
 
-    def cancel(self) -> None:
-        """Cancel the job now (safe from any thread): the connection closes, and the
-        server sees the disconnect."""
-        self.stop_requested = True
-        loop = self._loop
-        if loop is None or self.done():
-            return
-        call_on(loop, self._cancel_task)
-
-    def _cancel_task(self) -> None:
-        # As Turn: a task that has not run its first step sees stop_requested instead.
-        if self._task is not None and self._running and not self._task.done():
-            self._task.cancel()
-
     # -- observation -------------------------------------------------------------------
-
-    def done(self) -> bool:
-        return self._task is not None and self._task.done()
 
     def eta(self) -> Eta | None:
         """Time left while running (None while unknown and once ended)."""
@@ -202,8 +182,7 @@ class Job:
                 state = self._ended_state()
         except asyncio.CancelledError:
             self._finalize(JobState.CANCELLED)
-            task = asyncio.current_task()
-            if self.stop_requested and task is not None and task.uncancel() == 0:
+            if self._stop_absorbed():
                 return self.state
             raise
         except NbchatError as exc:
@@ -303,20 +282,12 @@ class Job:
         stages = self.ledger.finish()
         self.notice = ""
         self.state = state
-        outcome: RunOutcome = "done" if state is JobState.DONE else _OUTCOMES[state]
         if self._running:
             try:
-                self._store.record_run(self.spec.history_key(self.classic), stages, outcome)
+                self._store.record_run(self.spec.history_key(self.classic), stages, state.outcome)
             except HistoryError as exc:
                 log.error("nbchat: %s (this run's timings are not kept)", exc)
         self._on_change()
-
-
-_OUTCOMES: dict[JobState, RunOutcome] = {
-    JobState.CANCELLED: "cancelled",
-    JobState.ERROR: "error",
-    JobState.INTERRUPTED: "interrupted",
-}
 
 
 __all__ = ["CLASSIC_STAGE", "NEVER_RESEND", "QUIET_AFTER_S", "Job", "JobSpec"]

@@ -44,7 +44,7 @@ from nbchat.errors import HistoryError, error_info, user_facing
 from nbchat.eta import Eta, StageHistory
 from nbchat.history import HistoryStore, MemoryHistory, open_history
 from nbchat.job_ledger import Clock, JobLedger
-from nbchat.wire import BAR_MESSAGE_CHARS, BarInfo, ErrorInfo, JobState, RunOutcome
+from nbchat.wire import BAR_MESSAGE_CHARS, BarInfo, ErrorInfo, JobState
 
 log = logging.getLogger("nbchat")
 
@@ -55,11 +55,6 @@ CHECK_S = 0.02
 #: the largest chunk of items handed out between two looks at the clock
 MAX_STEP = 1 << 20
 
-_OUTCOMES: dict[JobState, RunOutcome] = {
-    JobState.DONE: "done",
-    JobState.CANCELLED: "cancelled",
-    JobState.ERROR: "error",
-}
 _local = threading.local()
 _DEFAULT: Any = object()
 
@@ -140,7 +135,7 @@ class LoopBar(Generic[T]):
         key = self._key()
         if key is not None and self._store is not None:
             try:
-                self._store.record_run(key, stages, _OUTCOMES.get(state, "cancelled"))
+                self._store.record_run(key, stages, state.outcome)
             except HistoryError as exc:
                 log.error("nbchat: %s (this loop's timings are not kept)", exc)
         parent = self._parent

@@ -12,7 +12,7 @@ import concurrent.futures
 import logging
 import threading
 from collections.abc import Callable, Generator
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from nbchat.errors import ConfigurationError
 
@@ -40,6 +40,47 @@ def running_loop(what: str, script: str = "chat.ask(text)") -> asyncio.AbstractE
         raise ConfigurationError(
             f"{what} needs a running event loop, as in a notebook cell; in a script use {script}"
         ) from None
+
+
+class LoopTask(Generic[R]):
+    """Work run as one task on an event loop (a chat's turn, a progress job), stoppable
+    from any thread.
+
+    Subclasses set ``_loop`` and ``_task`` when they start, ``_running`` when the task's
+    body begins, and end their ``except asyncio.CancelledError`` with
+    :meth:`_stop_absorbed`: a cancellation belongs to whoever asked for it.
+    """
+
+    def __init__(self) -> None:
+        self.stop_requested = False
+        self._task: asyncio.Task[R] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._running = False
+
+    def cancel(self) -> None:
+        """Stop now (safe from any thread); what arrived so far is kept."""
+        self.stop_requested = True
+        loop = self._loop
+        if loop is None or self.done():
+            return
+        call_on(loop, self._cancel_task)
+
+    def _cancel_task(self) -> None:
+        # A task that has not run its first step is not cancelled: its body would never
+        # run (no except clause sees that cancellation); it sees stop_requested instead.
+        if self._task is not None and self._running and not self._task.done():
+            self._task.cancel()
+
+    def done(self) -> bool:
+        """True once the task has ended, in any state."""
+        return self._task is not None and self._task.done()
+
+    def _stop_absorbed(self) -> bool:
+        """In the task's ``except asyncio.CancelledError``: True when the cancellation
+        was this object's own Stop (absorbed: the task ends normally), False when it
+        belongs to someone else (the loop shutting down, an interrupted cell): re-raise."""
+        task = asyncio.current_task()
+        return self.stop_requested and task is not None and task.uncancel() == 0
 
 
 def call_on(loop: asyncio.AbstractEventLoop, fn: Callable[[], object]) -> None:
@@ -105,4 +146,4 @@ def _wait_interruptibly(future: concurrent.futures.Future[R]) -> R:
             continue
 
 
-__all__ = ["Cancellable", "call_on", "run_blocking", "running_loop"]
+__all__ = ["Cancellable", "LoopTask", "call_on", "run_blocking", "running_loop"]

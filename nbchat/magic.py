@@ -86,16 +86,12 @@ class ReplyOutput:
                 self._pending.cancel()
             self._refresh()  # the end: at once, with how it ended
             self._unsubscribe()
-        elif self._pending is None and _message_of(change) == self._id:
+        elif (
+            self._pending is None
+            and isinstance(change, (TextAppended, MessageUpdated))
+            and change.message_id == self._id
+        ):
             self._pending = asyncio.get_running_loop().call_later(REFRESH_S, self._refresh)
-
-
-def _message_of(change: Change) -> str | None:
-    if isinstance(change, TextAppended):
-        return change.message_id
-    if isinstance(change, MessageUpdated):
-        return change.message_id
-    return None
 
 
 def chat_magic(line: str, cell: str) -> None:

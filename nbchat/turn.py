@@ -61,7 +61,7 @@ from nbchat.events import (
     ToolCallFinished,
     ToolCallStarted,
 )
-from nbchat.loops import call_on
+from nbchat.loops import LoopTask
 from nbchat.message import Message
 from nbchat.metrics import Clock, ReplyTimer, ToolTimer, rescaled
 from nbchat.reply_stream import ReplyStream
@@ -97,7 +97,7 @@ class TurnHost(Protocol):
         """The turn's reply has output: the replies it replaces (``turn.replaces``) go."""
 
 
-class Turn:
+class Turn(LoopTask[Message]):
     """Handle on a running or finished turn; see the module docstring."""
 
     def __init__(
@@ -110,6 +110,7 @@ class Turn:
         replaces: list[Message] | None = None,
         clock: Clock = time.monotonic,
     ) -> None:
+        super().__init__()
         self.user_message = user
         self.message = reply
         #: replies this one retries: kept (and marked) until this one has output
@@ -119,13 +120,9 @@ class Turn:
         self.notice = ""
         #: the reply's network side, once prepared
         self.stream: ReplyStream | None = None
-        self.stop_requested = False
         self._host = host
         self._timer = ReplyTimer(clock)
         self._tools = ToolTimer(clock)
-        self._task: asyncio.Task[Message] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._running = False
         self._finalized = False
         self._reasoning_placed = False  # told the view where the reasoning goes
         self._clock = clock
@@ -148,20 +145,6 @@ class Turn:
         task.add_done_callback(lambda _task: self._finalize("stopped"))
         self._task = task
         return self
-
-    def cancel(self) -> None:
-        """Stop the reply now, keeping what arrived (safe from any thread)."""
-        self.stop_requested = True
-        loop = self._loop
-        if loop is None or self.done():
-            return
-        call_on(loop, self._cancel_task)
-
-    def _cancel_task(self) -> None:
-        # A task that has not run its first step is not cancelled: its body would never
-        # run (no except clause sees that cancellation); it sees stop_requested instead.
-        if self._task is not None and self._running and not self._task.done():
-            self._task.cancel()
 
     def set_notice(self, notice: str) -> None:
         """Show (or, with ``""``, clear) a line about a retry or resume wait (RECONNECTING).
@@ -227,10 +210,6 @@ class Turn:
     def status(self) -> str:
         return self.message.status
 
-    def done(self) -> bool:
-        """True once the reply has ended, in any state."""
-        return self._task is not None and self._task.done()
-
     async def wait(self) -> Message:
         """Wait for the reply to end and return it (also reachable as ``await turn``)."""
         assert self._task is not None, "the turn was never started"
@@ -257,8 +236,7 @@ class Turn:
                 status = _status(ledger.error)
         except asyncio.CancelledError:
             self._finalize("stopped")
-            task = asyncio.current_task()
-            if self.stop_requested and task is not None and task.uncancel() == 0:
+            if self._stop_absorbed():
                 return self.message
             raise
         except NbchatError as exc:

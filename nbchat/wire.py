@@ -79,9 +79,20 @@ class JobState(enum.StrEnum):
     def busy(self) -> bool:
         return self in (JobState.CONNECTING, JobState.RUNNING)
 
+    @property
+    def outcome(self) -> RunOutcome:
+        """How a run that ended in this state is recorded (not an end: cancelled)."""
+        return _OUTCOMES.get(self, "cancelled")
+
 
 #: how a progress run ended, as the history keeps it (only "done" runs teach the ETA)
 RunOutcome = Literal["done", "cancelled", "error", "interrupted"]
+_OUTCOMES: dict[JobState, RunOutcome] = {
+    JobState.DONE: "done",
+    JobState.CANCELLED: "cancelled",
+    JobState.ERROR: "error",
+    JobState.INTERRUPTED: "interrupted",
+}
 Role = Literal["system", "user", "assistant"]
 
 
