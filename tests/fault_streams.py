@@ -57,6 +57,16 @@ class Seen:
     def count(self) -> int:
         return len(self.times)
 
+    def add(self, request: Request, raw: bytes) -> int:
+        """Note one request (its body ``raw``, read already); its number in the case."""
+        self.times.append(time.monotonic())
+        self.headers.append({k.lower(): v for k, v in request.headers.items()})
+        try:
+            self.bodies.append(json.loads(raw) if raw else None)
+        except json.JSONDecodeError:
+            self.bodies.append(raw.decode(errors="replace"))
+        return self.count
+
 
 class FaultStreams:
     """The app plus what it saw, per case (read from the test thread)."""
@@ -86,13 +96,7 @@ def create_fault_streams() -> tuple[Starlette, FaultStreams]:
         seen = state.log(case)
         raw = await request.body()
         with state.lock:
-            seen.times.append(time.monotonic())
-            seen.headers.append({k.lower(): v for k, v in request.headers.items()})
-            try:
-                seen.bodies.append(json.loads(raw) if raw else None)
-            except json.JSONDecodeError:
-                seen.bodies.append(raw.decode(errors="replace"))
-        n = seen.count
+            n = seen.add(request, raw)
         last_id = request.headers.get("last-event-id")
         return await _answer(case, n, last_id, request, state)
 

@@ -150,13 +150,7 @@ def create_job_server() -> tuple[Starlette, JobServer]:
         raw = await request.body()
         seen = state.log(case, route)
         with state.lock:
-            seen.times.append(time.monotonic())
-            seen.headers.append({k.lower(): v for k, v in request.headers.items()})
-            try:
-                seen.bodies.append(json.loads(raw) if raw else None)
-            except json.JSONDecodeError:
-                seen.bodies.append(raw.decode(errors="replace"))
-            n = seen.count
+            n = seen.add(request, raw)
         return case, n
 
     async def stream_route(request: Request) -> Response:

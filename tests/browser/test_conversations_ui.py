@@ -54,12 +54,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
         yield server
 
 
-@pytest.fixture
-def page(lab: JupyterLab, tmp_path: Path) -> Iterator[Any]:
-    with jupyter.chromium_page(tmp_path / "chromium-profile", ARTIFACTS / "last.png") as page:
-        yield page
-
-
 def chats(page: Any) -> list[dict[str, Any]]:
     return page.evaluate(JS_CHATS)
 

@@ -62,12 +62,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
         yield server
 
 
-@pytest.fixture
-def page(lab: JupyterLab, tmp_path: Path) -> Iterator[Any]:
-    with jupyter.chromium_page(tmp_path / "chromium-profile", ARTIFACTS / "last.png") as page:
-        yield page
-
-
 def job_bar(page: Any) -> dict[str, Any] | None:
     return next((b for b in page.evaluate(JS_BARS) if b["title"] == "browser job"), None)
 

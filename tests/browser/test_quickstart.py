@@ -41,12 +41,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterLab]:
         yield server
 
 
-@pytest.fixture
-def page(lab: JupyterLab, tmp_path: Path) -> Iterator[Any]:
-    with jupyter.chromium_page(tmp_path / "chromium-profile", ARTIFACTS / "last.png") as page:
-        yield page
-
-
 def assistant_messages(page: Any) -> list[dict[str, str]]:
     return page.evaluate(
         """() => Array.from(document.querySelectorAll('.nbchat .nbchat-message')).map(el => ({
