@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from nbchat.accumulate import Reply, ToolCall
+from nbchat.catalog import ConversationInfo, conversations, delete_conversation
 from nbchat.chat import Chat
 from nbchat.config import ContextLimit, Endpoint, Timeouts
 from nbchat.controller import ChatController
@@ -53,6 +54,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectionFailed",
     "ContextLimit",
+    "ConversationInfo",
     "Dialect",
     "Endpoint",
     "HTTPStatusError",
@@ -83,6 +85,8 @@ __all__ = [
     "TurnInProgressError",
     "ValidationError",
     "__version__",
+    "conversations",
+    "delete_conversation",
     "load_ipython_extension",
     "parse_stream",
     "progress",

@@ -60,6 +60,13 @@ class ContextLimitChanged:
     limit: ContextLimit
 
 
+@dataclass(frozen=True)
+class SystemChanged:
+    """``chat.system`` is another prompt (or none) from the next turn on."""
+
+    system: str | None
+
+
 class TextAppended(NamedTuple):
     """``text`` was appended to message ``message_id``'s reply (or its reasoning).
 
@@ -94,6 +101,7 @@ Change = (
     | NoticeChanged
     | ModelChanged
     | ContextLimitChanged
+    | SystemChanged
 )
 Listener = Callable[[Change], None]
 
@@ -139,6 +147,7 @@ __all__ = [
     "NoticeChanged",
     "Phase",
     "PhaseChanged",
+    "SystemChanged",
     "TextAppended",
     "TranscriptReplaced",
 ]

@@ -119,6 +119,7 @@ class Chat(ChatController):
     @user_facing
     def __init__(self, *args: Any, name: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, name=name or notebook_conversation_name(), **kwargs)
+        self.conversation.notebook = notebook_path()
         Chat._latest = weakref.ref(self)
         self._widget: ChatWidget | None = None
         #: marks this chat's static transcript, which its live widget hides

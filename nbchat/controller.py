@@ -20,7 +20,8 @@ import asyncio
 import dataclasses
 import logging
 import os
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from nbchat.changes import (
@@ -31,6 +32,7 @@ from nbchat.changes import (
     ModelChanged,
     Phase,
     PhaseChanged,
+    SystemChanged,
     TranscriptReplaced,
 )
 from nbchat.config import ContextLimit, Timeouts
@@ -84,9 +86,14 @@ class ChatController:
         Where the conversation persists: by default a SQLite file in the per-user data
         folder; a path for another file; ``None`` to keep it in memory only.
     name : str, optional
-        The conversation's key in the history; by default the notebook's path.
+        The conversation's key in the history (``Chat`` uses the notebook and cell by
+        default). After ``chat.new()`` or ``chat.open()`` the key stands for the
+        conversation chosen last, which a chat made with it reopens.
     system : str, optional
-        A system prompt sent first on every turn.
+        A system prompt sent first on every turn; ``chat.system = ...`` changes it
+        from the next turn on.
+    models : sequence of str, optional
+        Models the user may pick from in the widget (``model`` defaults to the first).
     dialect : str
         The wire format of the endpoint (``"openai-chat"`` by default).
     headers : mapping, optional
@@ -161,7 +168,10 @@ class ChatController:
         resumable: bool = False,
         max_context_messages: int | None = 100,
         max_context_tokens: int | None = None,
+        models: Sequence[str] | None = None,
     ) -> None:
+        choices = _model_choices(model, models)
+        model = model or (choices[0] if choices else None)
         source = resolve_source(
             base_url=base_url,
             api_key=api_key,
@@ -185,8 +195,11 @@ class ChatController:
         get_dialect(self.endpoint.dialect)  # fail now, not at the first send, on a bad name
         #: where responses come from (see nbchat.stream)
         self.transport: Transport = source.transport
-        self.name = name or default_conversation_name()
-        self.system = system
+        #: the models the widget offers (``models=``; the current one may be another)
+        self.models: tuple[str, ...] = choices
+        #: the key the chat was made with: it stands for the conversation chosen last
+        self.key = name or default_conversation_name()
+        self._system = _checked_system(system)
         self._context_limit = ContextLimit(max_context_messages, max_context_tokens)
         self.retry_policy = retry or RetryPolicy()
         #: the turn's output clock uses ``idle``; the default HTTP transport the others
@@ -196,12 +209,29 @@ class ChatController:
             True if history is _DEFAULT else history  # type: ignore[arg-type]
         )
         #: the messages, their history and listeners (see nbchat.conversation)
-        self.conversation = Conversation.open(self.name, store)
+        self.conversation = Conversation.open(store.setting(_chosen(self.key)) or self.key, store)
         #: tell every listener about a change (a broken listener is logged, not raised)
         self.emit: Callable[[Change], None] = self.conversation.emit
         self._turn: Turn | None = None
 
     # -- observation -------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The conversation's name in the history (``chat.new()`` and ``chat.open()``
+        change it)."""
+        return self.conversation.name
+
+    @property
+    def system(self) -> str | None:
+        """The system prompt sent first on every turn; assign to change it (from the
+        next turn on) or ``None`` to send none."""
+        return self._system
+
+    @system.setter
+    def system(self, text: str | None) -> None:
+        self._system = _checked_system(text)
+        self.emit(SystemChanged(self._system))
 
     @property
     def state(self) -> Phase:
@@ -366,11 +396,11 @@ class ChatController:
     def retry(self) -> Turn:
         """Answer the last user message again; the new reply replaces the old one.
 
-        For a reply that ended ``interrupted``, ``error`` or ``stopped`` (the Retry
-        button does the same). The old reply stays, on screen (marked) and in history,
-        until the new one produces output; then it is removed. If the retry fails
-        before that, both stay: nothing the user had is lost. ``await chat.retry()``
-        waits for the new reply.
+        For any last reply: one that ended ``interrupted``, ``error`` or ``stopped``
+        (the widget's Retry) or a finished one (its Regenerate). The old reply stays,
+        on screen (marked) and in history, until the new one produces output; then it
+        is removed. If the retry fails before that, both stay: nothing the user had is
+        lost. ``await chat.retry()`` waits for the new reply.
 
         Raises
         ------
@@ -381,16 +411,45 @@ class ChatController:
         """
         loop = running_loop("chat.retry()")
         self._refuse_if_busy()
-        last_user = next(
-            (i for i in range(len(self.messages) - 1, -1, -1) if self.messages[i].role == "user"),
-            None,
-        )
-        if last_user is None:
-            raise ConfigurationError("nothing to retry: the conversation has no user message")
+        last_user = self._last_user("retry")
         replaced = self.messages[last_user + 1 :]
-        for old in replaced:
-            old.superseded = True
         return self._start(loop, self.messages[last_user], replaced)
+
+    @user_facing
+    def edit(self, text: str) -> Turn:
+        """Replace the last user message with ``text`` and answer it anew.
+
+        Like :meth:`retry`, the old message and its replies stay (marked) until the new
+        reply has output, then go from the transcript and the history; if it fails
+        before that, nothing is removed. ``await chat.edit(text)`` waits for the reply.
+
+        Raises
+        ------
+        TurnInProgressError
+            A reply is still streaming.
+        ConfigurationError
+            There is no user message to edit, ``text`` is not a valid message, or there
+            is no running event loop.
+        """
+        loop = running_loop("chat.edit()")
+        check_message(text)
+        self._refuse_if_busy()
+        self._refuse_if_remote("edit")
+        last_user = self._last_user("edit")
+        replaced = self.messages[last_user:]
+        user = Message("user", text)
+        self.save(user)
+        self.conversation.append(user)
+        return self._start(loop, user, replaced)
+
+    def _last_user(self, action: str) -> int:
+        messages = self.messages
+        for i in range(len(messages) - 1, -1, -1):
+            if messages[i].role == "note":
+                break  # the context was cleared after it
+            if messages[i].role == "user":
+                return i
+        raise ConfigurationError(f"nothing to {action}: no user message since the last clear")
 
     def _refuse_if_busy(self) -> None:
         if self._turn is not None and not self._turn.done():
@@ -405,6 +464,7 @@ class ChatController:
         turn = Turn(self, user, reply, idle=self.timeouts.idle, replaces=replaces)
         self._turn = turn
         for old in replaces or ():
+            old.superseded = True
             self.emit(MessageUpdated(old.id))  # now marked as being retried
         self.conversation.append(reply)
         return turn.start(loop)
@@ -448,12 +508,21 @@ class ChatController:
     @user_facing
     def undo(self) -> list[Message]:
         """Take back the last exchange: the last user message and the replies after it
-        go from the transcript, the history and what the model is sent. Returns them
-        (empty when there is no user message)."""
+        go from the transcript, the history and what the model is sent. After
+        ``chat.clear()`` it takes back the clear (its note). Returns what went (empty
+        when there is nothing to take back).
+
+        Raises
+        ------
+        TurnInProgressError
+            A reply is still streaming.
+        """
         self._refuse_if_busy()
+        self._refuse_if_remote("undo")
         messages = self.messages
         last = next(
-            (i for i in range(len(messages) - 1, -1, -1) if messages[i].role == "user"), None
+            (i for i in range(len(messages) - 1, -1, -1) if messages[i].role in ("user", "note")),
+            None,
         )
         if last is None:
             return []
@@ -461,13 +530,120 @@ class ChatController:
         self.conversation.remove(gone)
         return gone
 
-    def clear(self) -> None:
-        """Forget this conversation, here and in the history store."""
-        if self._turn is not None and not self._turn.done():
-            raise TurnInProgressError("stop the streaming reply before clearing the chat")
+    @user_facing
+    def clear(self) -> bool:
+        """Start the model afresh in this conversation: a note in the transcript says the
+        model is not sent the messages above it; they stay on screen and in history
+        (``chat.undo()`` takes the note back). False when nothing was sent anyway.
+
+        Raises
+        ------
+        TurnInProgressError
+            A reply is still streaming.
+        """
+        self._refuse_if_busy()
+        self._refuse_if_remote("clear")
+        return self.conversation.clear_context() is not None
+
+    @user_facing
+    def new(self) -> str:
+        """Start a new, empty conversation; the old one stays in the history
+        (``nbchat.conversations()`` lists it, ``chat.open(name)`` reopens it). The chat's
+        key now stands for the new one, so re-running the cell reopens it. Returns its
+        name; an empty conversation is kept as it is.
+
+        Raises
+        ------
+        TurnInProgressError
+            A reply is still streaming.
+        """
+        self._refuse_if_busy()
+        self._refuse_if_remote("new")
+        if self.messages:
+            self._switch(self._fresh_name())
+        return self.name
+
+    @user_facing
+    def open(self, name: str) -> None:
+        """Show conversation ``name`` from the history and continue it here; the chat's
+        key now stands for it (re-running the cell reopens it).
+
+        Raises
+        ------
+        ConfigurationError
+            The history holds no conversation of that name.
+        TurnInProgressError
+            A reply is still streaming.
+        """
+        self._refuse_if_busy()
+        self._refuse_if_remote("open")
+        if not isinstance(name, str) or name not in self.conversation.history.conversations():
+            raise ConfigurationError(
+                f"no conversation {name!r} in the history at {self.history_location}; "
+                "nbchat.conversations() lists those there are"
+            )
+        self._switch(name)
+
+    @user_facing
+    def delete(self, name: str | None = None) -> None:
+        """Delete conversation ``name`` (this chat's by default) from the history, for
+        good. Deleting this chat's own leaves it empty.
+
+        Raises
+        ------
+        TurnInProgressError
+            This chat's reply is still streaming (to delete its conversation).
+        """
+        if name is None or name == self.name:
+            self._refuse_if_busy()
+            self._refuse_if_remote("delete")
+            self._turn = None
+            self.conversation.clear()
+            self.emit(PhaseChanged(Phase.IDLE))
+        else:
+            self.conversation.history.clear(name)
+
+    def _switch(self, name: str) -> None:
+        self.conversation.history.set_setting(_chosen(self.key), name)
         self._turn = None
-        self.conversation.clear()
+        self.conversation.reopen(name)
         self.emit(PhaseChanged(Phase.IDLE))
+
+    def _fresh_name(self) -> str:
+        taken = set(self.conversation.history.conversations())
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        name = f"{self.key} ({stamp})"
+        n = 2
+        while name in taken:
+            name, n = f"{self.key} ({stamp} #{n})", n + 1
+        return name
+
+    def _refuse_if_remote(self, action: str) -> None:
+        if self._session is not None:
+            raise ConfigurationError(
+                f"chat.{action}(): this chat's conversation is the server session "
+                f"{self._session.id!r}, kept by the server; start another with "
+                "Chat(session='another-id')"
+            )
+
+
+def _chosen(key: str) -> str:
+    # The setting that names the conversation a chat key stands for (after new/open).
+    return f"conversation:{key}"
+
+
+def _model_choices(model: str | None, models: Sequence[str] | None) -> tuple[str, ...]:
+    if models is None:
+        return ()
+    if isinstance(models, str) or not all(isinstance(m, str) and m for m in models):
+        raise ConfigurationError("models must be a list of model names, e.g. models=['a', 'b']")
+    return tuple(dict.fromkeys([model, *models] if model else models))
+
+
+def _checked_system(text: object) -> str | None:
+    if text is not None and not isinstance(text, str):
+        raise ConfigurationError(f"system must be a string or None, not {type(text).__name__}")
+    return text or None
 
 
 __all__ = ["ChatController"]

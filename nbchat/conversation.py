@@ -48,6 +48,9 @@ class Conversation:
         self.name = name
         self.history = history
         self.messages: list[Message] = list(messages)
+        #: the notebook (or script) the conversation is kept for, noted in the history
+        #: with its first message ("" when not known)
+        self.notebook = ""
         self._listeners = Listeners()
         #: tell every listener about a change (a broken listener is logged, not raised)
         self.emit: Callable[[Change], None] = self._listeners.emit
@@ -55,7 +58,15 @@ class Conversation:
     @classmethod
     def open(cls, name: str, history: HistoryStore) -> Conversation:
         """Conversation ``name`` with the messages ``history`` holds for it."""
-        return cls(name, history, [Message.from_record(r) for r in history.load(name)])
+        return cls(name, history, _load(history, name))
+
+    def reopen(self, name: str) -> None:
+        """Become conversation ``name`` of the same history (its stored messages, or
+        none): what ``chat.new()`` and ``chat.open()`` do. Listeners stay."""
+        messages = _load(self.history, name)
+        self.name = name
+        self.messages = messages
+        self.emit(TranscriptReplaced())
 
     # -- listeners ---------------------------------------------------------------------
 
@@ -67,10 +78,12 @@ class Conversation:
 
     def save(self, message: Message) -> None:
         """Insert or update ``message`` in the history (raises HistoryError)."""
-        if message.role == "user":
+        if message.role != "assistant":
             finished: float | None = message.created_at
         else:
             finished = None if message.status == "streaming" else time.time()
+        if not self.messages and self.notebook:
+            self.history.describe(self.name, self.notebook)
         self.history.save(self.name, message.to_record(finished_at=finished))
 
     def remove(self, gone: list[Message]) -> None:
@@ -89,6 +102,22 @@ class Conversation:
         self.history.clear(self.name)
         self.messages = []
         self.emit(TranscriptReplaced())
+
+    def clear_context(self) -> Message | None:
+        """End what the model is sent here: a note saying so is saved and added; the
+        messages above it stay, on screen and in history, and are never sent again.
+        Returns the note (None when nothing would be sent anyway)."""
+        if not any(_is_sent(m) for m in self._since_note()):
+            return None
+        note = Message("note", CONTEXT_CLEARED)
+        self.save(note)
+        self.append(note)
+        return note
+
+    def _since_note(self) -> list[Message]:
+        messages = self.messages
+        start = next((i + 1 for i in range(len(messages) - 1, -1, -1) if _is_note(messages[i])), 0)
+        return messages[start:]
 
     def append(self, message: Message) -> None:
         """Add ``message`` at the end (already saved, or not to be saved)."""
@@ -112,9 +141,10 @@ class Conversation:
         the ``system`` prompt takes).
 
         Sent are user messages and assistant replies with text (a stopped or interrupted
-        partial included: the user saw it; a reply being retried left out). The window
-        starts with a user message, and always holds the newest one. The walk goes back
-        from the end and stops at the limit: its cost follows the window, not the chat.
+        partial included: the user saw it; a reply being retried left out) after the
+        last note (``chat.clear()``). The window starts with a user message, and always
+        holds the newest one. The walk goes back from the end and stops at the limit or
+        a note: its cost follows the window, not the chat.
         """
         return self._window(limit, until, system)[0]
 
@@ -123,8 +153,11 @@ class Conversation:
         else "" (the widget draws a line there)."""
         window, start = self._window(limit, None, system)
         messages = self.messages
-        if window and any(_is_sent(messages[i]) for i in range(start - 1, -1, -1)):
-            return window[0].id
+        for i in range(start - 1, -1, -1):
+            if _is_note(messages[i]):
+                break  # the note says where the context starts
+            if window and _is_sent(messages[i]):
+                return window[0].id
         return ""
 
     def _window(
@@ -145,6 +178,8 @@ class Conversation:
         start = oldest = end
         for i in range(end - 1, -1, -1):
             message = messages[i]
+            if _is_note(message):
+                break
             if not _is_sent(message):
                 continue
             if room is not None and len(taken) >= room and whole:
@@ -176,6 +211,20 @@ class Conversation:
         return out
 
 
+#: the note ``chat.clear()`` leaves in the transcript
+CONTEXT_CLEARED = "Context cleared: the model is not sent the messages above."
+
+
+def _load(history: HistoryStore, name: str) -> list[Message]:
+    return [Message.from_record(r) for r in history.load(name)]
+
+
+def _is_note(message: Message) -> bool:
+    # A note is nbchat's line in the transcript (the context was cleared there): the
+    # model is sent nothing above it.
+    return message.role == "note"
+
+
 def _is_sent(message: Message) -> bool:
     return (
         (message.role == "user" or message.role == "assistant")
@@ -189,4 +238,4 @@ def estimate_tokens(text: str) -> int:
     return len(text) // 4 + 4
 
 
-__all__ = ["Conversation", "default_conversation_name", "estimate_tokens"]
+__all__ = ["CONTEXT_CLEARED", "Conversation", "default_conversation_name", "estimate_tokens"]

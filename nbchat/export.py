@@ -9,6 +9,7 @@ import datetime as dt
 import html
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -79,6 +80,14 @@ def export_text(
         "messages": [{**m.to_info(), "model": m.model} for m in messages],
     }
     return json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n"
+
+
+def export_filename(name: str, fmt: str) -> str:
+    """A file name for conversation ``name`` exported as ``fmt``: the conversation's
+    last path part, safe on every file system."""
+    stem = name.rsplit("/", 1)[-1].split("#", 1)[0].removesuffix(".ipynb")
+    stem = re.sub(r"[^\w.-]+", "-", stem).strip(".-")[:60] or "conversation"
+    return f"{stem}-chat{SUFFIXES.get(fmt, '.txt')}"
 
 
 def write_export(text: str, path: str | os.PathLike[str]) -> Path:

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import anywidget
 import traitlets
@@ -34,15 +35,31 @@ from nbchat.changes import (
     ModelChanged,
     NoticeChanged,
     PhaseChanged,
+    SystemChanged,
     TextAppended,
     TranscriptReplaced,
 )
 from nbchat.controller import ChatController
 from nbchat.errors import NbchatError
-from nbchat.wire import PAGE, Head, MessageInfo, Page, Snapshot
+from nbchat.export import MEDIA_TYPES, export_filename, export_text
+from nbchat.wire import (
+    PAGE,
+    ConversationList,
+    ConversationRow,
+    ExportFile,
+    Head,
+    MessageInfo,
+    Page,
+    Refused,
+    Snapshot,
+)
 
 log = logging.getLogger("nbchat")
 _STATIC = Path(__file__).parent / "static"
+#: what a change of these pushes: the ``head`` trait (phase, notice, model, context line)
+HEAD_CHANGES = (PhaseChanged, NoticeChanged, ModelChanged, ContextLimitChanged, SystemChanged)
+#: the most conversations the Conversations panel lists (the newest)
+LISTED = 300
 
 
 class ChatWidget(anywidget.AnyWidget):
@@ -94,11 +111,15 @@ class ChatWidget(anywidget.AnyWidget):
             if message is not None:
                 batcher.upsert(message.to_info())
                 self.flush()  # a new message shows at once
+            if message is not None and not self._controller.state.busy:
+                self._push_head()  # a note (chat.clear()) moves where the context starts
         elif isinstance(change, MessagesRemoved):
             for message_id in change.message_ids:
                 batcher.remove(message_id)
             self.flush()
-        elif isinstance(change, (PhaseChanged, NoticeChanged, ModelChanged, ContextLimitChanged)):
+            if not self._controller.state.busy:
+                self._push_head()  # chat.undo() may move where the context starts
+        elif isinstance(change, HEAD_CHANGES):
             self._push_head()
         elif isinstance(change, TranscriptReplaced):
             self._push_snapshot()
@@ -138,6 +159,8 @@ class ChatWidget(anywidget.AnyWidget):
             "model": controller.endpoint.model,
             "endpoint": controller.where,
             "context_start": context_start,
+            "models": list(controller.models),
+            "conversation": controller.name,
         }
         self.head = dict(head)
 
@@ -181,28 +204,102 @@ class ChatWidget(anywidget.AnyWidget):
     def _on_view_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if not isinstance(content, dict):
             return
-        kind = content.get("type")
+        handler = self._handlers.get(str(content.get("type")))
+        if handler is None:
+            return
         try:
-            if kind == "send":
-                text = content.get("text")
-                if isinstance(text, str) and text.strip():
-                    if self._controller.state.busy:
-                        self._push_snapshot()  # the view thought the chat idle: it is stale
-                    self._controller.send(text)
-            elif kind == "stop":
-                if not self._controller.state.busy:
-                    # Stop on an idle chat: the view missed the turn's end (messages are
-                    # dropped under load, traits too); show it the chat as it is.
-                    self._push_snapshot()
-                self._controller.stop()
-            elif kind == "retry":
-                self._controller.retry()
-            elif kind == "sync":
-                self._push_snapshot()
-            elif kind == "page":
-                self._send_page(content.get("before"))
+            handler(self, content)
         except NbchatError as exc:
             log.warning("nbchat: %s", exc)
+            refused: Refused = {"type": "refused", "message": str(exc)}
+            self.send(refused)
+
+    def _on_send(self, content: dict[str, Any]) -> None:
+        text = content.get("text")
+        if isinstance(text, str) and text.strip():
+            if self._controller.state.busy:
+                self._push_snapshot()  # the view thought the chat idle: it is stale
+            self._controller.send(text)
+
+    def _on_stop(self, _content: dict[str, Any]) -> None:
+        if not self._controller.state.busy:
+            # Stop on an idle chat: the view missed the turn's end (messages are
+            # dropped under load, traits too); show it the chat as it is.
+            self._push_snapshot()
+        self._controller.stop()
+
+    def _on_edit(self, content: dict[str, Any]) -> None:
+        text = content.get("text")
+        if isinstance(text, str) and text.strip():
+            self._controller.edit(text.strip())
+
+    def _on_model(self, content: dict[str, Any]) -> None:
+        model = content.get("model")
+        if model in self._controller.models:
+            self._controller.model = str(model)
+
+    def _on_open(self, content: dict[str, Any]) -> None:
+        self._controller.open(str(content.get("name")))
+
+    def _on_delete(self, content: dict[str, Any]) -> None:
+        name = content.get("name")
+        if isinstance(name, str) and name:
+            self._controller.delete(name)
+            self._on_conversations(content)  # the panel shows the list without it
+
+    def _on_conversations(self, _content: dict[str, Any]) -> None:
+        found = self._controller.conversation.history.summaries()
+        rows: list[ConversationRow] = [
+            {
+                "name": c.name,
+                "title": c.title,
+                "notebook": c.notebook,
+                "last_activity": c.last_activity,
+                "messages": c.messages,
+            }
+            for c in found[:LISTED]
+        ]
+        listing: ConversationList = {
+            "type": "conversations",
+            "items": rows,
+            "more": max(0, len(found) - LISTED),
+        }
+        self.send(listing)
+
+    def _on_export(self, content: dict[str, Any]) -> None:
+        fmt = str(content.get("format") or "markdown")
+        controller = self._controller
+        text = export_text(
+            fmt,
+            controller.messages,
+            name=controller.name,
+            model=controller.endpoint.model,
+            location=controller.history_location,
+        )
+        reply: ExportFile = {
+            "type": "export",
+            "filename": export_filename(controller.name, fmt),
+            "media_type": MEDIA_TYPES[fmt],
+            "text": text,
+        }
+        self.send(reply)
+
+    _handlers: ClassVar[dict[str, Callable[[ChatWidget, dict[str, Any]], object]]] = {
+        "send": _on_send,
+        "stop": _on_stop,
+        "retry": lambda self, _c: self._controller.retry(),
+        "edit": _on_edit,
+        "new": lambda self, _c: self._controller.new(),
+        "clear": lambda self, _c: self._controller.clear(),
+        "undo": lambda self, _c: self._controller.undo(),
+        "model": _on_model,
+        "conversations": _on_conversations,
+        "open": _on_open,
+        "delete": _on_delete,
+        "export": _on_export,
+        "sync": lambda self, _c: self._push_snapshot(),
+        "page": lambda self, c: self._send_page(c.get("before")),
+    }
 
     def close(self) -> None:
         self._unsubscribe()

@@ -93,7 +93,9 @@ _OUTCOMES: dict[JobState, RunOutcome] = {
     JobState.ERROR: "error",
     JobState.INTERRUPTED: "interrupted",
 }
-Role = Literal["system", "user", "assistant"]
+#: ``note``: a line nbchat writes in the transcript, never sent: the context was cleared
+#: there (``chat.clear()``), so the model is sent nothing above it
+Role = Literal["system", "user", "assistant", "note"]
 
 
 class ErrorInfo(TypedDict):
@@ -211,6 +213,10 @@ class Head(TypedDict):
     #: the first message the next request sends when older ones are left out (the
     #: chat's context limit), else ""; the view draws a line above it
     context_start: str
+    #: the models the user may pick from (``Chat(models=...)``); a picker when several
+    models: list[str]
+    #: the conversation's name in the history (the Conversations panel marks it)
+    conversation: str
 
 
 class TextOp(TypedDict):
@@ -261,6 +267,42 @@ class Page(TypedDict):
     offset: int
 
 
+class ConversationRow(TypedDict):
+    """One conversation of the history, as the Conversations panel lists it."""
+
+    name: str
+    title: str
+    notebook: str
+    #: seconds since the epoch
+    last_activity: float
+    messages: int
+
+
+class ConversationList(TypedDict):
+    """The answer to a ``conversations`` request: the newest first, at most a few hundred."""
+
+    type: Literal["conversations"]
+    items: list[ConversationRow]
+    #: how many more the history holds than ``items`` shows
+    more: int
+
+
+class ExportFile(TypedDict):
+    """The answer to an ``export`` request: a file for the browser to save."""
+
+    type: Literal["export"]
+    filename: str
+    media_type: str
+    text: str
+
+
+class Refused(TypedDict):
+    """A request from the view that the kernel could not carry out, and why."""
+
+    type: Literal["refused"]
+    message: str
+
+
 class SendRequest(TypedDict):
     type: Literal["send"]
     text: str
@@ -283,7 +325,53 @@ class PageRequest(TypedDict):
     before: str
 
 
-ViewRequest = SendRequest | StopRequest | SyncRequest | RetryRequest | PageRequest
+class EditRequest(TypedDict):
+    """Replace the last user message with ``text`` and answer it anew."""
+
+    type: Literal["edit"]
+    text: str
+
+
+class ActionRequest(TypedDict):
+    """``new``, ``clear`` and ``undo`` do what ``chat.new()`` etc. do; ``conversations``
+    asks for the list."""
+
+    type: Literal["new", "clear", "undo", "conversations"]
+
+
+class NamedRequest(TypedDict):
+    """Open or delete conversation ``name``."""
+
+    type: Literal["open", "delete"]
+    name: str
+
+
+class ModelRequest(TypedDict):
+    """Answer with model ``model`` (one of ``Head.models``) from the next turn on."""
+
+    type: Literal["model"]
+    model: str
+
+
+class ExportRequest(TypedDict):
+    """The conversation as a file: ``format`` is ``markdown``, ``json`` or ``html``."""
+
+    type: Literal["export"]
+    format: str
+
+
+ViewRequest = (
+    SendRequest
+    | StopRequest
+    | SyncRequest
+    | RetryRequest
+    | PageRequest
+    | EditRequest
+    | ActionRequest
+    | NamedRequest
+    | ModelRequest
+    | ExportRequest
+)
 
 
 class StageInfo(TypedDict):

@@ -70,6 +70,7 @@ def test_survives_reopen_and_uses_wal(tmp_path: Path) -> None:
         "0002_message_extra",
         "0003_progress_runs",
         "0004_run_outcome_settings",
+        "0005_conversation_notebook",
     ]
     db.close()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import platformdirs
 
 from nbchat.history.sqlite import SqliteHistory
-from nbchat.history.store import HistoryStore, MemoryHistory, MessageRecord
+from nbchat.history.store import ConversationInfo, HistoryStore, MemoryHistory, MessageRecord
 
 #: set this environment variable to move nbchat's data folder (history, caches)
 DATA_DIR_ENV = "NBCHAT_DATA_DIR"
@@ -54,6 +54,7 @@ def open_history(history: HistoryStore | str | os.PathLike[str] | bool | None) -
 
 __all__ = [
     "DATA_DIR_ENV",
+    "ConversationInfo",
     "HistoryStore",
     "MemoryHistory",
     "MessageRecord",

@@ -70,4 +70,9 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0005_conversation_notebook",
+        # The notebook (or script) a conversation was started in, for nbchat.conversations().
+        "ALTER TABLE conversations ADD COLUMN notebook TEXT NOT NULL DEFAULT '';",
+    ),
 ]

@@ -19,7 +19,7 @@ from typing import Any, cast
 from nbchat.errors import HistoryError
 from nbchat.history.migrations import MIGRATIONS
 from nbchat.history.sqlite_db import SqliteFile
-from nbchat.history.store import HistoryStore, MessageRecord
+from nbchat.history.store import ConversationInfo, HistoryStore, MessageRecord, title_of
 from nbchat.wire import MessageStatus, MetricsInfo, Role, RunOutcome
 
 
@@ -118,6 +118,38 @@ class SqliteHistory(SqliteFile, HistoryStore):
                 " JOIN messages m ON m.conversation_id = c.id ORDER BY c.name"
             ).fetchall()
         return [row[0] for row in rows]
+
+    def summaries(self) -> list[ConversationInfo]:
+        with self._guard("read"):
+            rows = self._db.execute(
+                "SELECT c.name, c.notebook, COUNT(m.id),"
+                " MAX(COALESCE(m.finished_at, m.created_at)),"
+                " (SELECT substr(f.content, 1, 400) FROM messages f WHERE f.conversation_id = c.id"
+                "  AND f.role = 'user' ORDER BY f.position LIMIT 1)"
+                " FROM conversations c JOIN messages m ON m.conversation_id = c.id"
+                " GROUP BY c.id ORDER BY 4 DESC"
+            ).fetchall()
+        return [
+            ConversationInfo(
+                name=name,
+                title=title_of(first or ""),
+                notebook=notebook,
+                last_activity=float(last),
+                messages=int(count),
+            )
+            for name, notebook, count, last, first in rows
+        ]
+
+    def describe(self, conversation: str, notebook: str) -> None:
+        with self._guard("write"), self._transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO conversations (name, created_at) VALUES (?, ?)",
+                (conversation, time.time()),
+            )
+            db.execute(
+                "UPDATE conversations SET notebook = ? WHERE name = ? AND notebook = ''",
+                (_scrub(notebook), conversation),
+            )
 
     def record_run(
         self, job: str, stages: Sequence[tuple[str, float]], outcome: RunOutcome = "done"

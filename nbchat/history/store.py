@@ -34,6 +34,32 @@ class MessageRecord:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ConversationInfo:
+    """One stored conversation, as ``nbchat.conversations()`` lists it."""
+
+    name: str
+    #: the first line of its first user message (shortened), or "" when it has none
+    title: str
+    #: the notebook (or script) it was started in, "" when not known
+    notebook: str
+    #: when its newest message was written (seconds since the epoch)
+    last_activity: float
+    #: how many messages it holds
+    messages: int
+
+
+#: the longest title :func:`title_of` makes
+TITLE_CHARS = 80
+
+
+def title_of(text: str) -> str:
+    """A conversation's title from its first user message: the first line with text,
+    at most :data:`TITLE_CHARS` characters."""
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return line if len(line) <= TITLE_CHARS else line[: TITLE_CHARS - 1].rstrip() + "…"
+
+
 class HistoryStore(ABC):
     """Where conversations persist; see the module docstring."""
 
@@ -59,6 +85,14 @@ class HistoryStore(ABC):
     @abstractmethod
     def conversations(self) -> list[str]:
         """The names of all stored conversations."""
+
+    @abstractmethod
+    def summaries(self) -> list[ConversationInfo]:
+        """Every conversation that holds a message, the most recently active first."""
+
+    @abstractmethod
+    def describe(self, conversation: str, notebook: str) -> None:
+        """Note the notebook ``conversation`` was started in (the first note stays)."""
 
     @abstractmethod
     def record_run(
@@ -99,6 +133,7 @@ class MemoryHistory(HistoryStore):
         self._data: dict[str, list[MessageRecord]] = {}
         self._runs: dict[str, list[tuple[RunOutcome, list[tuple[str, float]]]]] = {}
         self._settings: dict[str, str] = {}
+        self._notebooks: dict[str, str] = {}
 
     def load(self, conversation: str) -> list[MessageRecord]:
         with self._lock:
@@ -125,6 +160,25 @@ class MemoryHistory(HistoryStore):
     def conversations(self) -> list[str]:
         with self._lock:
             return sorted(name for name, records in self._data.items() if records)
+
+    def summaries(self) -> list[ConversationInfo]:
+        with self._lock:
+            found = [
+                ConversationInfo(
+                    name=name,
+                    title=title_of(next((r.content for r in records if r.role == "user"), "")),
+                    notebook=self._notebooks.get(name, ""),
+                    last_activity=max(r.finished_at or r.created_at for r in records),
+                    messages=len(records),
+                )
+                for name, records in self._data.items()
+                if records
+            ]
+        return sorted(found, key=lambda c: c.last_activity, reverse=True)
+
+    def describe(self, conversation: str, notebook: str) -> None:
+        with self._lock:
+            self._notebooks.setdefault(conversation, notebook)
 
     def record_run(
         self, job: str, stages: Sequence[tuple[str, float]], outcome: RunOutcome = "done"
