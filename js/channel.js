@@ -20,7 +20,7 @@
  */
 
 import { watchKernel } from "./kernel_watch.js";
-import { createStore, isLive, retryTarget } from "./store.js";
+import { createStore, editTarget, isLive, retryTarget } from "./store.js";
 
 /** @typedef {import("./types.js").ChatModel} ChatModel */
 /** @typedef {import("./store.js").Store} Store */
@@ -33,6 +33,8 @@ import { createStore, isLive, retryTarget } from "./store.js";
  * @property {boolean} focused Whether the input had focus when its view went away.
  * @property {string} queued A message typed while a reply streamed: sent when it ends.
  * @property {string} gone Why the kernel cannot be reached (restarted, shut down), or "".
+ * @property {string} refused Why the kernel refused the last request (shown for a
+ *   while), or "".
  */
 
 /**
@@ -58,9 +60,24 @@ import { createStore, isLive, retryTarget } from "./store.js";
  * @property {(text: string) => boolean} queue Keep `text` to send when the running reply
  *   ends (replacing one queued before); false when it is blank.
  * @property {() => void} unqueue Drop the queued message.
- * @property {(listener: () => void) => () => void} subscribeUi Called when `ui.queued`
- *   or `ui.gone` changed; returns the unsubscribe function.
+ * @property {(listener: () => void) => () => void} subscribeUi Called when `ui.queued`,
+ *   `ui.gone` or `ui.refused` changed; returns the unsubscribe function.
+ * @property {(text: string) => boolean} edit Ask the kernel to replace the last user
+ *   message with `text` and answer it anew; false when there is none to edit (see
+ *   `editTarget`), `text` is blank, or a turn was asked for and not answered yet.
+ * @property {(action: "new" | "clear" | "undo") => boolean} act Ask for `chat.new()`,
+ *   `chat.clear()` or `chat.undo()`; false while a reply streams.
+ * @property {(model: string) => boolean} pickModel Answer with `model` from the next turn.
+ * @property {(name: string) => boolean} openConversation Show conversation `name` here.
+ * @property {() => Promise<ConversationList>} listConversations The history's
+ *   conversations (rejects with the kernel's reason, or when it does not answer).
+ * @property {(name: string) => Promise<ConversationList>} deleteConversation Delete one
+ *   and get the list without it.
+ * @property {(format: string) => Promise<ExportFile>} exportAs The conversation as a file.
  */
+
+/** @typedef {import("./types.js").ConversationList} ConversationList */
+/** @typedef {import("./types.js").ExportFile} ExportFile */
 
 /**
  * @typedef {object} ChannelOptions
@@ -68,6 +85,8 @@ import { createStore, isLive, retryTarget } from "./store.js";
  * @property {number} [syncRetryMs] After this long, a new gap may ask again.
  * @property {number} [sendLatchMs] How long a send or retry blocks another one while
  *   no snapshot has arrived (guards against a double Enter starting two turns).
+ * @property {number} [answerMs] How long a request waits for the kernel's answer.
+ * @property {number} [refusedMs] How long `ui.refused` stays.
  */
 
 /**
@@ -85,9 +104,19 @@ export function createChannel(model, options = {}) {
   const now = options.now ?? (() => Date.now());
   const syncRetryMs = options.syncRetryMs ?? 5000;
   const sendLatchMs = options.sendLatchMs ?? 5000;
+  const answerMs = options.answerMs ?? 15000;
+  const refusedMs = options.refusedMs ?? 8000;
   const store = createStore();
   /** @type {UiState} */
-  const ui = { draft: "", focused: false, queued: "", gone: "" };
+  const ui = { draft: "", focused: false, queued: "", gone: "", refused: "" };
+  /**
+   * Requests waiting for the kernel's answer, by the type of the answer.
+   *
+   * @type {Map<string, Array<{resolve: (value: any) => void, reject: (error: Error) => void}>>}
+   */
+  const waiting = new Map();
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let refusedTimer;
   /** @type {Set<() => void>} */
   const uiListeners = new Set();
   /** @type {import("./kernel_watch.js").KernelWatch | null} */
@@ -169,7 +198,68 @@ export function createChannel(model, options = {}) {
     } else if (type === "page") {
       pageRequested = null;
       store.applyPage(msg);
+    } else if (type === "conversations" || type === "export") {
+      waiting.get(type)?.shift()?.resolve(msg);
+    } else if (type === "refused") {
+      const message = String(/** @type {{message?: unknown}} */ (msg).message ?? "");
+      sendRequestedAt = null;
+      settleAll(new Error(message));
+      refuse(message);
     }
+  }
+
+  /** @param {string} message Show why a request was not done, for a while. */
+  function refuse(message) {
+    ui.refused = message;
+    clearTimeout(refusedTimer);
+    refusedTimer = setTimeout(() => {
+      ui.refused = "";
+      uiChanged();
+    }, refusedMs);
+    uiChanged();
+  }
+
+  /** @param {Error} error Reject every request still waiting. */
+  function settleAll(error) {
+    for (const list of waiting.values()) for (const entry of list.splice(0)) entry.reject(error);
+  }
+
+  /**
+   * Post `content` and wait for the kernel's answer of type `answer`.
+   *
+   * @template T
+   * @param {import("./types.js").ViewRequest} content
+   * @param {string} answer
+   * @returns {Promise<T>}
+   */
+  function ask(content, answer) {
+    return new Promise((resolve, reject) => {
+      const list = waiting.get(answer) ?? [];
+      waiting.set(answer, list);
+      const entry = {
+        /** @param {any} value */
+        resolve(value) {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        /** @param {Error} error */
+        reject(error) {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      const timer = setTimeout(() => {
+        const at = list.indexOf(entry);
+        if (at >= 0) list.splice(at, 1);
+        refuse("the kernel did not answer");
+        reject(new Error("the kernel did not answer"));
+      }, answerMs);
+      list.push(entry);
+      if (!post(content)) {
+        list.splice(list.indexOf(entry), 1);
+        entry.reject(new Error(ui.gone || "the kernel cannot be reached"));
+      }
+    });
   }
 
   function requestSync() {
@@ -203,6 +293,8 @@ export function createChannel(model, options = {}) {
       model.off("msg:custom", onCustom);
       watch?.stop();
       watch = null;
+      settleAll(new Error("the widget was closed"));
+      clearTimeout(refusedTimer);
     },
     connected: () => isConnected,
     send(text) {
@@ -247,6 +339,32 @@ export function createChannel(model, options = {}) {
       if (!ui.queued) return;
       ui.queued = "";
       uiChanged();
+    },
+    edit(text) {
+      const trimmed = text.trim();
+      if (!trimmed || !editTarget(store.getState()) || turnRequested()) return false;
+      sendRequestedAt = now();
+      return post({ type: "edit", text: trimmed });
+    },
+    act(action) {
+      if (isLive(store.getState().phase)) return false;
+      return post({ type: action });
+    },
+    pickModel(name) {
+      return post({ type: "model", model: name });
+    },
+    openConversation(name) {
+      if (isLive(store.getState().phase)) return false;
+      return post({ type: "open", name });
+    },
+    listConversations() {
+      return ask({ type: "conversations" }, "conversations");
+    },
+    deleteConversation(name) {
+      return ask({ type: "delete", name }, "conversations");
+    },
+    exportAs(format) {
+      return ask({ type: "export", format }, "export");
     },
     subscribeUi(listener) {
       uiListeners.add(listener);

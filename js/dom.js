@@ -73,3 +73,24 @@ export function hideWhileLive(el, attribute, id) {
   el.append(style);
   return style;
 }
+
+/**
+ * Let the browser save `text` as a file named `filename` (a download).
+ *
+ * @param {Document} doc
+ * @param {{filename: string, media_type: string, text: string}} file
+ */
+export function saveFile(doc, file) {
+  const win = /** @type {Window & typeof globalThis} */ (doc.defaultView);
+  const blob = new win.Blob([file.text], { type: `${file.media_type};charset=utf-8` });
+  const url = win.URL.createObjectURL(blob);
+  const link = h(doc, "a", "nbchat-download");
+  link.href = url;
+  link.download = file.filename;
+  link.hidden = true;
+  doc.body.append(link);
+  link.click();
+  link.remove();
+  // The download has started by then; the object URL is only a handle to the blob.
+  win.setTimeout(() => win.URL.revokeObjectURL(url), 60_000);
+}

@@ -28,7 +28,7 @@ const PHASE_LABELS = {
 const MARKERS = { stopped: "Stopped", interrupted: "Interrupted", error: "Error" };
 
 /** @type {Record<Role, string>} */
-const ROLE_LABELS = { user: "You", assistant: "Assistant", system: "System" };
+const ROLE_LABELS = { user: "You", assistant: "Assistant", system: "System", note: "Note" };
 
 /** @param {Phase} phase */
 export function phaseLabel(phase) {

@@ -84,6 +84,8 @@
  * @property {string} notice A transient line about the running turn, or "".
  * @property {string} contextStart The first message the model is sent when older ones
  *   are left out (the chat's context limit), else "".
+ * @property {string[]} models The models the user may pick from.
+ * @property {string} conversation The conversation's name in the history.
  */
 
 /**
@@ -127,7 +129,7 @@ const PHASES = new Set([
   "interrupted",
 ]);
 const STATUSES = new Set(["streaming", "done", "stopped", "error", "interrupted"]);
-const ROLES = new Set(["system", "user", "assistant"]);
+const ROLES = new Set(["system", "user", "assistant", "note"]);
 
 /**
  * @param {unknown} value
@@ -291,6 +293,8 @@ function emptyState() {
     endpoint: "",
     notice: "",
     contextStart: "",
+    models: [],
+    conversation: "",
   };
 }
 
@@ -324,7 +328,10 @@ export function createStore() {
       model: typeof s.model === "string" ? s.model : "",
       endpoint: typeof s.endpoint === "string" ? s.endpoint : "",
       notice: typeof s.notice === "string" ? s.notice : "",
-      contextStart: state.contextStart, // the head that follows every snapshot says
+      // the head that follows every snapshot says these
+      contextStart: state.contextStart,
+      models: state.models,
+      conversation: state.conversation,
     };
     byId = new Map(messages.map((m) => [m.id, m]));
     emit({ kind: "snapshot" });
@@ -423,6 +430,10 @@ export function createStore() {
     if (typeof head.model === "string") state.model = head.model;
     if (typeof head.endpoint === "string") state.endpoint = head.endpoint;
     if (typeof head.context_start === "string") state.contextStart = head.context_start;
+    if (Array.isArray(head.models)) {
+      state.models = head.models.filter((m) => typeof m === "string" && m);
+    }
+    if (typeof head.conversation === "string") state.conversation = head.conversation;
     emit({ kind: "head" });
     return int(head.seq, 0) > state.seq ? "gap" : "applied";
   }
@@ -469,14 +480,14 @@ export function isLive(phase) {
   return phase === "connecting" || phase === "reconnecting" || phase === "streaming";
 }
 
-/** Message statuses a Retry can replace. */
-const RETRYABLE = new Set(["interrupted", "error", "stopped"]);
+/** Message statuses a Retry can replace; a reply that ended `done` is regenerated. */
+const RETRYABLE = new Set(["interrupted", "error", "stopped", "done"]);
 
 /**
- * The message a Retry would replace, if any: the transcript's last message (system
- * messages aside) when it is an assistant reply that ended interrupted, error or
- * stopped, and no turn is running. A reply followed by a newer user message is not
- * offered: the kernel retries the last user message.
+ * The message a Retry (or Regenerate) would replace, if any: the transcript's last
+ * message (system messages aside) when it is an assistant reply that has ended, and no
+ * turn is running. A reply followed by a newer user message, or by a note (the context
+ * was cleared), is not offered: the kernel retries the last user message.
  *
  * @param {Readonly<State>} state
  * @returns {StoreMessage | undefined}
@@ -487,6 +498,23 @@ export function retryTarget(state) {
     const message = state.messages[i];
     if (message.role === "system") continue;
     return message.role === "assistant" && RETRYABLE.has(message.status) ? message : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * The user message an Edit would replace, if any: the last user message, when only
+ * replies follow it and no turn is running.
+ *
+ * @param {Readonly<State>} state
+ * @returns {StoreMessage | undefined}
+ */
+export function editTarget(state) {
+  if (isLive(state.phase)) return undefined;
+  for (let i = state.messages.length - 1; i >= 0; i--) {
+    const message = state.messages[i];
+    if (message.role === "user") return message;
+    if (message.role === "note") return undefined;
   }
   return undefined;
 }

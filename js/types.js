@@ -17,7 +17,12 @@
  * @typedef {"idle" | "connecting" | "reconnecting" | "streaming" | "done" | "stopped" | "error" | "interrupted"} Phase
  */
 /** @typedef {"streaming" | "done" | "stopped" | "error" | "interrupted"} MessageStatus */
-/** @typedef {"system" | "user" | "assistant"} Role */
+/**
+ * `note`: a line nbchat wrote in the transcript, never sent to the model: the context
+ * was cleared there (`chat.clear()`).
+ *
+ * @typedef {"system" | "user" | "assistant" | "note"} Role
+ */
 
 /**
  * @typedef {object} ErrorInfo
@@ -112,6 +117,37 @@
  * @property {string} notice
  * @property {string} model
  * @property {string} endpoint
+ * @property {string} [context_start] The first message sent when older ones are left out.
+ * @property {string[]} [models] The models the user may pick from (a picker when several).
+ * @property {string} [conversation] The conversation's name in the history.
+ */
+
+/**
+ * One conversation of the history (`wire.ConversationRow`).
+ *
+ * @typedef {object} ConversationRow
+ * @property {string} name
+ * @property {string} title The first line of its first message, or "".
+ * @property {string} notebook Where it was started, or "".
+ * @property {number} last_activity Seconds since the epoch.
+ * @property {number} messages
+ */
+
+/**
+ * @typedef {object} ConversationList
+ * @property {"conversations"} type
+ * @property {ConversationRow[]} items The newest first.
+ * @property {number} more How many more the history holds.
+ */
+
+/**
+ * A file for the browser to save (`wire.ExportFile`).
+ *
+ * @typedef {object} ExportFile
+ * @property {"export"} type
+ * @property {string} filename
+ * @property {string} media_type
+ * @property {string} text
  */
 
 /**
@@ -159,10 +195,17 @@
  * `retry` answers the last user message again, replacing a reply that ended
  * `interrupted`, `error` or `stopped`.
  *
- * `page` asks for the older messages before message `before`.
+ * `page` asks for the older messages before message `before`. `edit` replaces the last
+ * user message; `new`, `clear`, `undo`, `open`, `delete` do what the chat's methods of
+ * those names do; `conversations` asks for the list; `model` picks one of `Head.models`;
+ * `export` asks for the conversation as a file. A request the kernel cannot carry out
+ * is answered `{type: "refused", message}`.
  *
  * @typedef {{type: "send", text: string} | {type: "stop"} | {type: "sync"} | {type: "retry"}
- *   | {type: "page", before: string}} ViewRequest
+ *   | {type: "page", before: string} | {type: "edit", text: string}
+ *   | {type: "new" | "clear" | "undo" | "conversations"}
+ *   | {type: "open" | "delete", name: string} | {type: "model", model: string}
+ *   | {type: "export", format: string}} ViewRequest
  */
 
 /**

@@ -10,18 +10,22 @@
  *
  * ```
  * div.nbchat[data-phase]
- *   div.nbchat-header > span.nbchat-model, span.nbchat-endpoint, span.nbchat-phase[data-phase]
+ *   div.nbchat-header > span.nbchat-model, span.nbchat-endpoint, span.nbchat-phase[data-phase],
+ *                       div.nbchat-toolbar (see toolbar.js)
+ *   div.nbchat-panel                  (the Conversations panel, see conversations_panel.js)
  *   div.nbchat-body > div.nbchat-messages > button.nbchat-older, div.nbchat-message…,
  *                     div.nbchat-context-line (above the first message the model
  *                     is sent, when older ones are left out), div.nbchat-empty,
  *                     button.nbchat-jump
  *   div.nbchat-notice                 (a transient line about the running turn)
- *   div.nbchat-composer > textarea.nbchat-input, button.nbchat-send[data-action=send|stop]
+ *   the composer's lines and div.nbchat-composer (see composer.js)
  * ```
  *
- * The last assistant reply, when it ended interrupted / error / stopped and no turn
- * runs, ends with `button.nbchat-retry` ("Retry"); it is disabled from a click until
- * the next snapshot.
+ * When no turn runs, the last assistant reply ends with `button.nbchat-retry`: "Retry"
+ * when it ended interrupted / error / stopped, "Regenerate" when it finished; and the
+ * last user message with `button.nbchat-edit` ("Edit": its text goes back into the
+ * box, and Enter answers it anew). Retry is disabled from a click until the next
+ * snapshot. A note (`chat.clear()`) shows as a line across the transcript.
  *
  * A long chat opens on its last page: `button.nbchat-older` ("Show N earlier
  * messages") loads the page before, when clicked or when it scrolls into view; the
@@ -34,11 +38,14 @@
 
 import { listenForActions } from "./actions.js";
 import { createAutoScroll } from "./autoscroll.js";
+import { createComposer } from "./composer.js";
+import { createConversationsPanel } from "./conversations_panel.js";
 import { phaseLabel } from "./format.js";
-import { h, setTextShown } from "./dom.js";
+import { h } from "./dom.js";
 import { appendDelta, createMessage, updateMessage } from "./message.js";
 import { MAX_LOADED } from "./channel.js";
-import { isLive, retryTarget } from "./store.js";
+import { editTarget, retryTarget } from "./store.js";
+import { createToolbar } from "./toolbar.js";
 
 /** @typedef {import("./store.js").Store} Store */
 /** @typedef {import("./store.js").Change} Change */
@@ -61,7 +68,14 @@ export { TEXT_CHUNK } from "./message.js";
  *   ends (Enter while a reply streams); without it such an Enter keeps the text.
  * @property {() => void} [unqueue] Drop the queued message.
  * @property {(listener: () => void) => () => void} [subscribeUi] `ui.queued` / `ui.gone`
- *   changed.
+ *   / `ui.refused` changed.
+ * @property {(text: string) => boolean} [edit] Replace the last user message.
+ * @property {(action: "new" | "clear" | "undo") => boolean} [act]
+ * @property {(model: string) => boolean} [pickModel]
+ * @property {(name: string) => boolean} [openConversation]
+ * @property {() => Promise<import("./types.js").ConversationList>} [listConversations]
+ * @property {(name: string) => Promise<import("./types.js").ConversationList>} [deleteConversation]
+ * @property {(format: string) => Promise<import("./types.js").ExportFile>} [exportAs]
  */
 
 /**
@@ -92,7 +106,9 @@ export function createView(el, host, options = {}) {
   const endpoint = h(doc, "span", "nbchat-endpoint");
   const phase = h(doc, "span", "nbchat-phase");
   phase.setAttribute("role", "status");
-  header.append(modelName, endpoint, phase);
+  const panel = createConversationsPanel(doc, host);
+  const toolbar = createToolbar(doc, host, panel.toggle);
+  header.append(modelName, endpoint, phase, toolbar.el);
 
   const body = h(doc, "div", "nbchat-body");
   const list = h(doc, "div", "nbchat-messages");
@@ -122,32 +138,12 @@ export function createView(el, host, options = {}) {
 
   const retry = h(doc, "button", "nbchat-retry", "Retry");
   retry.type = "button";
-  retry.title = "Ask for this reply again";
+  const edit = h(doc, "button", "nbchat-edit", "Edit");
+  edit.type = "button";
+  edit.title = "Change this message and send it again (the reply is replaced)";
 
-  const gone = h(doc, "div", "nbchat-gone");
-  gone.setAttribute("role", "alert");
-  gone.hidden = true;
-  const queued = h(doc, "div", "nbchat-queued");
-  queued.setAttribute("role", "status");
-  queued.hidden = true;
-  const queuedText = h(doc, "span", "nbchat-queued-text");
-  const unqueue = h(doc, "button", "nbchat-unqueue", "×");
-  unqueue.type = "button";
-  unqueue.title = "Do not send this message";
-  unqueue.setAttribute("aria-label", "Remove the queued message");
-  queued.append(queuedText, unqueue);
-
-  const composer = h(doc, "div", "nbchat-composer");
-  const input = h(doc, "textarea", "nbchat-input");
-  input.rows = 2;
-  input.placeholder = "Message (Enter to send, Shift+Enter for a new line)";
-  input.setAttribute("aria-label", "Message");
-  input.setAttribute("data-lm-suppress-shortcuts", "true");
-  const button = h(doc, "button", "nbchat-send");
-  button.type = "button";
-  composer.append(input, button);
-
-  root.append(header, body, notice, gone, queued, composer);
+  const composer = createComposer(doc, host);
+  root.append(header, panel.el, body, notice, ...composer.elements);
   el.append(root);
 
   const scroller = createAutoScroll(list, jump, { schedule: options.schedule });
@@ -164,7 +160,7 @@ export function createView(el, host, options = {}) {
   function renderSnapshot() {
     const state = store.getState();
     modelName.textContent = state.model;
-    modelName.hidden = !state.model;
+    modelName.hidden = !state.model || state.models.length > 1; // else the picker shows it
     endpoint.textContent = state.endpoint;
     endpoint.hidden = !state.endpoint;
     phase.textContent = phaseLabel(state.phase);
@@ -207,8 +203,10 @@ export function createView(el, host, options = {}) {
     empty.hidden = state.messages.length > 0;
     notice.textContent = state.notice;
     notice.hidden = !state.notice;
-    renderRetry();
-    renderButton();
+    renderLastActions();
+    composer.render();
+    toolbar.render(state);
+    panel.render(state.conversation);
     scroller.contentChanged();
   }
 
@@ -253,14 +251,25 @@ export function createView(el, host, options = {}) {
 
   // ---- input ------------------------------------------------------------------------
 
-  /** Put the Retry button on the reply it would replace, or take it away. */
-  function renderRetry() {
-    const target = retryTarget(store.getState());
+  /** Put Retry / Regenerate and Edit on the messages they would replace, or take them away. */
+  function renderLastActions() {
+    const state = store.getState();
+    const target = retryTarget(state);
     const record = target && records.get(target.id);
     // A snapshot answers the previous retry (or shows it was not taken): enable again.
-    retry.disabled = false;
-    if (!record) retry.remove();
-    else if (record.el.lastChild !== retry) record.el.append(retry);
+    retry.disabled = Boolean(ui.gone);
+    if (!record || !target) retry.remove();
+    else {
+      const again = target.status === "done";
+      retry.textContent = again ? "Regenerate" : "Retry";
+      retry.title = again ? "Answer the last message again" : "Ask for this reply again";
+      if (record.el.lastChild !== retry) record.el.append(retry);
+    }
+    const question = editTarget(state);
+    const asked = question && records.get(question.id);
+    edit.disabled = Boolean(ui.gone);
+    if (!asked || !host.edit) edit.remove();
+    else if (asked.el.lastChild !== edit) asked.el.append(edit);
   }
 
   function onRetry() {
@@ -269,111 +278,35 @@ export function createView(el, host, options = {}) {
     retry.disabled = true;
   }
 
-  function renderButton() {
-    if (isLive(store.getState().phase)) {
-      button.textContent = "Stop";
-      button.setAttribute("data-action", "stop");
-      button.setAttribute("aria-label", "Stop the reply");
-      button.classList.add("nbchat-stop");
-    } else {
-      button.textContent = "Send";
-      button.setAttribute("data-action", "send");
-      button.setAttribute("aria-label", "Send message");
-      button.classList.remove("nbchat-stop");
-    }
+  function onEdit() {
+    const question = editTarget(store.getState());
+    if (question) composer.startEdit(question.content);
   }
 
-  function submit() {
-    if (ui.gone) return;
-    if (isLive(store.getState().phase)) {
-      // A reply is streaming: the message waits its turn (shown above the box).
-      if (!host.queue?.(input.value)) return;
-    } else if (!host.send(input.value)) {
-      return;
-    }
-    input.value = "";
-    ui.draft = "";
-  }
-
-  /** The queued message and the dead-kernel line, from the channel's UI state. */
-  function renderUi() {
-    setTextShown(queuedText, ui.queued ? `Queued: ${ui.queued}` : "");
-    queued.title = ui.queued ? "Sent when the reply ends" : "";
-    if (queued.hidden !== !ui.queued) queued.hidden = !ui.queued;
-    const why = ui.gone;
-    setTextShown(
-      gone,
-      why ? `Not connected: ${why}. Re-run this cell to chat again (your draft is kept).` : "",
-    );
-    root.toggleAttribute("data-gone", Boolean(why));
-    input.readOnly = Boolean(why);
-    button.disabled = Boolean(why);
-    retry.disabled = retry.disabled || Boolean(why);
-  }
-
-  function onUnqueue() {
-    host.unqueue?.();
-  }
-
-  function onButton() {
-    if (isLive(store.getState().phase)) host.stop();
-    else submit();
+  function onUi() {
+    renderLastActions();
+    toolbar.render(store.getState());
+    root.toggleAttribute("data-gone", Boolean(ui.gone));
   }
 
   /** @param {KeyboardEvent} event */
   function onKeydown(event) {
+    // Keys typed in the chat are the chat's, not the notebook's (Escape aside).
     if (event.key !== "Escape") event.stopPropagation();
-    if (event.target !== input) return;
-    if (event.key === "Escape") {
-      input.blur();
-      return;
-    }
-    if (event.key !== "Enter" || event.shiftKey) return;
-    // Enter that confirms an IME composition is not a send.
-    if (event.isComposing || event.keyCode === 229) return;
-    event.preventDefault();
-    submit();
-  }
-
-  function onInput() {
-    ui.draft = input.value;
-  }
-
-  function onFocus() {
-    ui.focused = true;
-  }
-
-  function onBlur() {
-    // Blur caused by the view being removed is not the user leaving the input:
-    // by the next microtask the input is detached, and the focus is remembered.
-    queueMicrotask(() => {
-      if (input.isConnected) ui.focused = false;
-    });
   }
 
   root.addEventListener("keydown", onKeydown);
-  input.addEventListener("input", onInput);
-  input.addEventListener("focus", onFocus);
-  input.addEventListener("blur", onBlur);
-  button.addEventListener("click", onButton);
   retry.addEventListener("click", onRetry);
+  edit.addEventListener("click", onEdit);
   older.addEventListener("click", onOlder);
 
   // ---- start --------------------------------------------------------------------------
 
-  input.value = ui.draft;
   renderSnapshot();
   const unsubscribe = store.subscribe(onChange);
-  const unsubscribeUi = host.subscribeUi?.(renderUi);
-  unqueue.addEventListener("click", onUnqueue);
-  renderUi();
-  const active = doc.activeElement;
-  // Give focus back only if it was lost with the old view, never steal it.
-  if (ui.focused && (!active || active === doc.body || active === doc.documentElement)) {
-    input.focus({ preventScroll: true });
-    const end = input.value.length;
-    input.setSelectionRange(end, end);
-  }
+  const unsubscribeUi = host.subscribeUi?.(onUi);
+  onUi();
+  composer.restoreFocus();
 
   let destroyed = false;
   return function destroy() {
@@ -381,15 +314,14 @@ export function createView(el, host, options = {}) {
     destroyed = true;
     unsubscribe();
     unsubscribeUi?.();
-    unqueue.removeEventListener("click", onUnqueue);
+    composer.destroy();
+    toolbar.destroy();
+    panel.destroy();
     scroller.destroy();
     stopActions();
     root.removeEventListener("keydown", onKeydown);
-    input.removeEventListener("input", onInput);
-    input.removeEventListener("focus", onFocus);
-    input.removeEventListener("blur", onBlur);
-    button.removeEventListener("click", onButton);
     retry.removeEventListener("click", onRetry);
+    edit.removeEventListener("click", onEdit);
     older.removeEventListener("click", onOlder);
     watcher?.disconnect();
     root.remove();

@@ -137,7 +137,7 @@ export function proxy(model, context) {
 
 /**
  * @param {string} id
- * @param {"user" | "assistant" | "system"} role
+ * @param {import("../types.js").Role} role
  * @param {string} content
  * @param {Partial<MessageInfo>} [extra]
  * @returns {MessageInfo}

@@ -336,19 +336,21 @@ describe("isLive and retryTarget", () => {
     return retryTarget(store.getState())?.id;
   }
 
-  it("offers the last assistant reply that ended badly, when no turn runs", () => {
-    for (const status of /** @type {const} */ (["interrupted", "error", "stopped"])) {
+  it("offers the last assistant reply that has ended, when no turn runs", () => {
+    for (const status of /** @type {const} */ (["interrupted", "error", "stopped", "done"])) {
       expect(target(status, [message("u1", "user", "q"), message("a1", "assistant", "x", { status })])).toBe("a1");
     }
     const bad = message("a1", "assistant", "x", { status: "interrupted" });
-    expect(target("done", [message("u1", "user", "q"), message("a1", "assistant", "x")])).toBeUndefined();
+    expect(target("done", [message("u1", "user", "q"), message("a1", "assistant", "x", { status: "streaming" })])).toBeUndefined();
+    // A note (the context was cleared) after the reply: nothing to regenerate.
+    expect(target("done", [message("u1", "user", "q"), bad, message("n1", "note", "cleared")])).toBeUndefined();
     for (const phase of ["connecting", "reconnecting", "streaming"]) {
       expect(target(phase, [message("u1", "user", "q"), bad])).toBeUndefined();
     }
     // Only the last reply; a newer user message means there is nothing to replace.
     expect(
       target("done", [message("u1", "user", "q"), bad, message("u2", "user", "r"), message("a2", "assistant", "y")]),
-    ).toBeUndefined();
+    ).toBe("a2");
     expect(target("error", [message("u1", "user", "q"), bad, message("u2", "user", "r")])).toBeUndefined();
     expect(target("stopped", [message("u1", "user", "q"), bad, message("s1", "system", "note")])).toBe("a1");
     expect(target("idle", [])).toBeUndefined();

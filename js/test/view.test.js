@@ -899,9 +899,9 @@ describe("retry", () => {
     }
   });
 
-  it("is absent for a done reply, while a turn runs, and after a newer user message", () => {
+  it("says Regenerate on a finished reply; is absent while a turn runs and after a newer user message", () => {
     const { model } = mount(ended("done", "done"));
-    expect(retryButtons()).toEqual([]);
+    expect(retryButtons().map((b) => b.textContent)).toEqual(["Regenerate"]);
     for (const phase of /** @type {const} */ (["connecting", "reconnecting", "streaming"])) {
       model.setSnapshot(ended(phase, "interrupted"));
       expect(retryButtons()).toEqual([]);
