@@ -38,8 +38,14 @@ $(VENV)/.installed: pyproject.toml
 
 js-deps: node_modules/.installed
 node_modules/.installed: package.json package-lock.json
-	@# `npm ci` trips over lockfiles written with omit-lockfile-registry-resolved; install keeps the pins
+	@# `npm ci` trips over lockfiles written with omit-lockfile-registry-resolved; install keeps the pins.
+	@# On CI (a fresh clone) the install must leave the lockfile as committed.
+	@cp package-lock.json .package-lock.before
 	npm install --no-audit --no-fund --loglevel=error
+	@if [ "$${CI:-}" = true ] && ! cmp -s package-lock.json .package-lock.before; then \
+	  echo "npm install rewrote package-lock.json on a fresh clone (git diff package-lock.json shows how)"; \
+	  rm -f .package-lock.before; exit 1; fi
+	@rm -f .package-lock.before
 	touch $@
 
 bundle: js-deps ## build nbchat/static/widget.js with esbuild
