@@ -49,21 +49,21 @@ async def test_new_starts_empty_keeps_the_old_and_the_cell_reopens_the_new(
     # A new kernel: the cell's chat reopens the conversation chosen last.
     again, _ = make_chat(path)
     assert again.name == new
-    assert [m.content for m in again.messages][0] == "second conversation"
+    assert again.messages[0].content == "second conversation"
     rows = nbchat.conversations(path, as_list=True)
     assert [r.name for r in rows] == [new, old]  # the most recently active first
     assert rows[1].title == "first conversation" and rows[1].messages == 2
     assert rows[1].notebook == "nb.ipynb"
     # open() goes back, and the key follows it.
     again.open(old)
-    assert [m.content for m in again.messages][0] == "first conversation"
+    assert again.messages[0].content == "first conversation"
     third, _ = make_chat(path)
     assert third.name == old
 
 
 async def test_open_refuses_a_name_the_history_does_not_hold() -> None:
     chat, _ = make_chat(None)
-    with pytest.raises(ConfigurationError, match="nbchat.conversations"):
+    with pytest.raises(ConfigurationError, match=r"nbchat\.conversations"):
         chat.open("no such conversation")
 
 
@@ -230,9 +230,7 @@ async def test_widget_new_clear_undo_and_the_list(tmp_path: Path) -> None:
     assert widget.head["conversation"] == chat.name != old
     listing = request(widget, type="conversations")[-1][1]
     assert listing["type"] == "conversations" and listing["more"] == 0
-    assert [(r["name"], r["title"], r["messages"]) for r in listing["items"]] == [
-        (old, "hello", 2)
-    ]
+    assert [(r["name"], r["title"], r["messages"]) for r in listing["items"]] == [(old, "hello", 2)]
     request(widget, type="open", name=old)
     assert [m["content"] for m in widget.snapshot["messages"]] == ["hello", "a"]
     assert widget.head["conversation"] == old

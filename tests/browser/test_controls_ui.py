@@ -187,7 +187,9 @@ def test_controls_from_the_widget(lab: JupyterLab, page: Any, front_end: str) ->
     assert rows[0]["current"] and not rows[1]["current"]
     page.screenshot(path=f"{shot}-3-conversations.png")
     fresh = rows[0]["name"]
-    page.locator(f'.nbchat-conversation[data-name="{rows[1]["name"]}"] .nbchat-conversation-open').click()
+    page.locator(
+        f'.nbchat-conversation[data-name="{rows[1]["name"]}"] .nbchat-conversation-open'
+    ).click()
     wait_until(lambda: users(chat(page))[:1] == [MAGIC_TEXT], 10, "the old conversation")
 
     # Delete asks once more, then the list no longer has it.
