@@ -288,8 +288,10 @@ def test_retry_tools_reasoning_progress(lab: JupyterLab, page: Any) -> None:
     assert again["status"] == "done", again
     assert again["text"] == full, again["text"]
     assert again["markers"] == [] and again["error"] is None, again
-    assert state["retry"] == [], state["retry"]
-    assert page.locator(".nbchat").nth(RETRY).locator("button.nbchat-retry").count() == 0
+    # A finished reply offers Regenerate instead of Retry.
+    assert [r["in"] for r in state["retry"]] == [again["id"]], state["retry"]
+    button = page.locator(".nbchat").nth(RETRY).locator("button.nbchat-retry")
+    assert button.text_content() == "Regenerate"
     shoot(page, RETRY, "1b-retried")
 
     # ---- 2. Tool call --------------------------------------------------------------------
