@@ -37,6 +37,8 @@ OWNERS: dict[str, set[str]] = {
     "starlette": {"server"},
     "sse_starlette": {"server"},
     "uvicorn": {"server", "cli"},
+    "pydantic": {"tool_schema"},
+    "docstring_parser": {"tool_schema"},
 }
 
 
