@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from nbchat.events import (
     Finished,
@@ -32,7 +32,10 @@ from nbchat.events import (
     ToolCallStarted,
     Usage,
 )
-from nbchat.wire import ProgressInfo, ToolCallInfo
+from nbchat.wire import ProgressInfo, ToolCallInfo, ToolCallStatus
+
+#: the statuses of a call the kernel runs (see ``ToolCall.state``)
+_KERNEL_STATES = frozenset({"waiting", "running", "done", "error", "denied", "cancelled"})
 
 
 def text_offset(value: object) -> int:
@@ -80,6 +83,11 @@ class ToolCall:
     #: the length of the reply's text when the call started (where it shows among it)
     at: int = 0
     _streamed: _Pieces = field(default_factory=_Pieces, repr=False)
+    #: the request round the call came in; 0 for a call the kernel does not run
+    round: int = 0
+    #: a call the kernel runs: waiting (for approval), running, done, error, denied or
+    #: cancelled; "" for others (whose status is whether their arguments are complete)
+    state: ToolCallStatus | Literal[""] = ""
 
     @property
     def streamed(self) -> str:
@@ -98,8 +106,10 @@ class ToolCall:
             "name": self.name,
             "arguments": self.streamed,
             "input": self.input if self.finished else None,
-            "status": "done" if self.finished else "running",
+            "status": self.state or ("done" if self.finished else "running"),
         }
+        if self.round:
+            out["round"] = self.round
         if self.result is not None:
             out["result"] = self.result
         if self.duration_s is not None:
@@ -113,6 +123,8 @@ class ToolCall:
         """A call as :meth:`info` described it (e.g. read back from history)."""
         raw_input = info.get("input")
         duration = info.get("duration_s")
+        turn = info.get("round")
+        kernel = type(turn) is int and turn > 0 and info.get("status") in _KERNEL_STATES
         return cls(
             index,
             str(info.get("id") or ""),
@@ -123,6 +135,8 @@ class ToolCall:
             float(duration) if isinstance(duration, (int, float)) else None,
             text_offset(info.get("at")),
             _Pieces(str(info.get("arguments") or "")),
+            turn if kernel else 0,  # type: ignore[arg-type]
+            info["status"] if kernel else "",
         )
 
 
@@ -137,6 +151,8 @@ class Reply:
         self._refusal = _Pieces()
         self.tool_calls: list[ToolCall] = []
         self._calls: dict[int, ToolCall] = {}
+        #: the request round the stream now feeds (see :meth:`next_round`)
+        self.round = 1
         self.finish_reason: FinishReason | None = None
         self.native_finish_reason: str | None = None
         self.finished = False
@@ -244,6 +260,19 @@ class Reply:
         elif isinstance(event, StreamError) and self.error is None:
             self.error = event
             self.finish_reason = "error"
+
+    def round_calls(self) -> list[ToolCall]:
+        """The tool calls of the current round whose arguments are complete."""
+        return [c for c in self._calls.values() if c.finished]
+
+    def next_round(self) -> None:
+        """The kernel answered this round's tool calls; the next request's stream
+        continues the same reply (its call indexes start again at 0)."""
+        self._calls = {}
+        self.round += 1
+        self.finish_reason = None
+        self.native_finish_reason = None
+        self.finished = False
 
     def fail(self, code: str, message: str) -> None:
         """Record why the reply failed (a transport failure, a bug), unless it already did."""

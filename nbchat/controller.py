@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from nbchat.changes import (
     Change,
@@ -36,7 +37,7 @@ from nbchat.changes import (
     TranscriptReplaced,
 )
 from nbchat.config import ContextLimit, Timeouts
-from nbchat.conversation import Conversation, default_conversation_name
+from nbchat.conversation import Conversation, default_conversation_name, params_of
 from nbchat.dialects import get_dialect
 from nbchat.endpoints import resolve_source
 from nbchat.errors import (
@@ -52,13 +53,19 @@ from nbchat.reply_stream import ReplyStream, TokenRefresh
 from nbchat.retry import RetryPolicy
 from nbchat.stream import Recording, Transport
 from nbchat.stream.recording import recording_of
+from nbchat.toolbox import Tool, Toolbox
 from nbchat.turn import Turn
 from nbchat.wire import ChatMessageParam
 
 if TYPE_CHECKING:  # only nbchat.stream.http imports httpx at run time
     import httpx
 
+    from nbchat.accumulate import ToolCall
+
 log = logging.getLogger("nbchat")
+
+#: ``chat.approve``: given a call and its tool, True (or an awaitable of it) to run it
+Approval = Callable[["ToolCall", Tool], "bool | Awaitable[bool]"]
 
 
 _DEFAULT = object()
@@ -94,6 +101,12 @@ class ChatController:
         from the next turn on.
     models : sequence of str, optional
         Models the user may pick from in the widget (``model`` defaults to the first).
+    tools : list of callables, optional
+        Python functions the model may call; they run in this kernel (see
+        :mod:`nbchat.toolbox`; ``chat.tools.add(f)`` and ``@chat.tool`` add more).
+    max_tool_rounds : int
+        How many rounds of tool calls one reply may make before it ends with
+        ``TOOL_ROUNDS`` (10 by default).
     dialect : str
         The wire format of the endpoint (``"openai-chat"`` by default).
     headers : mapping, optional
@@ -169,6 +182,8 @@ class ChatController:
         max_context_messages: int | None = 100,
         max_context_tokens: int | None = None,
         models: Sequence[str] | None = None,
+        tools: Iterable[Callable[..., Any] | Tool] = (),
+        max_tool_rounds: int = 10,
     ) -> None:
         choices = _model_choices(model, models)
         model = model or (choices[0] if choices else None)
@@ -197,6 +212,15 @@ class ChatController:
         self.transport: Transport = source.transport
         #: the models the widget offers (``models=``; the current one may be another)
         self.models: tuple[str, ...] = choices
+        #: the Python functions the model may call (run here)
+        self.tools = Toolbox(tools)
+        if not isinstance(max_tool_rounds, int) or max_tool_rounds < 1:
+            raise ConfigurationError("max_tool_rounds must be a whole number of at least 1")
+        self.max_tool_rounds = max_tool_rounds
+        #: decides calls of tools made with ``approve=True``: ``approve(call, tool)``
+        #: returns (or resolves to) True to run it; None asks in the widget
+        self.approve: Approval | None = None
+        self._pending_approvals: dict[str, asyncio.Future[bool]] = {}
         #: the key the chat was made with: it stands for the conversation chosen last
         self.key = name or default_conversation_name()
         self._system = _checked_system(system)
@@ -311,14 +335,63 @@ class ChatController:
 
     async def prepare(self, turn: Turn) -> ReplyStream:
         await self.connect()
+        messages = self.conversation.context(self.system, self._context_limit, until=turn.message)
+        if turn.message.reply.round > 1:  # the tool rounds of this reply so far
+            messages += params_of(turn.message)
         return ReplyStream(
             self.endpoint,
-            self.conversation.context(self.system, self._context_limit, until=turn.message),
+            messages,
             transport=self.transport,
             policy=self.retry_policy,
             token_refresh=self.token_refresh,
             on_notice=turn.set_notice,
+            tools=self.tools.definitions(),
         )
+
+    # -- tools ---------------------------------------------------------------------------
+
+    def tool(
+        self,
+        func: Callable[..., Any] | None = None,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        approve: bool = False,
+    ) -> Any:
+        """Decorator: offer a function to the model (``@chat.tool`` or
+        ``@chat.tool(approve=True)``); the same as ``chat.tools.add``."""
+        return self.tools.add(func, name=name, description=description, approve=approve)
+
+    async def approve_call(self, turn: Turn, call: ToolCall, tool: Tool) -> bool:
+        """Ask whether ``call`` may run: ``chat.approve`` when set, else the widget
+        (its Approve / Deny), else no: with nobody to ask, the call is declined."""
+        policy = self.approve
+        if policy is not None:
+            answer = policy(call, tool)
+            if inspect.isawaitable(answer):
+                answer = await answer
+            return bool(answer)
+        if not self.can_ask():
+            return False
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending_approvals[call.id] = future
+        try:
+            return await future
+        finally:
+            self._pending_approvals.pop(call.id, None)
+
+    def can_ask(self) -> bool:
+        """Whether someone can answer an approval (a widget shows this chat)."""
+        return False
+
+    def decide(self, call_id: str, approved: bool) -> bool:
+        """Answer the approval call ``call_id`` waits for (the widget's Approve / Deny);
+        False when no call waits under that id."""
+        future = self._pending_approvals.get(call_id)
+        if future is None or future.done():
+            return False
+        future.set_result(bool(approved))
+        return True
 
     def superseded(self, turn: Turn) -> None:
         self.conversation.remove(turn.replaces)

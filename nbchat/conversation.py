@@ -185,7 +185,7 @@ class Conversation:
             if room is not None and len(taken) >= room and whole:
                 break
             if budget is not None:
-                budget -= estimate_tokens(message.reply.text)
+                budget -= sum(estimate_tokens(p["content"]) for p in params_of(message))
                 if budget < 0 and whole:
                     break
             taken.append(message)
@@ -207,7 +207,7 @@ class Conversation:
         if system:
             out.append({"role": "system", "content": system})
         for message in self.window(limit, until, system):
-            out.append({"role": message.role, "content": message.reply.text})
+            out.extend(params_of(message))
         return out
 
 
@@ -229,8 +229,47 @@ def _is_sent(message: Message) -> bool:
     return (
         (message.role == "user" or message.role == "assistant")
         and not message.superseded
-        and bool(message.reply.text)
+        and (bool(message.reply.text) or any(c.round for c in message.reply.tool_calls))
     )
+
+
+def params_of(message: Message) -> list[ChatMessageParam]:
+    """What a request sends of one user or assistant message.
+
+    A reply in which the kernel ran tools is several messages, round by round: the text
+    streamed before the round's calls with the calls, a ``tool`` message with each
+    call's result (the text the model was sent), and the text after the last round.
+    """
+    text = message.reply.text
+    if message.role == "user":
+        return [{"role": "user", "content": text}]
+    calls = [c for c in message.reply.tool_calls if c.round]
+    out: list[ChatMessageParam] = []
+    start = 0
+    for turn in sorted({c.round for c in calls}):
+        group = [c for c in calls if c.round == turn]
+        cut = max(start, min(c.at for c in group))
+        out.append(
+            {
+                "role": "assistant",
+                "content": text[start:cut],
+                "tool_calls": [
+                    {
+                        "id": c.id,
+                        "type": "function",
+                        "function": {"name": c.name, "arguments": c.streamed or "{}"},
+                    }
+                    for c in group
+                ],
+            }
+        )
+        for c in group:
+            result = c.result if isinstance(c.result, str) else "(no result: the turn ended)"
+            out.append({"role": "tool", "tool_call_id": c.id, "content": result})
+        start = cut
+    if text[start:] or not out:
+        out.append({"role": "assistant", "content": text[start:]})
+    return out
 
 
 def estimate_tokens(text: str) -> int:
@@ -238,4 +277,10 @@ def estimate_tokens(text: str) -> int:
     return len(text) // 4 + 4
 
 
-__all__ = ["CONTEXT_CLEARED", "Conversation", "default_conversation_name", "estimate_tokens"]
+__all__ = [
+    "CONTEXT_CLEARED",
+    "Conversation",
+    "default_conversation_name",
+    "estimate_tokens",
+    "params_of",
+]

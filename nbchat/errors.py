@@ -12,6 +12,7 @@
         ├── InterruptedStream        INTERRUPTED: the stream ended before its end marker
         ├── ProtocolError            PROTOCOL_ERROR: wrong content type, malformed event
         ├── ProviderError            PROVIDER_ERROR: the model reported an error in-band
+        ├── ToolRoundsError          TOOL_ROUNDS: the model kept calling tools past the cap
         └── HTTPStatusError          the server answered with a non-2xx status
             ├── AuthenticationError  AUTHENTICATION_ERROR: 401 / 403
             ├── ValidationError      VALIDATION_ERROR: 400 / 422
@@ -56,6 +57,8 @@ HINTS: dict[str, str] = {
     "server accepts: shorten it or start a new chat.",
     "RATE_LIMITED": "Too many requests: wait the time the server names, then press Retry.",
     "SERVER_ERROR": "The server failed; retry later or check its logs.",
+    "TOOL_ROUNDS": "The model kept calling tools; raise Chat(max_tool_rounds=...) if it "
+    "needs more rounds, or ask a narrower question.",
 }
 
 
@@ -147,6 +150,12 @@ class ProviderError(StreamFailure):
     code = "PROVIDER_ERROR"
 
 
+class ToolRoundsError(StreamFailure):
+    """The model asked for tools in more request rounds than ``max_tool_rounds``."""
+
+    code = "TOOL_ROUNDS"
+
+
 class HTTPStatusError(StreamFailure):
     """The server answered with a non-2xx status; the message quotes its reason."""
 
@@ -203,6 +212,7 @@ _BY_CODE: dict[str, type[StreamFailure]] = {
         InterruptedStream,
         ProtocolError,
         ProviderError,
+        ToolRoundsError,
         AuthenticationError,
         ValidationError,
         NotFoundError,

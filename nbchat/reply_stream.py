@@ -40,7 +40,7 @@ from nbchat.errors import (
 from nbchat.events import StreamEvent
 from nbchat.retry import RetryPolicy
 from nbchat.stream import DecodedStream, ServerSentEvent, Transport
-from nbchat.wire import ChatMessageParam
+from nbchat.wire import ChatMessageParam, ToolDef
 
 log = logging.getLogger("nbchat")
 
@@ -77,11 +77,14 @@ class ReplyStream:
         token_refresh: TokenRefresh | None = None,
         on_notice: Notice = lambda _text: None,
         request: HttpRequest | None = None,
+        tools: Sequence[ToolDef] = (),
     ) -> None:
         self.endpoint = endpoint
         self.transport = transport
         self.dialect: Dialect = get_dialect(endpoint.dialect)
         self._messages = list(messages)
+        #: the tools offered to the model with the request
+        self._tools = list(tools)
         #: a request built by the caller (a job's own body), instead of the dialect's
         self._request = request
         self._policy = policy
@@ -105,7 +108,7 @@ class ReplyStream:
             The typed reason the reply could not be (fully) received.
         """
         dialect = self.dialect
-        request = self._request or dialect.request(self.endpoint, self._messages)
+        request = self._request or dialect.request(self.endpoint, self._messages, self._tools)
         refreshed = False
         failures = 0  # failed attempts before any byte
         last_id = ""
@@ -244,7 +247,7 @@ class ReplyStream:
             if self._request is not None:
                 headers = {**request.headers, "Authorization": f"Bearer {key}"}
                 return dataclasses.replace(request, headers=headers), True
-            return self.dialect.request(self.endpoint, self._messages), True
+            return self.dialect.request(self.endpoint, self._messages, self._tools), True
         if decision == "fail":
             if failures > 1:
                 exc.message = f"{exc.message} (after {failures - 1} retries)"

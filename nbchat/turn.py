@@ -48,7 +48,8 @@ from nbchat.changes import (
     PhaseChanged,
     TextAppended,
 )
-from nbchat.errors import HistoryError, NbchatError, StalledError
+from nbchat.accumulate import ToolCall
+from nbchat.errors import HistoryError, NbchatError, StalledError, ToolRoundsError
 from nbchat.events import (
     Progress,
     ReasoningDelta,
@@ -65,6 +66,8 @@ from nbchat.loops import LoopTask
 from nbchat.message import Message
 from nbchat.metrics import Clock, ReplyTimer, ToolTimer, rescaled
 from nbchat.reply_stream import ReplyStream
+from nbchat.tool_run import run_round
+from nbchat.toolbox import Tool, Toolbox
 from nbchat.wire import MessageStatus
 
 log = logging.getLogger("nbchat")
@@ -95,6 +98,17 @@ class TurnHost(Protocol):
 
     def superseded(self, turn: Turn) -> None:
         """The turn's reply has output: the replies it replaces (``turn.replaces``) go."""
+
+    @property
+    def tools(self) -> Toolbox:
+        """The tools the model may call (run here, round by round)."""
+
+    @property
+    def max_tool_rounds(self) -> int:
+        """How many rounds of tool calls one turn may run."""
+
+    async def approve_call(self, turn: Turn, call: ToolCall, tool: Tool) -> bool:
+        """Whether the user lets ``call`` run (a tool made with ``approve=True``)."""
 
 
 class Turn(LoopTask[Message]):
@@ -233,6 +247,10 @@ class Turn(LoopTask[Message]):
                 self._checkpoint()  # the row exists from the start: a crash leaves a trace
                 self.stream = await self._host.prepare(self)
                 await self._consume(self.stream)
+                while self._tools_called():
+                    await self._answer_tools()
+                    self.stream = await self._host.prepare(self)
+                    await self._consume(self.stream)
                 status = _status(ledger.error)
         except asyncio.CancelledError:
             self._finalize("stopped")
@@ -266,6 +284,57 @@ class Turn(LoopTask[Message]):
 
     async def _stream(self, stream: ReplyStream) -> None:
         await stream.run(self._take)
+
+    # -- tools -------------------------------------------------------------------------
+
+    def _tools_called(self) -> bool:
+        """Whether the round that just ended called tools the kernel answers."""
+        ledger = self.message.reply
+        stream = self.stream
+        return (
+            ledger.error is None
+            and stream is not None
+            and stream.dialect.client_tools
+            and len(self._host.tools) > 0
+            and bool(ledger.round_calls())
+        )
+
+    async def _answer_tools(self) -> None:
+        ledger = self.message.reply
+        limit = self._host.max_tool_rounds
+        if ledger.round > limit:
+            raise ToolRoundsError(
+                f"the model asked for tools in {ledger.round} rounds of one reply; the "
+                f"limit is max_tool_rounds={limit}"
+            )
+        self._open_at = None  # no output clock while tools run or wait for the user
+
+        def changed() -> None:
+            waiting = next((c for c in ledger.round_calls() if c.state == "waiting"), None)
+            running = next((c for c in ledger.round_calls() if c.state == "running"), None)
+            if waiting is not None:
+                self._show(f"waiting for your approval to run {waiting.name}")
+            elif running is not None:
+                self._show(f"running {running.name}")
+            else:
+                self._show("")
+            self._last_other = self._clock()
+            self._host.emit(MessageUpdated(self.message.id))
+            self._checkpoint()
+
+        async def approve(call: ToolCall, tool: Tool) -> bool:
+            return await self._host.approve_call(self, call, tool)
+
+        self._output()
+        self._set_phase(Phase.STREAMING)
+        try:
+            await run_round(
+                ledger.round_calls(), ledger.round, self._host.tools, approve, changed, self._clock
+            )
+        finally:
+            self._waiting = False
+            self._show("")
+        ledger.next_round()
 
     def _take(self, batch: list[StreamEvent]) -> None:
         # The events of one body chunk, into the reply's ledger and out as changes.

@@ -120,7 +120,12 @@ class MetricsInfo(TypedDict, total=False):
     retries: int
 
 
-ToolCallStatus = Literal["running", "done"]
+#: ``running`` / ``done`` for every call; a call the kernel runs (a tool of the chat's)
+#: also goes through ``waiting`` (for the user's approval), and may end ``error``
+#: (the tool raised, or its arguments did not fit), ``denied`` or ``cancelled`` (Stop)
+ToolCallStatus = Literal["waiting", "running", "done", "error", "denied", "cancelled"]
+#: how a call the kernel ran ended (its status once the round is over)
+ToolOutcome = Literal["done", "error", "denied", "cancelled"]
 
 
 class ToolCallInfo(TypedDict):
@@ -141,6 +146,9 @@ class ToolCallInfo(TypedDict):
     #: the length of the reply's text when the call started: the row shows after that
     #: text (absent: before any text)
     at: NotRequired[int]
+    #: a call the kernel ran: the request round it came in (1, 2...), and its result
+    #: as the text the model was sent
+    round: NotRequired[int]
 
 
 class ProgressInfo(TypedDict, total=False):
@@ -435,8 +443,43 @@ class BarRequest(TypedDict):
     type: Literal["cancel", "retry", "mode"]
 
 
-class ChatMessageParam(TypedDict):
-    """A message in an OpenAI-style ``messages`` request array."""
+#: the roles of a request's messages
+ParamRole = Literal["system", "user", "assistant", "tool"]
 
-    role: Role
+
+class FunctionParam(TypedDict):
+    name: str
+    #: the arguments as JSON text, as the model sent them
+    arguments: str
+
+
+class ToolCallParam(TypedDict):
+    """A tool call of an assistant message, in the OpenAI chat format."""
+
+    id: str
+    type: Literal["function"]
+    function: FunctionParam
+
+
+class ChatMessageParam(TypedDict):
+    """A message in an OpenAI-style ``messages`` request array: nbchat's one form of
+    what a request sends, which each dialect turns into its own.
+
+    An assistant message may carry the ``tool_calls`` it made (its ``content`` then the
+    text before them, maybe ""), and each is answered by a ``tool`` message with the
+    call's ``tool_call_id`` and its result as ``content``.
+    """
+
+    role: ParamRole
     content: str
+    tool_calls: NotRequired[list[ToolCallParam]]
+    tool_call_id: NotRequired[str]
+
+
+class ToolDef(TypedDict):
+    """A tool offered to the model, in no provider's format: each dialect writes its own."""
+
+    name: str
+    description: str
+    #: a JSON schema of ``type: object``
+    parameters: dict[str, Any]

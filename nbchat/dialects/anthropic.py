@@ -27,6 +27,7 @@ headers; system messages are lifted out of the list into ``system``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,6 +37,7 @@ from nbchat.dialects.base import (
     ToolCallTracker,
     error_label,
     system_text,
+    tool_input,
     url_join,
     usage_events,
 )
@@ -48,7 +50,7 @@ from nbchat.events import (
 )
 from nbchat.stream.base import HttpRequest
 from nbchat.stream.sse import ServerSentEvent
-from nbchat.wire import ChatMessageParam
+from nbchat.wire import ChatMessageParam, ToolDef
 
 API_VERSION = "2023-06-01"
 MAX_TOKENS = 4096
@@ -63,6 +65,43 @@ _FINISH: dict[str, FinishReason] = {
     "refusal": "refusal",
 }
 _TOOL_BLOCKS = ("tool_use", "server_tool_use")
+
+
+def _messages(messages: Sequence[ChatMessageParam]) -> list[dict[str, Any]]:
+    """Messages in Anthropic's form: an assistant's tool calls are ``tool_use`` blocks,
+    and the results that answer them one user message of ``tool_result`` blocks."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        role = m["role"]
+        if role == "tool":
+            block = {
+                "type": "tool_result",
+                "tool_use_id": m.get("tool_call_id", ""),
+                "content": m["content"],
+            }
+            last = out[-1] if out else None
+            if last and last["role"] == "user" and isinstance(last["content"], list):
+                last["content"].append(block)
+            else:
+                out.append({"role": "user", "content": [block]})
+        elif role == "assistant" and m.get("tool_calls"):
+            blocks: list[dict[str, Any]] = []
+            if m["content"]:
+                blocks.append({"type": "text", "text": m["content"]})
+            for call in m.get("tool_calls", []):
+                function = call["function"]
+                blocks.append(
+                    {
+                        "type": "tool_use",
+                        "id": call["id"],
+                        "name": function["name"],
+                        "input": tool_input(function["arguments"]),
+                    }
+                )
+            out.append({"role": "assistant", "content": blocks})
+        elif role in ("user", "assistant"):
+            out.append({"role": role, "content": m["content"]})
+    return out
 
 
 class AnthropicDialect(JSONDialect):
@@ -88,17 +127,22 @@ class AnthropicDialect(JSONDialect):
             "model": endpoint.model,
             "max_tokens": MAX_TOKENS,
             "stream": True,
-            "messages": [
-                {"role": m["role"], "content": m["content"]}
-                for m in messages
-                if m["role"] in ("user", "assistant")
-            ],
+            "messages": _messages(messages),
         }
         system = system_text(messages)
         if system:
             body["system"] = system
         url = url_join(endpoint.base_url, "messages")
         return HttpRequest("POST", url, body, headers)
+
+    client_tools = True
+
+    def add_tools(self, request: HttpRequest, tools: Sequence[ToolDef]) -> HttpRequest:
+        described = [
+            {"name": t["name"], "description": t["description"], "input_schema": t["parameters"]}
+            for t in tools
+        ]
+        return dataclasses.replace(request, json={**request.json, "tools": described})
 
     def on_object(self, event: ServerSentEvent, data: dict[str, Any]) -> list[StreamEvent]:
         kind = data.get("type") or event.event

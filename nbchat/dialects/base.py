@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from nbchat.config import Endpoint
-from nbchat.errors import excerpt
+from nbchat.errors import ConfigurationError, excerpt
 from nbchat.events import (
     StreamError,
     StreamEvent,
@@ -36,7 +36,7 @@ from nbchat.events import (
 )
 from nbchat.stream.base import Framing, HttpRequest
 from nbchat.stream.sse import ServerSentEvent
-from nbchat.wire import ChatMessageParam
+from nbchat.wire import ChatMessageParam, ToolDef
 
 
 class Dialect(ABC):
@@ -62,11 +62,37 @@ class Dialect(ABC):
     def feed(self, event: ServerSentEvent) -> list[StreamEvent]:
         """Normalized events for one server-sent event."""
 
-    def request(self, endpoint: Endpoint, messages: Sequence[ChatMessageParam]) -> HttpRequest:
-        """:meth:`build_request`, labelled with this dialect's framing, name and model."""
+    def request(
+        self,
+        endpoint: Endpoint,
+        messages: Sequence[ChatMessageParam],
+        tools: Sequence[ToolDef] = (),
+    ) -> HttpRequest:
+        """:meth:`build_request` (with :meth:`add_tools` when there are ``tools``),
+        labelled with this dialect's framing, name and model."""
         built = self.build_request(endpoint, messages)
+        if tools:
+            built = self.add_tools(built, tools)
         return dataclasses.replace(
             built, framing=self.framing, dialect=self.name, model=endpoint.model
+        )
+
+    #: whether the client runs the tool calls this format streams (and sends their
+    #: results back): OpenAI chat and Responses, Anthropic. A format whose server runs
+    #: its tools (spec 002's events) streams calls with their results instead.
+    client_tools: ClassVar[bool] = False
+
+    def add_tools(self, request: HttpRequest, tools: Sequence[ToolDef]) -> HttpRequest:
+        """``request`` offering ``tools`` to the model, in this format.
+
+        Raises
+        ------
+        ConfigurationError
+            This format cannot offer tools (``client_tools`` is False).
+        """
+        raise ConfigurationError(
+            f"the {self.name!r} dialect cannot offer tools to the model; use openai-chat, "
+            "openai-responses or anthropic, or remove the chat's tools"
         )
 
     def resume_request(self, request: HttpRequest, last_event_id: str) -> HttpRequest | None:
@@ -249,6 +275,16 @@ def last_user_text(messages: Sequence[ChatMessageParam]) -> str:
         if message["role"] == "user":
             return message["content"]
     return ""
+
+
+def tool_input(arguments: str) -> dict[str, Any]:
+    """A call's arguments (JSON text) as an object, for formats that send them parsed
+    (``{}`` when the text is not a JSON object)."""
+    try:
+        value = json.loads(arguments or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def system_text(messages: Sequence[ChatMessageParam]) -> str:

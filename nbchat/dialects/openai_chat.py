@@ -10,6 +10,7 @@ error may arrive in-band as a top-level ``error`` object (OpenRouter also sets
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -31,7 +32,7 @@ from nbchat.events import (
 )
 from nbchat.stream.base import HttpRequest
 from nbchat.stream.sse import ServerSentEvent
-from nbchat.wire import ChatMessageParam
+from nbchat.wire import ChatMessageParam, ToolDef
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -60,6 +61,13 @@ def error_text(error: Any) -> str:
 _TEXT_ONLY = frozenset({"content", "role"})
 
 
+def _message(message: ChatMessageParam) -> dict[str, Any]:
+    out: dict[str, Any] = dict(message)
+    if message.get("tool_calls") and not message["content"]:
+        out["content"] = None  # an assistant message that only calls tools
+    return out
+
+
 class OpenAIChatDialect(Dialect):
     """Parser for one Chat Completions stream; see the module docstring."""
 
@@ -79,12 +87,28 @@ class OpenAIChatDialect(Dialect):
             headers["Authorization"] = f"Bearer {endpoint.api_key}"
         body: dict[str, Any] = {
             "model": endpoint.model,
-            "messages": [dict(m) for m in messages],
+            "messages": [_message(m) for m in messages],
             "stream": True,
             "stream_options": {"include_usage": True},
         }
         url = url_join(endpoint.base_url, "chat/completions")
         return HttpRequest("POST", url, body, headers)
+
+    client_tools = True
+
+    def add_tools(self, request: HttpRequest, tools: Sequence[ToolDef]) -> HttpRequest:
+        functions = [
+            {
+                "type": "function",
+                "function": {
+                    "name": t["name"],
+                    "description": t["description"],
+                    "parameters": t["parameters"],
+                },
+            }
+            for t in tools
+        ]
+        return dataclasses.replace(request, json={**request.json, "tools": functions})
 
     def feed(self, event: ServerSentEvent) -> list[StreamEvent]:
         data = event.data

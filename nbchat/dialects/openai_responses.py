@@ -29,6 +29,7 @@ prompts joined into ``instructions``, Bearer auth.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -54,7 +55,7 @@ from nbchat.events import (
 )
 from nbchat.stream.base import HttpRequest
 from nbchat.stream.sse import ServerSentEvent
-from nbchat.wire import ChatMessageParam
+from nbchat.wire import ChatMessageParam, ToolDef
 
 _INCOMPLETE: dict[str, FinishReason] = {
     "max_output_tokens": "length",
@@ -63,6 +64,38 @@ _INCOMPLETE: dict[str, FinishReason] = {
 }
 _REASONING = ("response.reasoning_summary_text.delta", "response.reasoning_text.delta")
 _ENDS = ("response.completed", "response.incomplete", "response.failed")
+
+
+def _items(messages: Sequence[ChatMessageParam]) -> list[dict[str, Any]]:
+    """The ``input`` items: messages, and an assistant's tool calls as ``function_call``
+    items answered by ``function_call_output`` items."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        role = m["role"]
+        if role == "tool":
+            out.append(
+                {
+                    "type": "function_call_output",
+                    "call_id": m.get("tool_call_id", ""),
+                    "output": m["content"],
+                }
+            )
+            continue
+        if role not in ("user", "assistant"):
+            continue
+        if m["content"] or not m.get("tool_calls"):
+            out.append({"role": role, "content": m["content"]})
+        for call in m.get("tool_calls", []):
+            function = call["function"]
+            out.append(
+                {
+                    "type": "function_call",
+                    "call_id": call["id"],
+                    "name": function["name"],
+                    "arguments": function["arguments"],
+                }
+            )
+    return out
 
 
 class OpenAIResponsesDialect(Dialect):
@@ -82,11 +115,7 @@ class OpenAIResponsesDialect(Dialect):
     ) -> HttpRequest:
         body: dict[str, Any] = {
             "model": endpoint.model,
-            "input": [
-                {"role": m["role"], "content": m["content"]}
-                for m in messages
-                if m["role"] in ("user", "assistant")
-            ],
+            "input": _items(messages),
             "stream": True,
         }
         instructions = system_text(messages)
@@ -94,6 +123,20 @@ class OpenAIResponsesDialect(Dialect):
             body["instructions"] = instructions
         url = url_join(endpoint.base_url, "responses")
         return HttpRequest("POST", url, body, bearer_headers(endpoint))
+
+    client_tools = True
+
+    def add_tools(self, request: HttpRequest, tools: Sequence[ToolDef]) -> HttpRequest:
+        functions = [
+            {
+                "type": "function",
+                "name": t["name"],
+                "description": t["description"],
+                "parameters": t["parameters"],
+            }
+            for t in tools
+        ]
+        return dataclasses.replace(request, json={**request.json, "tools": functions})
 
     def feed(self, event: ServerSentEvent) -> list[StreamEvent]:
         if self.finished or (self.failed and not self._error_reported):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from nbchat.server.demo_model import message_text
-from nbchat.wire import ChatMessageParam, Role
+from nbchat.wire import ChatMessageParam, ParamRole
 
 __all__ = ["ChatRequest", "RequestError", "parse_chat_request"]
 
@@ -133,7 +133,7 @@ def _parse_message(index: int, item: object) -> ChatMessageParam:
             f"'{where}.content' must be a string or a list of text parts.",
             param=f"{where}.content",
         )
-    return {"role": cast(Role, role), "content": message_text(content)}
+    return {"role": cast(ParamRole, role), "content": message_text(content)}
 
 
 def _parse_max_tokens(body: Mapping[str, object]) -> int | None:
