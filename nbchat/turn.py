@@ -40,6 +40,7 @@ import time
 from collections.abc import Generator
 from typing import Any, Protocol
 
+from nbchat.accumulate import ToolCall
 from nbchat.changes import (
     Change,
     MessageUpdated,
@@ -48,7 +49,6 @@ from nbchat.changes import (
     PhaseChanged,
     TextAppended,
 )
-from nbchat.accumulate import ToolCall
 from nbchat.errors import HistoryError, NbchatError, StalledError, ToolRoundsError
 from nbchat.events import (
     Progress,
@@ -303,6 +303,9 @@ class Turn(LoopTask[Message]):
         ledger = self.message.reply
         limit = self._host.max_tool_rounds
         if ledger.round > limit:
+            for call in ledger.round_calls():  # shown, and told to the model next time
+                call.round, call.state = ledger.round, "error"
+                call.result = f"Not run: the reply reached its limit of {limit} tool rounds."
             raise ToolRoundsError(
                 f"the model asked for tools in {ledger.round} rounds of one reply; the "
                 f"limit is max_tool_rounds={limit}"
