@@ -7,6 +7,8 @@
  *   "Copied" (or why not) for a moment.
  * - `button.nbchat-image-load[data-src]` replaces itself with the image, loaded only
  *   now that the user asked (an `http(s):` URL, nothing else).
+ * - `button.nbchat-approve` / `button.nbchat-deny` in a tool row waiting for approval
+ *   answer it (both disabled until the row changes).
  *
  * @module
  */
@@ -88,19 +90,32 @@ export function loadImage(button) {
 }
 
 /**
- * Handle clicks on copy and image buttons inside `list`.
+ * Handle clicks on copy, image and approval buttons inside `list`.
  *
  * @param {HTMLElement} list
  * @param {(messageId: string) => string | null} sourceOf
+ * @param {(callId: string, approved: boolean) => void} [decide] Answer a tool call's
+ *   approval.
  * @returns {() => void} Removes the listener.
  */
-export function listenForActions(list, sourceOf) {
+export function listenForActions(list, sourceOf, decide) {
   const doc = list.ownerDocument;
   /** @param {MouseEvent} event */
   function onClick(event) {
     const target = /** @type {Element | null} */ (event.target);
-    const button = target?.closest?.("button.nbchat-copy, button.nbchat-image-load");
+    const button = target?.closest?.(
+      "button.nbchat-copy, button.nbchat-image-load, button.nbchat-approve, button.nbchat-deny",
+    );
     if (!button || !list.contains(button)) return;
+    if (button.classList.contains("nbchat-approve") || button.classList.contains("nbchat-deny")) {
+      const id = button.closest(".nbchat-tool")?.getAttribute("data-id");
+      if (!id || !decide) return;
+      for (const b of button.parentElement?.querySelectorAll("button") ?? []) {
+        /** @type {HTMLButtonElement} */ (b).disabled = true;
+      }
+      decide(id, button.classList.contains("nbchat-approve"));
+      return;
+    }
     if (button.classList.contains("nbchat-image-load")) {
       loadImage(/** @type {HTMLElement} */ (button));
       return;

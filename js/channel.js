@@ -74,6 +74,8 @@ import { createStore, editTarget, isLive, retryTarget } from "./store.js";
  * @property {(name: string) => Promise<ConversationList>} deleteConversation Delete one
  *   and get the list without it.
  * @property {(format: string) => Promise<ExportFile>} exportAs The conversation as a file.
+ * @property {(callId: string, approved: boolean) => void} decide Approve or deny a tool
+ *   call that waits for it.
  */
 
 /** @typedef {import("./types.js").ConversationList} ConversationList */
@@ -365,6 +367,9 @@ export function createChannel(model, options = {}) {
     },
     exportAs(format) {
       return ask({ type: "export", format }, "export");
+    },
+    decide(callId, approved) {
+      post({ type: "approve", id: callId, approved });
     },
     subscribeUi(listener) {
       uiListeners.add(listener);

@@ -113,8 +113,21 @@ export function metricsTitle(metrics) {
  * @param {ToolCallInfo} call
  */
 export function toolStateText(call) {
-  if (call.status === "running") return "running…";
-  return call.duration_s !== undefined ? `${call.duration_s.toFixed(2)} s` : "done";
+  const took = call.duration_s !== undefined ? ` · ${call.duration_s.toFixed(2)} s` : "";
+  switch (call.status) {
+    case "running":
+      return "running…";
+    case "waiting":
+      return "waiting for your approval";
+    case "error":
+      return `error${took}`;
+    case "denied":
+      return "declined";
+    case "cancelled":
+      return `stopped${took}`;
+    default:
+      return call.duration_s !== undefined ? `${call.duration_s.toFixed(2)} s` : "done";
+  }
 }
 
 /**

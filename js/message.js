@@ -16,8 +16,9 @@
  *     summary.nbchat-reasoning-summary  "Reasoning"
  *     div.nbchat-reasoning-text
  *   div.nbchat-tools                    (when there are tool calls)
- *     details.nbchat-tool[data-id][data-status=running|done]
+ *     details.nbchat-tool[data-id][data-status=waiting|running|done|error|denied|cancelled]
  *       summary.nbchat-tool-summary > span.nbchat-tool-name, span.nbchat-tool-state
+ *       div.nbchat-tool-approval > button.nbchat-approve, button.nbchat-deny  (waiting)
  *       div.nbchat-tool-part[data-part=args]   > div.nbchat-tool-label, pre.nbchat-tool-args
  *       div.nbchat-tool-part[data-part=result] > div.nbchat-tool-label, pre.nbchat-tool-result
  *   div.nbchat-progress[data-status=running|done|stopped|error|interrupted][data-indeterminate]
@@ -86,6 +87,7 @@ export const TEXT_CHUNK = 8192;
  * @property {HTMLDetailsElement} el
  * @property {HTMLElement} name
  * @property {HTMLElement} state
+ * @property {HTMLElement} approval Approve / Deny, shown while the call waits for them.
  * @property {HTMLElement} argsPart
  * @property {HTMLElement} args
  * @property {HTMLElement} resultPart
@@ -262,11 +264,21 @@ function createTool(doc, id) {
   };
   const args = part("args");
   const result = part("result");
-  el.append(summary, args.wrap, result.wrap);
+  const approval = h(doc, "div", "nbchat-tool-approval");
+  approval.hidden = true;
+  const approve = h(doc, "button", "nbchat-approve", "Approve");
+  approve.type = "button";
+  approve.title = "Run this call";
+  const deny = h(doc, "button", "nbchat-deny", "Deny");
+  deny.type = "button";
+  deny.title = "Do not run it (the model is told you declined)";
+  approval.append(approve, deny);
+  el.append(summary, approval, args.wrap, result.wrap);
   return {
     el,
     name,
     state,
+    approval,
     argsPart: args.wrap,
     args: args.body,
     resultPart: result.wrap,
@@ -280,7 +292,17 @@ function createTool(doc, id) {
  * @param {ToolCallInfo} call
  */
 function updateTool(tool, call) {
-  if (tool.el.getAttribute("data-status") !== call.status) tool.el.setAttribute("data-status", call.status);
+  const before = tool.el.getAttribute("data-status");
+  if (before !== call.status) {
+    tool.el.setAttribute("data-status", call.status);
+    // A call waiting for approval opens, so its arguments can be read before saying yes.
+    if (call.status === "waiting") tool.el.open = true;
+  }
+  const waiting = call.status === "waiting";
+  if (tool.approval.hidden === waiting) {
+    tool.approval.hidden = !waiting;
+    for (const button of tool.approval.querySelectorAll("button")) button.disabled = false;
+  }
   setText(tool.name, call.name || "tool");
   setText(tool.state, toolStateText(call));
   // `input` is parsed from `arguments`: the raw text and whether it parsed say it all.

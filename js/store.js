@@ -130,6 +130,7 @@ const PHASES = new Set([
 ]);
 const STATUSES = new Set(["streaming", "done", "stopped", "error", "interrupted"]);
 const ROLES = new Set(["system", "user", "assistant", "note"]);
+const TOOL_STATUSES = new Set(["waiting", "running", "done", "error", "denied", "cancelled"]);
 
 /**
  * @param {unknown} value
@@ -214,8 +215,9 @@ function copyToolCall(value, index) {
     arguments: typeof c.arguments === "string" ? c.arguments : "",
     // Never mutated here or in the view, so sharing the trait's object is safe.
     input: isObject(c.input) ? c.input : null,
-    status: c.status === "running" ? "running" : "done",
+    status: TOOL_STATUSES.has(c.status) ? c.status : "done",
   };
+  if (typeof c.round === "number" && Number.isInteger(c.round) && c.round > 0) call.round = c.round;
   if ("result" in c && c.result !== undefined) call.result = c.result;
   if (typeof c.duration_s === "number" && Number.isFinite(c.duration_s)) call.duration_s = c.duration_s;
   const at = offset(c.at);

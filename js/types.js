@@ -42,7 +42,13 @@
  * @property {number} [retries] Times the request was re-sent before any byte arrived.
  */
 
-/** @typedef {"running" | "done"} ToolCallStatus */
+/**
+ * `running` / `done` for every call; a call the kernel runs (one of the chat's tools)
+ * also goes through `waiting` (for the user's approval) and may end `error`, `denied`
+ * or `cancelled`.
+ *
+ * @typedef {"waiting" | "running" | "done" | "error" | "denied" | "cancelled"} ToolCallStatus
+ */
 
 /**
  * One tool call of an assistant message.
@@ -58,6 +64,7 @@
  * @property {number} [duration_s]
  * @property {number} [at] The length of the reply's text when the call started: the
  *   row is shown after that text (absent or 0: above the text).
+ * @property {number} [round] A call the kernel ran: the request round it came in.
  */
 
 /**
@@ -198,14 +205,16 @@
  * `page` asks for the older messages before message `before`. `edit` replaces the last
  * user message; `new`, `clear`, `undo`, `open`, `delete` do what the chat's methods of
  * those names do; `conversations` asks for the list; `model` picks one of `Head.models`;
- * `export` asks for the conversation as a file. A request the kernel cannot carry out
+ * `export` asks for the conversation as a file. `approve` answers a tool call waiting
+ * for the user's approval. A request the kernel cannot carry out
  * is answered `{type: "refused", message}`.
  *
  * @typedef {{type: "send", text: string} | {type: "stop"} | {type: "sync"} | {type: "retry"}
  *   | {type: "page", before: string} | {type: "edit", text: string}
  *   | {type: "new" | "clear" | "undo" | "conversations"}
  *   | {type: "open" | "delete", name: string} | {type: "model", model: string}
- *   | {type: "export", format: string}} ViewRequest
+ *   | {type: "export", format: string}
+ *   | {type: "approve", id: string, approved: boolean}} ViewRequest
  */
 
 /**

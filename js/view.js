@@ -76,6 +76,8 @@ export { TEXT_CHUNK } from "./message.js";
  * @property {() => Promise<import("./types.js").ConversationList>} [listConversations]
  * @property {(name: string) => Promise<import("./types.js").ConversationList>} [deleteConversation]
  * @property {(format: string) => Promise<import("./types.js").ExportFile>} [exportAs]
+ * @property {(callId: string, approved: boolean) => void} [decide] Approve or deny a
+ *   tool call that waits for it.
  */
 
 /**
@@ -155,7 +157,11 @@ export function createView(el, host, options = {}) {
     schedule: options.renderSchedule,
     onRender: () => scroller.contentChanged(),
   };
-  const stopActions = listenForActions(list, (id) => records.get(id)?.parts?.source() ?? null);
+  const stopActions = listenForActions(
+    list,
+    (id) => records.get(id)?.parts?.source() ?? null,
+    host.decide,
+  );
 
   function renderSnapshot() {
     const state = store.getState();

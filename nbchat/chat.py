@@ -143,6 +143,11 @@ class Chat(ChatController):
             self.connect_soon()
         return self._widget
 
+    def can_ask(self) -> bool:
+        """A tool call that needs approval is asked in the widget, once it was shown;
+        before (or in a script) nobody can answer: set ``chat.approve`` there."""
+        return self._widget is not None
+
     def __repr__(self) -> str:
         return (
             f"Chat(model={self.endpoint.model!r}, endpoint={self.where!r}, "

@@ -313,6 +313,8 @@ class Turn(LoopTask[Message]):
         self._open_at = None  # no output clock while tools run or wait for the user
 
         def changed() -> None:
+            self._last_other = self._clock()
+            self._host.emit(MessageUpdated(self.message.id))  # before the notice's head
             waiting = next((c for c in ledger.round_calls() if c.state == "waiting"), None)
             running = next((c for c in ledger.round_calls() if c.state == "running"), None)
             if waiting is not None:
@@ -321,8 +323,6 @@ class Turn(LoopTask[Message]):
                 self._show(f"running {running.name}")
             else:
                 self._show("")
-            self._last_other = self._clock()
-            self._host.emit(MessageUpdated(self.message.id))
             self._checkpoint()
 
         async def approve(call: ToolCall, tool: Tool) -> bool:

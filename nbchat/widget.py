@@ -284,6 +284,11 @@ class ChatWidget(anywidget.AnyWidget):
         }
         self.send(reply)
 
+    def _on_approve(self, content: dict[str, Any]) -> None:
+        call_id = content.get("id")
+        if isinstance(call_id, str):
+            self._controller.decide(call_id, content.get("approved") is True)
+
     _handlers: ClassVar[dict[str, Callable[[ChatWidget, dict[str, Any]], object]]] = {
         "send": _on_send,
         "stop": _on_stop,
@@ -297,6 +302,7 @@ class ChatWidget(anywidget.AnyWidget):
         "open": _on_open,
         "delete": _on_delete,
         "export": _on_export,
+        "approve": _on_approve,
         "sync": lambda self, _c: self._push_snapshot(),
         "page": lambda self, c: self._send_page(c.get("before")),
     }

@@ -361,6 +361,14 @@ class ModelRequest(TypedDict):
     model: str
 
 
+class ApproveRequest(TypedDict):
+    """Answer tool call ``id``, which waits for the user's approval."""
+
+    type: Literal["approve"]
+    id: str
+    approved: bool
+
+
 class ExportRequest(TypedDict):
     """The conversation as a file: ``format`` is ``markdown``, ``json`` or ``html``."""
 
@@ -379,6 +387,7 @@ ViewRequest = (
     | NamedRequest
     | ModelRequest
     | ExportRequest
+    | ApproveRequest
 )
 
 

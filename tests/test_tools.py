@@ -393,3 +393,41 @@ async def test_tool_rounds_survive_a_restart(script: Script, tmp_path: Path) -> 
     again = Chat(f"{script.url}/v1", model="m", history=history, name="t")
     assert again.context == expected
     assert [m["role"] for m in expected] == ["user", "assistant", "tool", "assistant"]
+
+
+async def test_the_widget_asks_and_its_answer_runs_or_declines(script: Script) -> None:
+    from tests.test_widget import RecordingWidget
+
+    ran: list[str] = []
+
+    def get_weather(city: str) -> str:
+        ran.append(city)
+        return "sunny"
+
+    chat = chat_on(script, fixture("openai-chat-tool-call.sse"), openai_text("Ok."))
+    chat.tools.add(get_weather, approve=True)
+    widget = RecordingWidget(chat)
+    chat._widget = widget  # shown: approvals are asked in it
+    for approved, status in ((True, "done"), (False, "denied")):
+        script.requests.clear()  # each turn: the recorded call, then text
+        turn = chat.send("Weather?")
+        while chat.notice != "waiting for your approval to run get_weather":
+            await asyncio.sleep(0.01)
+        waiting = [
+            op
+            for kind, batch in widget.wire
+            if kind == "batch"
+            for op in batch["ops"]
+            if op["op"] == "patch"
+            and any(c["status"] == "waiting" for c in op["fields"].get("tool_calls", []))
+        ]
+        assert waiting, "the view was told the call waits"
+        widget._on_view_message(widget, {"type": "approve", "id": "nope", "approved": True}, [])
+        widget._on_view_message(
+            widget,
+            {"type": "approve", "id": "call_4XzlGBLtUe9dy3GVNV4jhq7h", "approved": approved},
+            [],
+        )
+        reply = await asyncio.wait_for(turn.wait(), 5)
+        assert reply.tool_calls[0]["status"] == status
+    assert ran == ["New York City"]

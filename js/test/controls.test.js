@@ -239,3 +239,45 @@ describe("edit", () => {
     expect(el.querySelector(".nbchat-edit")).toBeNull();
   });
 });
+
+describe("tool approval", () => {
+  /** @param {import("../types.js").ToolCallStatus} status */
+  const withCall = (status) => [
+    message("u1", "user", "weather?"),
+    message("a1", "assistant", "", {
+      status: "streaming",
+      tool_calls: [{ id: "call_1", name: "get_weather", arguments: '{"city":"Paris"}', input: { city: "Paris" }, status, round: 1 }],
+    }),
+  ];
+
+  it("shows Approve and Deny on a waiting call, opened, and sends the answer once", () => {
+    const { model } = mount({ phase: "streaming", messages: withCall("waiting") }, { phase: "streaming" });
+    const row = /** @type {HTMLDetailsElement} */ ($(".nbchat-tool[data-id='call_1']"));
+    expect(row.open).toBe(true);
+    expect(row.querySelector(".nbchat-tool-state")?.textContent).toBe("waiting for your approval");
+    const approve = /** @type {HTMLButtonElement} */ (row.querySelector(".nbchat-approve"));
+    const deny = /** @type {HTMLButtonElement} */ (row.querySelector(".nbchat-deny"));
+    expect(/** @type {HTMLElement} */ (row.querySelector(".nbchat-tool-approval")).hidden).toBe(false);
+    deny.click();
+    expect(model.sent).toEqual([{ type: "approve", id: "call_1", approved: false }]);
+    expect(approve.disabled && deny.disabled).toBe(true);
+    approve.click();
+    expect(model.sent.length).toBe(1);
+  });
+
+  it("hides the buttons once the call moves on, and names how it ended", () => {
+    const { model } = mount({ phase: "streaming", messages: withCall("waiting") }, { phase: "streaming" });
+    for (const [status, text] of /** @type {const} */ ([
+      ["running", "running…"],
+      ["denied", "declined"],
+      ["error", "error"],
+      ["cancelled", "stopped"],
+    ])) {
+      model.setSnapshot(snapshot({ phase: "streaming", messages: withCall(status) }));
+      const row = $(".nbchat-tool[data-id='call_1']");
+      expect(row.getAttribute("data-status")).toBe(status);
+      expect(row.querySelector(".nbchat-tool-state")?.textContent).toBe(text);
+      expect(/** @type {HTMLElement} */ (row.querySelector(".nbchat-tool-approval")).hidden).toBe(true);
+    }
+  });
+});
