@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import inspect
 import logging
 import os
-import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from nbchat.approvals import Approval, Approvals
 from nbchat.changes import (
     Change,
     ContextLimitChanged,
@@ -32,12 +31,12 @@ from nbchat.changes import (
     MessageUpdated,
     ModelChanged,
     Phase,
-    PhaseChanged,
     SystemChanged,
     TranscriptReplaced,
 )
 from nbchat.config import ContextLimit, Timeouts
 from nbchat.conversation import Conversation, default_conversation_name, params_of
+from nbchat.conversation_controls import ConversationControls, chosen_key
 from nbchat.dialects import get_dialect
 from nbchat.endpoints import resolve_source
 from nbchat.errors import (
@@ -64,14 +63,11 @@ if TYPE_CHECKING:  # only nbchat.stream.http imports httpx at run time
 
 log = logging.getLogger("nbchat")
 
-#: ``chat.approve``: given a call and its tool, True (or an awaitable of it) to run it
-Approval = Callable[["ToolCall", Tool], "bool | Awaitable[bool]"]
-
 
 _DEFAULT = object()
 
 
-class ChatController:
+class ChatController(ConversationControls):
     """A conversation with one model endpoint; see the module docstring.
 
     Parameters
@@ -217,10 +213,8 @@ class ChatController:
         if not isinstance(max_tool_rounds, int) or max_tool_rounds < 1:
             raise ConfigurationError("max_tool_rounds must be a whole number of at least 1")
         self.max_tool_rounds = max_tool_rounds
-        #: decides calls of tools made with ``approve=True``: ``approve(call, tool)``
-        #: returns (or resolves to) True to run it; None asks in the widget
-        self.approve: Approval | None = None
-        self._pending_approvals: dict[str, asyncio.Future[bool]] = {}
+        #: who says yes to calls of tools made with ``approve=True``
+        self.approvals = Approvals(self.can_ask)
         #: the key the chat was made with: it stands for the conversation chosen last
         self.key = name or default_conversation_name()
         self._system = _checked_system(system)
@@ -233,18 +227,14 @@ class ChatController:
             True if history is _DEFAULT else history  # type: ignore[arg-type]
         )
         #: the messages, their history and listeners (see nbchat.conversation)
-        self.conversation = Conversation.open(store.setting(_chosen(self.key)) or self.key, store)
+        self.conversation = Conversation.open(
+            store.setting(chosen_key(self.key)) or self.key, store
+        )
         #: tell every listener about a change (a broken listener is logged, not raised)
         self.emit: Callable[[Change], None] = self.conversation.emit
         self._turn: Turn | None = None
 
     # -- observation -------------------------------------------------------------------
-
-    @property
-    def name(self) -> str:
-        """The conversation's name in the history (``chat.new()`` and ``chat.open()``
-        change it)."""
-        return self.conversation.name
 
     @property
     def system(self) -> str | None:
@@ -266,15 +256,6 @@ class ChatController:
     def notice(self) -> str:
         """A transient line about the running turn ("rate limited: retrying in 2 s"), or ""."""
         return self._turn.notice if self._turn is not None else ""
-
-    @property
-    def history_location(self) -> str:
-        return self.conversation.history.location
-
-    @property
-    def messages(self) -> list[Message]:
-        """The transcript, oldest first."""
-        return self.conversation.messages
 
     @property
     def where(self) -> str:
@@ -348,6 +329,16 @@ class ChatController:
             tools=self.tools.definitions(),
         )
 
+    def superseded(self, turn: Turn) -> None:
+        self.conversation.remove(turn.replaces)
+
+    def ended(self, turn: Turn) -> None:
+        if turn.stream is not None:
+            self.endpoint = turn.stream.endpoint  # keeps a key renewed by token_refresh
+        if turn.message.status == "stopped" and self._session is not None:
+            # Closing the stream leaves the server generating for its grace period.
+            self._session.stop_soon()
+
     # -- tools ---------------------------------------------------------------------------
 
     def tool(
@@ -363,45 +354,29 @@ class ChatController:
         return self.tools.add(func, name=name, description=description, approve=approve)
 
     async def approve_call(self, turn: Turn, call: ToolCall, tool: Tool) -> bool:
-        """Ask whether ``call`` may run: ``chat.approve`` when set, else the widget
-        (its Approve / Deny), else no: with nobody to ask, the call is declined."""
-        policy = self.approve
-        if policy is not None:
-            answer = policy(call, tool)
-            if inspect.isawaitable(answer):
-                answer = await answer
-            return bool(answer)
-        if not self.can_ask():
-            return False
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending_approvals[call.id] = future
-        try:
-            return await future
-        finally:
-            self._pending_approvals.pop(call.id, None)
+        return await self.approvals.ask(call, tool)
 
     def can_ask(self) -> bool:
         """Whether someone can answer an approval (a widget shows this chat)."""
         return False
 
+    @property
+    def approve(self) -> Approval | None:
+        """Decides calls of tools made with ``approve=True``: ``approve(call, tool)``
+        returns (or resolves to) True to run it. None (the default) asks in the widget;
+        with no widget shown, such calls are declined."""
+        return self.approvals.policy
+
+    @approve.setter
+    def approve(self, policy: Approval | None) -> None:
+        if policy is not None and not callable(policy):
+            raise ConfigurationError("chat.approve must be a function of (call, tool), or None")
+        self.approvals.policy = policy
+
     def decide(self, call_id: str, approved: bool) -> bool:
-        """Answer the approval call ``call_id`` waits for (the widget's Approve / Deny);
-        False when no call waits under that id."""
-        future = self._pending_approvals.get(call_id)
-        if future is None or future.done():
-            return False
-        future.set_result(bool(approved))
-        return True
-
-    def superseded(self, turn: Turn) -> None:
-        self.conversation.remove(turn.replaces)
-
-    def ended(self, turn: Turn) -> None:
-        if turn.stream is not None:
-            self.endpoint = turn.stream.endpoint  # keeps a key renewed by token_refresh
-        if turn.message.status == "stopped" and self._session is not None:
-            # Closing the stream leaves the server generating for its grace period.
-            self._session.stop_soon()
+        """Answer the tool call ``call_id`` that waits for approval (the widget's
+        Approve / Deny); False when no call waits under that id."""
+        return self.approvals.decide(call_id, approved)
 
     # -- sessions ----------------------------------------------------------------------
 
@@ -577,132 +552,6 @@ class ChatController:
         if message.error is not None and message.status in ("error", "interrupted"):
             raise failure_for_code(message.error["code"], message.error["message"])
         return message.content
-
-    @user_facing
-    def undo(self) -> list[Message]:
-        """Take back the last exchange: the last user message and the replies after it
-        go from the transcript, the history and what the model is sent. After
-        ``chat.clear()`` it takes back the clear (its note). Returns what went (empty
-        when there is nothing to take back).
-
-        Raises
-        ------
-        TurnInProgressError
-            A reply is still streaming.
-        """
-        self._refuse_if_busy()
-        self._refuse_if_remote("undo")
-        messages = self.messages
-        last = next(
-            (i for i in range(len(messages) - 1, -1, -1) if messages[i].role in ("user", "note")),
-            None,
-        )
-        if last is None:
-            return []
-        gone = messages[last:]
-        self.conversation.remove(gone)
-        return gone
-
-    @user_facing
-    def clear(self) -> bool:
-        """Start the model afresh in this conversation: a note in the transcript says the
-        model is not sent the messages above it; they stay on screen and in history
-        (``chat.undo()`` takes the note back). False when nothing was sent anyway.
-
-        Raises
-        ------
-        TurnInProgressError
-            A reply is still streaming.
-        """
-        self._refuse_if_busy()
-        self._refuse_if_remote("clear")
-        return self.conversation.clear_context() is not None
-
-    @user_facing
-    def new(self) -> str:
-        """Start a new, empty conversation; the old one stays in the history
-        (``nbchat.conversations()`` lists it, ``chat.open(name)`` reopens it). The chat's
-        key now stands for the new one, so re-running the cell reopens it. Returns its
-        name; an empty conversation is kept as it is.
-
-        Raises
-        ------
-        TurnInProgressError
-            A reply is still streaming.
-        """
-        self._refuse_if_busy()
-        self._refuse_if_remote("new")
-        if self.messages:
-            self._switch(self._fresh_name())
-        return self.name
-
-    @user_facing
-    def open(self, name: str) -> None:
-        """Show conversation ``name`` from the history and continue it here; the chat's
-        key now stands for it (re-running the cell reopens it).
-
-        Raises
-        ------
-        ConfigurationError
-            The history holds no conversation of that name.
-        TurnInProgressError
-            A reply is still streaming.
-        """
-        self._refuse_if_busy()
-        self._refuse_if_remote("open")
-        if not isinstance(name, str) or name not in self.conversation.history.conversations():
-            raise ConfigurationError(
-                f"no conversation {name!r} in the history at {self.history_location}; "
-                "nbchat.conversations() lists those there are"
-            )
-        self._switch(name)
-
-    @user_facing
-    def delete(self, name: str | None = None) -> None:
-        """Delete conversation ``name`` (this chat's by default) from the history, for
-        good. Deleting this chat's own leaves it empty.
-
-        Raises
-        ------
-        TurnInProgressError
-            This chat's reply is still streaming (to delete its conversation).
-        """
-        if name is None or name == self.name:
-            self._refuse_if_busy()
-            self._refuse_if_remote("delete")
-            self._turn = None
-            self.conversation.clear()
-            self.emit(PhaseChanged(Phase.IDLE))
-        else:
-            self.conversation.history.clear(name)
-
-    def _switch(self, name: str) -> None:
-        self.conversation.history.set_setting(_chosen(self.key), name)
-        self._turn = None
-        self.conversation.reopen(name)
-        self.emit(PhaseChanged(Phase.IDLE))
-
-    def _fresh_name(self) -> str:
-        taken = set(self.conversation.history.conversations())
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        name = f"{self.key} ({stamp})"
-        n = 2
-        while name in taken:
-            name, n = f"{self.key} ({stamp} #{n})", n + 1
-        return name
-
-    def _refuse_if_remote(self, action: str) -> None:
-        if self._session is not None:
-            raise ConfigurationError(
-                f"chat.{action}(): this chat's conversation is the server session "
-                f"{self._session.id!r}, kept by the server; start another with "
-                "Chat(session='another-id')"
-            )
-
-
-def _chosen(key: str) -> str:
-    # The setting that names the conversation a chat key stands for (after new/open).
-    return f"conversation:{key}"
 
 
 def _model_choices(model: str | None, models: Sequence[str] | None) -> tuple[str, ...]:
