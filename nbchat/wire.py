@@ -37,6 +37,7 @@ Browser -> kernel
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import Any, Literal, NotRequired, TypedDict
 
 
@@ -483,6 +484,22 @@ class ChatMessageParam(TypedDict):
     content: str
     tool_calls: NotRequired[list[ToolCallParam]]
     tool_call_id: NotRequired[str]
+
+
+#: ``tool_choice`` as OpenAI takes it: "auto", "none", "required", or
+#: ``{"type": "function", "function": {"name": ...}}`` to call that tool
+ToolChoice = str | Mapping[str, Any] | None
+
+
+def tool_choice_name(choice: ToolChoice) -> str | None:
+    """The tool a ``tool_choice`` names (OpenAI's nested or Responses' flat form), or None."""
+    if isinstance(choice, Mapping):
+        function = choice.get("function")
+        if isinstance(function, Mapping) and isinstance(function.get("name"), str):
+            return str(function["name"])
+        if isinstance(choice.get("name"), str):
+            return str(choice["name"])
+    return None
 
 
 class ToolDef(TypedDict):

@@ -161,7 +161,9 @@ class ScriptedModel:
         if self.check_error is not None:
             raise self.check_error
 
-    async def stream(self, messages: Sequence[ChatMessageParam]) -> AsyncIterator[ModelEvent]:
+    async def stream(
+        self, messages: Sequence[ChatMessageParam], offer: Any = None
+    ) -> AsyncIterator[ModelEvent]:
         self.calls.append(list(messages))
         if self.on_call is not None:
             await self.on_call(list(messages))

@@ -36,11 +36,13 @@ from nbchat.dialects.base import (
     JSONDialect,
     ToolCallTracker,
     error_label,
+    set_tool_choice,
     system_text,
     tool_input,
     url_join,
     usage_events,
 )
+from nbchat.errors import ConfigurationError
 from nbchat.events import (
     Finished,
     FinishReason,
@@ -50,7 +52,7 @@ from nbchat.events import (
 )
 from nbchat.stream.base import HttpRequest
 from nbchat.stream.sse import ServerSentEvent
-from nbchat.wire import ChatMessageParam, ToolDef
+from nbchat.wire import ChatMessageParam, ToolChoice, ToolDef, tool_choice_name
 
 API_VERSION = "2023-06-01"
 MAX_TOKENS = 4096
@@ -143,6 +145,17 @@ class AnthropicDialect(JSONDialect):
             for t in tools
         ]
         return dataclasses.replace(request, json={**request.json, "tools": described})
+
+    def with_tool_choice(self, request: HttpRequest, choice: ToolChoice) -> HttpRequest:
+        if choice in (None, "auto"):
+            return request
+        name = tool_choice_name(choice)
+        if name:
+            return set_tool_choice(request, {"type": "tool", "name": name})
+        kinds = {"required": "any", "none": "none"}
+        if choice not in kinds:
+            raise ConfigurationError(f"tool_choice {choice!r}: use auto, none, required or a tool")
+        return set_tool_choice(request, {"type": kinds[str(choice)]})
 
     def on_object(self, event: ServerSentEvent, data: dict[str, Any]) -> list[StreamEvent]:
         kind = data.get("type") or event.event

@@ -36,7 +36,7 @@ from nbchat.events import (
 )
 from nbchat.stream.base import Framing, HttpRequest
 from nbchat.stream.sse import ServerSentEvent
-from nbchat.wire import ChatMessageParam, ToolDef
+from nbchat.wire import ChatMessageParam, ToolChoice, ToolDef
 
 
 class Dialect(ABC):
@@ -81,6 +81,13 @@ class Dialect(ABC):
     #: results back): OpenAI chat and Responses, Anthropic. A format whose server runs
     #: its tools (spec 002's events) streams calls with their results instead.
     client_tools: ClassVar[bool] = False
+
+    def with_tool_choice(self, request: HttpRequest, choice: ToolChoice) -> HttpRequest:
+        """``request`` (that offers tools) with OpenAI's ``tool_choice`` in this format;
+        "auto" (or None) leaves it as it is: every format's default."""
+        if choice in (None, "auto"):
+            return request
+        raise ConfigurationError(f"the {self.name!r} dialect cannot pass tool_choice on")
 
     def add_tools(self, request: HttpRequest, tools: Sequence[ToolDef]) -> HttpRequest:
         """``request`` offering ``tools`` to the model, in this format.
@@ -275,6 +282,11 @@ def last_user_text(messages: Sequence[ChatMessageParam]) -> str:
         if message["role"] == "user":
             return message["content"]
     return ""
+
+
+def set_tool_choice(request: HttpRequest, value: Any) -> HttpRequest:
+    """``request`` with ``tool_choice`` set to ``value`` in its JSON body."""
+    return dataclasses.replace(request, json={**request.json, "tool_choice": value})
 
 
 def tool_input(arguments: str) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from nbchat.dialects.base import (
     bearer_headers,
     error_label,
     parse_arguments,
+    set_tool_choice,
     system_text,
     url_join,
     usage_events,
@@ -55,7 +56,7 @@ from nbchat.events import (
 )
 from nbchat.stream.base import HttpRequest
 from nbchat.stream.sse import ServerSentEvent
-from nbchat.wire import ChatMessageParam, ToolDef
+from nbchat.wire import ChatMessageParam, ToolChoice, ToolDef, tool_choice_name
 
 _INCOMPLETE: dict[str, FinishReason] = {
     "max_output_tokens": "length",
@@ -137,6 +138,12 @@ class OpenAIResponsesDialect(Dialect):
             for t in tools
         ]
         return dataclasses.replace(request, json={**request.json, "tools": functions})
+
+    def with_tool_choice(self, request: HttpRequest, choice: ToolChoice) -> HttpRequest:
+        if choice in (None, "auto"):
+            return request
+        name = tool_choice_name(choice)
+        return set_tool_choice(request, {"type": "function", "name": name} if name else choice)
 
     def feed(self, event: ServerSentEvent) -> list[StreamEvent]:
         if self.finished or (self.failed and not self._error_reported):

@@ -25,6 +25,7 @@ server that cannot call its model at all (``API_KEY_MISSING``, ``CONFIG_ERROR``)
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -32,9 +33,18 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from nbchat.errors import ConfigurationError, NbchatError
-from nbchat.events import Finished, StreamEvent, TextDelta, Usage
-from nbchat.server.demo_model import DemoModel, count_prompt_tokens
-from nbchat.wire import ChatMessageParam
+from nbchat.events import (
+    Finished,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+    Usage,
+)
+from nbchat.server.demo_model import DemoModel, count_prompt_tokens, split_tokens
+from nbchat.server.demo_tools import demo_tool_answer, demo_tool_calls
+from nbchat.wire import ChatMessageParam, ToolChoice, ToolDef
 
 __all__ = [
     "ChatModel",
@@ -42,8 +52,17 @@ __all__ = [
     "ModelEvent",
     "ModelSetupError",
     "Opened",
+    "ToolOffer",
     "check_tokens_per_second",
 ]
+
+
+@dataclass(frozen=True)
+class ToolOffer:
+    """The tools a request offers the model, and its ``tool_choice``."""
+
+    tools: tuple[ToolDef, ...]
+    choice: ToolChoice = "auto"
 
 
 @dataclass(frozen=True)
@@ -76,8 +95,11 @@ class ChatModel(Protocol):
     def check(self) -> None:
         """Raise :class:`ModelSetupError` if no request can succeed (missing key...)."""
 
-    def stream(self, messages: Sequence[ChatMessageParam]) -> AsyncIterator[ModelEvent]:
-        """The reply to ``messages`` as events; see the module docstring."""
+    def stream(
+        self, messages: Sequence[ChatMessageParam], offer: ToolOffer | None = None
+    ) -> AsyncIterator[ModelEvent]:
+        """The reply to ``messages`` as events (tool calls among them when ``offer``
+        has tools); see the module docstring."""
 
     async def aclose(self) -> None:
         """Release connections; the model may be used again afterwards."""
@@ -126,10 +148,28 @@ class DemoChatModel:
     def check(self) -> None:
         """The demo needs nothing: never raises."""
 
-    async def stream(self, messages: Sequence[ChatMessageParam]) -> AsyncIterator[ModelEvent]:
-        """Yield ``Opened``, the reply's tokens at the configured pace, usage, ``Finished``."""
+    async def stream(
+        self, messages: Sequence[ChatMessageParam], offer: ToolOffer | None = None
+    ) -> AsyncIterator[ModelEvent]:
+        """Yield ``Opened``, the reply's tokens at the configured pace, usage, ``Finished``;
+        or, when ``offer`` has tools the prompt calls for, the tool calls (see
+        :mod:`nbchat.server.demo_tools`); after tool results, an answer quoting them."""
         yield Opened()
-        tokens = self.model.tokens(messages)
+        last = messages[-1] if messages else None
+        if offer is not None and offer.tools and last is not None and last["role"] == "user":
+            calls = demo_tool_calls(last["content"], offer.tools, offer.choice)
+            if calls:
+                for index, (name, arguments) in enumerate(calls):
+                    yield ToolCallStarted(index, f"call_demo_{len(messages)}_{index}", name)
+                    yield ToolCallDelta(index, json.dumps(arguments))
+                    yield ToolCallFinished(index, arguments)
+                yield Usage(count_prompt_tokens(messages), len(calls) * 8)
+                yield Finished("tool_calls", "tool_calls")
+                return
+        if last is not None and last["role"] == "tool":
+            tokens = split_tokens(demo_tool_answer(messages))
+        else:
+            tokens = self.model.tokens(messages)
         interval = 0.0 if math.isinf(self.tokens_per_second) else 1.0 / self.tokens_per_second
         # Pace against a fixed schedule so sleep overshoot does not accumulate.
         start = time.monotonic()

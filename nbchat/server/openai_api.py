@@ -30,7 +30,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message
 
-from nbchat.events import Finished, StreamError, StreamEvent, TextDelta, Usage
+from nbchat.events import (
+    Finished,
+    StreamError,
+    StreamEvent,
+    TextDelta,
+    ToolCallDelta,
+    ToolCallStarted,
+    Usage,
+)
 from nbchat.server.context import ServerStats, context, user_of
 from nbchat.server.demo_model import count_prompt_tokens
 from nbchat.server.error_responses import openai_error
@@ -118,6 +126,7 @@ async def chat_completions(request: Request) -> Response:
         owner=ticket.owner,
         grace=0.0,
         max_tokens=chat.max_tokens,
+        offer=chat.offer,
     )
     ctx.replies.start(generation, ticket)
     await generation.wait_open()
@@ -165,6 +174,26 @@ def _finish_reason(generation: Generation) -> str:
     return reason if reason in _OPENAI_FINISH else "stop"
 
 
+def _message(generation: Generation) -> dict[str, Any]:
+    """The whole reply as a ``chat.completion`` message, its tool calls included."""
+    calls: dict[int, dict[str, Any]] = {}
+    for event in generation.events:
+        if isinstance(event, ToolCallStarted):
+            calls[event.index] = {
+                "id": event.id,
+                "type": "function",
+                "function": {"name": event.name, "arguments": ""},
+            }
+        elif isinstance(event, ToolCallDelta) and event.index in calls:
+            calls[event.index]["function"]["arguments"] += event.arguments
+    message: dict[str, Any] = {"role": "assistant", "content": generation.text or None}
+    if calls:
+        message["tool_calls"] = [calls[i] for i in sorted(calls)]
+    else:
+        message["content"] = generation.text
+    return message
+
+
 async def _complete(generation: Generation, chat: ChatRequest, base: dict[str, Any]) -> Response:
     await generation.wait()
     if generation.error is not None:
@@ -177,7 +206,7 @@ async def _complete(generation: Generation, chat: ChatRequest, base: dict[str, A
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": generation.text},
+                    "message": _message(generation),
                     "finish_reason": _finish_reason(generation),
                 }
             ],
@@ -198,7 +227,7 @@ class _ChunkStream:
         self.stats = stats
         self.completed = False
 
-    def _chunk(self, delta: dict[str, str], finish_reason: str | None) -> str:
+    def _chunk(self, delta: dict[str, Any], finish_reason: str | None) -> str:
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
         body = json.dumps(
             {**self.base, "choices": [choice]}, ensure_ascii=False, separators=_COMPACT
@@ -209,6 +238,17 @@ class _ChunkStream:
         if isinstance(event, TextDelta):
             self.stats.add("tokens_streamed")
             return self._chunk({"content": event.text}, None)
+        if isinstance(event, ToolCallStarted):
+            call = {
+                "index": event.index,
+                "id": event.id,
+                "type": "function",
+                "function": {"name": event.name, "arguments": ""},
+            }
+            return self._chunk({"tool_calls": [call]}, None)
+        if isinstance(event, ToolCallDelta):
+            part = {"index": event.index, "function": {"arguments": event.arguments}}
+            return self._chunk({"tool_calls": [part]}, None)
         if isinstance(event, Finished):
             parts = [self._chunk({}, _finish_reason(self.generation))]
             if self.chat.include_usage:

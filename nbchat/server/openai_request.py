@@ -14,11 +14,18 @@ from dataclasses import dataclass
 from typing import cast
 
 from nbchat.server.demo_model import message_text
-from nbchat.wire import ChatMessageParam, ParamRole
+from nbchat.server.model import ToolOffer
+from nbchat.wire import ChatMessageParam, ParamRole, ToolCallParam, ToolDef, tool_choice_name
 
-__all__ = ["ChatRequest", "RequestError", "parse_chat_request"]
+__all__ = ["ChatRequest", "RequestError", "parse_chat_request", "parse_tools"]
 
-_ROLES = ("system", "user", "assistant")
+_ROLES = ("system", "developer", "user", "assistant", "tool")
+#: fields of the OpenAI API this server cannot honour: a 400 naming them, never ignored
+_REFUSED: dict[str, str] = {
+    "n": "one choice per request (n must be 1)",
+    "logprobs": "no log probabilities",
+    "audio": "no audio output",
+}
 
 
 class RequestError(Exception):
@@ -36,13 +43,16 @@ class RequestError(Exception):
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """A valid chat request, messages reduced to ``{role, content}`` text."""
+    """A valid chat request, messages reduced to text (an assistant's ``tool_calls`` and
+    a ``tool`` message's ``tool_call_id`` kept; ``developer`` read as ``system``)."""
 
     model: str
     messages: list[ChatMessageParam]
     stream: bool
     include_usage: bool
     max_tokens: int | None
+    #: the tools offered and ``tool_choice`` (None: no tools)
+    offer: ToolOffer | None = None
 
 
 def parse_chat_request(body: object, model_name: str) -> ChatRequest:
@@ -69,16 +79,18 @@ def parse_chat_request(body: object, model_name: str) -> ChatRequest:
             code="model_not_found",
             param="model",
         )
+    _refuse_unsupported(body)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise RequestError("'messages' must be a non-empty list of messages.", param="messages")
     normalized = [_parse_message(index, item) for index, item in enumerate(messages)]
-    if normalized[-1]["role"] != "user":
+    if normalized[-1]["role"] not in ("user", "tool"):
         raise RequestError(
-            f"The last message must have role 'user', got 'messages[{len(normalized) - 1}]"
-            f".role' = '{normalized[-1]['role']}'.",
+            f"The last message must have role 'user' (or 'tool', answering tool calls), got "
+            f"'messages[{len(normalized) - 1}].role' = '{normalized[-1]['role']}'.",
             param=f"messages[{len(normalized) - 1}].role",
         )
+    offer = parse_tools(body)
     stream = body.get("stream", False)
     if stream is None:
         stream = False
@@ -101,7 +113,74 @@ def parse_chat_request(body: object, model_name: str) -> ChatRequest:
         stream=stream,
         include_usage=include_usage,
         max_tokens=_parse_max_tokens(body),
+        offer=offer,
     )
+
+
+def _refuse_unsupported(body: Mapping[str, object]) -> None:
+    for key, why in _REFUSED.items():
+        value = body.get(key)
+        if value is None or value is False or (key == "n" and value == 1):
+            continue
+        raise RequestError(f"'{key}' is not supported here: this server gives {why}.", param=key)
+
+
+def parse_tools(body: Mapping[str, object]) -> ToolOffer | None:
+    """The request's ``tools`` (function tools) and ``tool_choice``, checked."""
+    tools = body.get("tools")
+    choice = body.get("tool_choice")
+    if tools is None or tools == []:
+        if choice not in (None, "none", "auto"):
+            raise RequestError("'tool_choice' needs 'tools'.", param="tool_choice")
+        return None
+    if not isinstance(tools, list):
+        raise RequestError("'tools' must be a list of function tools.", param="tools")
+    defs: list[ToolDef] = []
+    for index, tool in enumerate(tools):
+        where = f"tools[{index}]"
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if (
+            not isinstance(tool, dict)
+            or tool.get("type") != "function"
+            or not isinstance(function, dict)
+        ):
+            raise RequestError(
+                f'\'{where}\' must be {{"type": "function", "function": {{...}}}}'
+                " (only function tools are supported).",
+                param=where,
+            )
+        name = function.get("name")
+        if not isinstance(name, str) or not name:
+            raise RequestError(f"'{where}.function.name' must be a string.", param=where)
+        parameters = function.get("parameters", {"type": "object", "properties": {}})
+        if not isinstance(parameters, dict):
+            raise RequestError(
+                f"'{where}.function.parameters' must be a JSON schema object.",
+                param=f"{where}.function.parameters",
+            )
+        description = function.get("description", "")
+        defs.append(
+            {
+                "name": name,
+                "description": description if isinstance(description, str) else "",
+                "parameters": parameters,
+            }
+        )
+    if choice is None:
+        choice = "auto"
+    named = tool_choice_name(choice) if isinstance(choice, dict) else None
+    if not (choice in ("auto", "none", "required") or named):
+        raise RequestError(
+            '\'tool_choice\' must be "auto", "none", "required" or '
+            '{"type": "function", "function": {"name": ...}}.',
+            param="tool_choice",
+        )
+    if named and named not in {d["name"] for d in defs}:
+        raise RequestError(
+            f"'tool_choice' names the tool '{named}', which is not in 'tools'.",
+            param="tool_choice",
+        )
+    return ToolOffer(tuple(defs), choice)  # type: ignore[arg-type]
 
 
 def _parse_message(index: int, item: object) -> ChatMessageParam:
@@ -115,6 +194,7 @@ def _parse_message(index: int, item: object) -> ChatMessageParam:
             param=f"{where}.role",
         )
     content = item.get("content")
+    calls = item.get("tool_calls")
     if isinstance(content, list):
         for part_index, part in enumerate(content):
             part_where = f"{where}.content[{part_index}]"
@@ -125,15 +205,58 @@ def _parse_message(index: int, item: object) -> ChatMessageParam:
             ):
                 raise RequestError(
                     f'\'{part_where}\' must be a text part {{"type": "text", "text": str}}'
-                    " (the server reads text only).",
+                    " (the server reads text only: no images or audio).",
                     param=part_where,
                 )
+    elif content is None and role == "assistant" and calls:
+        content = ""  # an assistant message that only calls tools
     elif not isinstance(content, str):
         raise RequestError(
             f"'{where}.content' must be a string or a list of text parts.",
             param=f"{where}.content",
         )
-    return {"role": cast(ParamRole, role), "content": message_text(content)}
+    text = message_text(content)
+    if role == "tool":
+        call_id = item.get("tool_call_id")
+        if not isinstance(call_id, str) or not call_id:
+            raise RequestError(
+                f"'{where}.tool_call_id' must name the call this result answers.",
+                param=f"{where}.tool_call_id",
+            )
+        return {"role": "tool", "content": text, "tool_call_id": call_id}
+    if role == "assistant" and calls is not None:
+        return {"role": "assistant", "content": text, "tool_calls": _parse_calls(where, calls)}
+    normal = "system" if role == "developer" else role
+    return {"role": cast(ParamRole, normal), "content": text}
+
+
+def _parse_calls(where: str, calls: object) -> list[ToolCallParam]:
+    if not isinstance(calls, list):
+        raise RequestError(f"'{where}.tool_calls' must be a list.", param=f"{where}.tool_calls")
+    out: list[ToolCallParam] = []
+    for index, call in enumerate(calls):
+        at = f"{where}.tool_calls[{index}]"
+        function = call.get("function") if isinstance(call, dict) else None
+        if not (
+            isinstance(call, dict)
+            and isinstance(call.get("id"), str)
+            and isinstance(function, dict)
+            and isinstance(function.get("name"), str)
+            and isinstance(function.get("arguments", ""), str)
+        ):
+            raise RequestError(
+                f'\'{at}\' must be {{"id": str, "type": "function", "function": '
+                '{"name": str, "arguments": str}}.',
+                param=at,
+            )
+        out.append(
+            {
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": function["name"], "arguments": function.get("arguments", "")},
+            }
+        )
+    return out
 
 
 def _parse_max_tokens(body: Mapping[str, object]) -> int | None:

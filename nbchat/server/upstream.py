@@ -27,7 +27,7 @@ from nbchat.config import Endpoint, Timeouts, redact_url
 from nbchat.dialects import get_dialect
 from nbchat.errors import ConfigurationError, StreamFailure
 from nbchat.events import StreamError, StreamEvent
-from nbchat.server.model import ModelEvent, ModelSetupError, Opened
+from nbchat.server.model import ModelEvent, ModelSetupError, Opened, ToolOffer
 from nbchat.stream.http import HttpTransport, make_client
 from nbchat.wire import ChatMessageParam
 
@@ -130,14 +130,21 @@ class UpstreamModel:
             self._client = make_client(self.timeouts)
         return self._client
 
-    async def stream(self, messages: Sequence[ChatMessageParam]) -> AsyncIterator[ModelEvent]:
-        """Send the turn upstream; yield ``Opened`` once it answers, then its events."""
+    async def stream(
+        self, messages: Sequence[ChatMessageParam], offer: ToolOffer | None = None
+    ) -> AsyncIterator[ModelEvent]:
+        """Send the turn upstream (with the tools ``offer`` holds, in the upstream's
+        format); yield ``Opened`` once it answers, then its events, tool calls
+        included."""
         self.check()
         key = self._key()
         secrets = (key,) if key else ()
         dialect = get_dialect(self.dialect)
         endpoint = Endpoint(self.base_url, self.name, api_key=key, dialect=self.dialect)
-        request = dialect.request(endpoint, messages)
+        tools = offer.tools if offer is not None else ()
+        request = dialect.request(endpoint, messages, tools)
+        if tools and offer is not None:
+            request = dialect.with_tool_choice(request, offer.choice)
         transport = HttpTransport(self.timeouts, self._http())
         try:
             async with transport.open(request) as events:
