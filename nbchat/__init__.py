@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from nbchat import tools
 from nbchat.accumulate import Reply, ToolCall
 from nbchat.catalog import ConversationInfo, conversations, delete_conversation
 from nbchat.chat import Chat
@@ -32,6 +33,7 @@ from nbchat.errors import (
     ServerError,
     StalledError,
     StreamFailure,
+    ToolRoundsError,
     TurnInProgressError,
     ValidationError,
 )
@@ -42,6 +44,7 @@ from nbchat.message import Message
 from nbchat.parse import parse_stream
 from nbchat.retry import RetryPolicy
 from nbchat.stream import HttpTransport, ReplayTransport, Transport
+from nbchat.toolbox import Tool, Toolbox
 from nbchat.turn import Turn
 from nbchat.wire import JobState, Phase
 
@@ -79,7 +82,10 @@ __all__ = [
     "StalledError",
     "StreamFailure",
     "Timeouts",
+    "Tool",
     "ToolCall",
+    "ToolRoundsError",
+    "Toolbox",
     "Transport",
     "Turn",
     "TurnInProgressError",
