@@ -153,6 +153,7 @@ class Reply:
         self._calls: dict[int, ToolCall] = {}
         #: the request round the stream now feeds (see :meth:`next_round`)
         self.round = 1
+        self._earlier_usage = (0, 0)  # tokens of the rounds before this one
         self.finish_reason: FinishReason | None = None
         self.native_finish_reason: str | None = None
         self.finished = False
@@ -247,11 +248,13 @@ class Reply:
         elif isinstance(event, Result):
             self.result = event.data
         elif isinstance(event, Usage):
-            # Providers report cumulative counts: the latest non-None value wins.
+            # Providers report cumulative counts within a response: the latest non-None
+            # value wins; the rounds of a reply with tool calls add up.
+            before_in, before_out = self._earlier_usage
             if event.input_tokens is not None:
-                self.input_tokens = event.input_tokens
+                self.input_tokens = before_in + event.input_tokens
             if event.output_tokens is not None:
-                self.output_tokens = event.output_tokens
+                self.output_tokens = before_out + event.output_tokens
         elif isinstance(event, Finished):
             self.finished = True
             if self.error is None:
@@ -270,6 +273,7 @@ class Reply:
         continues the same reply (its call indexes start again at 0)."""
         self._calls = {}
         self.round += 1
+        self._earlier_usage = (self.input_tokens or 0, self.output_tokens or 0)
         self.finish_reason = None
         self.native_finish_reason = None
         self.finished = False

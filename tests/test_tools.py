@@ -431,3 +431,15 @@ async def test_the_widget_asks_and_its_answer_runs_or_declines(script: Script) -
         reply = await asyncio.wait_for(turn.wait(), 5)
         assert reply.tool_calls[0]["status"] == status
     assert ran == ["New York City"]
+
+
+async def test_usage_adds_up_over_the_rounds(script: Script) -> None:
+    usage = json.dumps({"choices": [], "usage": {"prompt_tokens": 60, "completion_tokens": 5}})
+    answer = openai_text("Sunny.").replace(
+        b"data: [DONE]", f"data: {usage}\n\ndata: [DONE]".encode()
+    )
+    chat = chat_on(script, fixture("openai-chat-tool-call.sse"), answer)
+    chat.tools.add(weather, name="get_weather")
+    reply = await chat.send("Weather?")
+    # The recorded first round reported 44 in / 16 out.
+    assert reply.metrics["input_tokens"] == 44 + 60 and reply.metrics["output_tokens"] == 16 + 5
