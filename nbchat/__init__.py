@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from nbchat import tools
+from nbchat import tools as tools  # the module: nbchat.tools.share(...)
 from nbchat.accumulate import Reply, ToolCall
 from nbchat.catalog import ConversationInfo, conversations, delete_conversation
 from nbchat.chat import Chat
