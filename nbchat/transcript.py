@@ -176,7 +176,11 @@ def _tool_html(call: ToolCallInfo) -> str:
     raw = call.get("arguments") or (json.dumps(call["input"]) if call.get("input") else "")
     arguments = html.escape(raw)
     result = call.get("result")
-    shown = "" if result is None else html.escape(json.dumps(result, indent=2, default=str))
+    if result is None:
+        shown = ""
+    else:  # a kernel tool's result is the text the model was sent: shown as it is
+        text = result if isinstance(result, str) else json.dumps(result, indent=2, default=str)
+        shown = html.escape(text)
     return (
         f"<details><summary>Tool: <code>{html.escape(call.get('name') or 'tool')}</code> "
         f"({html.escape(call.get('status') or '')})</summary>"
