@@ -104,11 +104,7 @@ export function createComposer(doc, host) {
   function submit() {
     if (ui.gone) return;
     if (isEditing) {
-      if (!host.edit?.(input.value)) return;
-      setEditing(false);
-      input.value = draftBeforeEdit;
-      ui.draft = draftBeforeEdit;
-      render();
+      if (host.edit?.(input.value)) stopEdit();
       return;
     }
     if (isLive(store.getState().phase)) {
@@ -121,23 +117,30 @@ export function createComposer(doc, host) {
     ui.draft = "";
   }
 
-  /** @param {string} text */
-  function startEdit(text) {
-    if (!isEditing) draftBeforeEdit = input.value;
-    setEditing(true);
+  /**
+   * Show `text` in the box, in edit mode or not.
+   *
+   * @param {boolean} editing
+   * @param {string} text
+   */
+  function fill(editing, text) {
+    setEditing(editing);
     input.value = text;
     ui.draft = text;
     render();
+  }
+
+  /** @param {string} text */
+  function startEdit(text) {
+    if (!isEditing) draftBeforeEdit = input.value;
+    fill(true, text);
     input.focus();
     input.setSelectionRange(text.length, text.length);
   }
 
+  /** Leave edit mode: the draft typed before it comes back. */
   function stopEdit() {
-    if (!isEditing) return;
-    setEditing(false);
-    input.value = draftBeforeEdit;
-    ui.draft = draftBeforeEdit;
-    render();
+    if (isEditing) fill(false, draftBeforeEdit);
   }
 
   /** The queued message, the dead-kernel line and a refusal, from the UI state. */

@@ -9,14 +9,12 @@ import sys
 import uuid
 import weakref
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from nbchat.changes import Change, PhaseChanged, TranscriptReplaced
 from nbchat.controller import ChatController
 from nbchat.conversation import default_conversation_name
 from nbchat.errors import user_facing
-from nbchat.export import export_text, to_dataframe, write_export
 from nbchat.transcript import CHARS, MESSAGES, Transcript
 from nbchat.widget import ChatWidget
 
@@ -168,28 +166,6 @@ class Chat(ChatController):
         """The transcript as sanitized HTML, to paste elsewhere; the cell's saved output
         shows the same (see :mod:`nbchat.transcript` for the rules)."""
         return self._transcript(last, max_chars).html(self.transcript_id)
-
-    @user_facing
-    def export(
-        self, fmt: str = "markdown", path: str | os.PathLike[str] | None = None
-    ) -> str | Path:
-        """The whole conversation as ``"markdown"``, ``"json"`` or ``"html"`` (a standalone
-        page, sanitized by the rules the page uses); written to ``path`` when given (then
-        the path is returned), else returned as text."""
-        text = export_text(
-            fmt,
-            self.messages,
-            name=self.name,
-            model=self.endpoint.model,
-            location=self.history_location,
-        )
-        return text if path is None else write_export(text, path)
-
-    @user_facing
-    def to_dataframe(self) -> Any:
-        """The conversation as a pandas DataFrame: a row per message (role, content,
-        status, created_at, model, error, metrics)."""
-        return to_dataframe(self.messages)
 
     def _transcript(self, last: int, max_chars: int) -> Transcript:
         return Transcript(

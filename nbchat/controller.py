@@ -341,17 +341,11 @@ class ChatController(ConversationControls):
 
     # -- tools ---------------------------------------------------------------------------
 
-    def tool(
-        self,
-        func: Callable[..., Any] | None = None,
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        approve: bool = False,
-    ) -> Any:
+    @property
+    def tool(self) -> Any:
         """Decorator: offer a function to the model (``@chat.tool`` or
         ``@chat.tool(approve=True)``); the same as ``chat.tools.add``."""
-        return self.tools.add(func, name=name, description=description, approve=approve)
+        return self.tools.add
 
     async def approve_call(self, turn: Turn, call: ToolCall, tool: Tool) -> bool:
         return await self.approvals.ask(call, tool)

@@ -1,5 +1,5 @@
 """What a user does with a chat's conversation as a whole: start a new one, open an
-old one, delete one, clear what the model sees, take back the last exchange.
+old one, delete one, clear what the model sees, take back the last exchange, export it.
 
 Mixed into :class:`~nbchat.controller.ChatController` (these are its methods; the
 controller runs turns, these switch and trim the record they leave). Which
@@ -11,12 +11,15 @@ reads it.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from nbchat.changes import Change, Phase, PhaseChanged
 from nbchat.errors import ConfigurationError, user_facing
+from nbchat.export import export_text, to_dataframe, write_export
 from nbchat.message import Message
 
 if TYPE_CHECKING:
@@ -36,6 +39,10 @@ class ConversationControls:
     emit: Callable[[Change], None]
     _turn: Turn | None
     _session: RemoteSession | None
+
+    @property
+    def model(self) -> str:
+        raise NotImplementedError  # the controller's
 
     @property
     def name(self) -> str:
@@ -175,6 +182,28 @@ class ConversationControls:
                 f"{self._session.id!r}, kept by the server; start another with "
                 "Chat(session='another-id')"
             )
+
+    @user_facing
+    def export(
+        self, fmt: str = "markdown", path: str | os.PathLike[str] | None = None
+    ) -> str | Path:
+        """The whole conversation as ``"markdown"``, ``"json"`` or ``"html"`` (a standalone
+        page, sanitized by the rules the page uses); written to ``path`` when given (then
+        the path is returned), else returned as text."""
+        text = self.export_text(fmt)
+        return text if path is None else write_export(text, path)
+
+    def export_text(self, fmt: str) -> str:
+        """:meth:`export`'s text (the widget's Export sends it to the browser)."""
+        return export_text(
+            fmt, self.messages, name=self.name, model=self.model, location=self.history_location
+        )
+
+    @user_facing
+    def to_dataframe(self) -> Any:
+        """The conversation as a pandas DataFrame: a row per message (role, content,
+        status, created_at, model, error, metrics)."""
+        return to_dataframe(self.messages)
 
 
 def chosen_key(key: str) -> str:

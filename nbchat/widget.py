@@ -41,7 +41,7 @@ from nbchat.changes import (
 )
 from nbchat.controller import ChatController
 from nbchat.errors import NbchatError
-from nbchat.export import MEDIA_TYPES, export_filename, export_text
+from nbchat.export import MEDIA_TYPES, export_filename
 from nbchat.wire import (
     PAGE,
     ConversationList,
@@ -269,13 +269,7 @@ class ChatWidget(anywidget.AnyWidget):
     def _on_export(self, content: dict[str, Any]) -> None:
         fmt = str(content.get("format") or "markdown")
         controller = self._controller
-        text = export_text(
-            fmt,
-            controller.messages,
-            name=controller.name,
-            model=controller.endpoint.model,
-            location=controller.history_location,
-        )
+        text = controller.export_text(fmt)
         reply: ExportFile = {
             "type": "export",
             "filename": export_filename(controller.name, fmt),

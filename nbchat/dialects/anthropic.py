@@ -36,7 +36,6 @@ from nbchat.dialects.base import (
     JSONDialect,
     ToolCallTracker,
     error_label,
-    set_tool_choice,
     system_text,
     tool_input,
     url_join,
@@ -52,7 +51,7 @@ from nbchat.events import (
 )
 from nbchat.stream.base import HttpRequest
 from nbchat.stream.sse import ServerSentEvent
-from nbchat.wire import ChatMessageParam, ToolChoice, ToolDef, tool_choice_name
+from nbchat.wire import ChatMessageParam, ToolChoice, ToolDef
 
 API_VERSION = "2023-06-01"
 MAX_TOKENS = 4096
@@ -146,16 +145,13 @@ class AnthropicDialect(JSONDialect):
         ]
         return dataclasses.replace(request, json={**request.json, "tools": described})
 
-    def with_tool_choice(self, request: HttpRequest, choice: ToolChoice) -> HttpRequest:
-        if choice in (None, "auto"):
-            return request
-        name = tool_choice_name(choice)
+    def tool_choice_value(self, name: str | None, choice: ToolChoice) -> Any:
         if name:
-            return set_tool_choice(request, {"type": "tool", "name": name})
+            return {"type": "tool", "name": name}
         kinds = {"required": "any", "none": "none"}
         if choice not in kinds:
             raise ConfigurationError(f"tool_choice {choice!r}: use auto, none, required or a tool")
-        return set_tool_choice(request, {"type": kinds[str(choice)]})
+        return {"type": kinds[str(choice)]}
 
     def on_object(self, event: ServerSentEvent, data: dict[str, Any]) -> list[StreamEvent]:
         kind = data.get("type") or event.event

@@ -36,7 +36,7 @@ from nbchat.events import (
 )
 from nbchat.stream.base import Framing, HttpRequest
 from nbchat.stream.sse import ServerSentEvent
-from nbchat.wire import ChatMessageParam, ToolChoice, ToolDef
+from nbchat.wire import ChatMessageParam, ToolChoice, ToolDef, tool_choice_name
 
 
 class Dialect(ABC):
@@ -83,10 +83,23 @@ class Dialect(ABC):
     client_tools: ClassVar[bool] = False
 
     def with_tool_choice(self, request: HttpRequest, choice: ToolChoice) -> HttpRequest:
-        """``request`` (that offers tools) with OpenAI's ``tool_choice`` in this format;
-        "auto" (or None) leaves it as it is: every format's default."""
+        """``request`` (that offers tools) with OpenAI's ``tool_choice`` in this format
+        (see :meth:`tool_choice_value`); "auto" (or None) leaves it as it is: every
+        format's default."""
         if choice in (None, "auto"):
             return request
+        value = self.tool_choice_value(tool_choice_name(choice), choice)
+        return dataclasses.replace(request, json={**request.json, "tool_choice": value})
+
+    def tool_choice_value(self, name: str | None, choice: ToolChoice) -> Any:
+        """This format's ``tool_choice`` for tool ``name`` (when one is named), else for
+        OpenAI's "none" / "required".
+
+        Raises
+        ------
+        ConfigurationError
+            This format cannot pass it on.
+        """
         raise ConfigurationError(f"the {self.name!r} dialect cannot pass tool_choice on")
 
     def add_tools(self, request: HttpRequest, tools: Sequence[ToolDef]) -> HttpRequest:
@@ -282,11 +295,6 @@ def last_user_text(messages: Sequence[ChatMessageParam]) -> str:
         if message["role"] == "user":
             return message["content"]
     return ""
-
-
-def set_tool_choice(request: HttpRequest, value: Any) -> HttpRequest:
-    """``request`` with ``tool_choice`` set to ``value`` in its JSON body."""
-    return dataclasses.replace(request, json={**request.json, "tool_choice": value})
 
 
 def tool_input(arguments: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from nbchat.config import Endpoint
-from nbchat.dialects.base import Dialect, load_json, set_tool_choice, url_join
+from nbchat.dialects.base import Dialect, load_json, url_join
 from nbchat.errors import excerpt
 from nbchat.events import (
     Finished,
@@ -32,7 +32,7 @@ from nbchat.events import (
 )
 from nbchat.stream.base import HttpRequest
 from nbchat.stream.sse import ServerSentEvent
-from nbchat.wire import ChatMessageParam, ToolChoice, ToolDef, tool_choice_name
+from nbchat.wire import ChatMessageParam, ToolChoice, ToolDef
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -110,12 +110,8 @@ class OpenAIChatDialect(Dialect):
         ]
         return dataclasses.replace(request, json={**request.json, "tools": functions})
 
-    def with_tool_choice(self, request: HttpRequest, choice: ToolChoice) -> HttpRequest:
-        if choice in (None, "auto"):
-            return request
-        name = tool_choice_name(choice)
-        value = {"type": "function", "function": {"name": name}} if name else choice
-        return set_tool_choice(request, value)
+    def tool_choice_value(self, name: str | None, choice: ToolChoice) -> Any:
+        return {"type": "function", "function": {"name": name}} if name else choice
 
     def feed(self, event: ServerSentEvent) -> list[StreamEvent]:
         data = event.data

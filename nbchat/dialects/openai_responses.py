@@ -40,7 +40,6 @@ from nbchat.dialects.base import (
     bearer_headers,
     error_label,
     parse_arguments,
-    set_tool_choice,
     system_text,
     url_join,
     usage_events,
@@ -56,7 +55,7 @@ from nbchat.events import (
 )
 from nbchat.stream.base import HttpRequest
 from nbchat.stream.sse import ServerSentEvent
-from nbchat.wire import ChatMessageParam, ToolChoice, ToolDef, tool_choice_name
+from nbchat.wire import ChatMessageParam, ToolChoice, ToolDef
 
 _INCOMPLETE: dict[str, FinishReason] = {
     "max_output_tokens": "length",
@@ -139,11 +138,8 @@ class OpenAIResponsesDialect(Dialect):
         ]
         return dataclasses.replace(request, json={**request.json, "tools": functions})
 
-    def with_tool_choice(self, request: HttpRequest, choice: ToolChoice) -> HttpRequest:
-        if choice in (None, "auto"):
-            return request
-        name = tool_choice_name(choice)
-        return set_tool_choice(request, {"type": "function", "name": name} if name else choice)
+    def tool_choice_value(self, name: str | None, choice: ToolChoice) -> Any:
+        return {"type": "function", "name": name} if name else choice
 
     def feed(self, event: ServerSentEvent) -> list[StreamEvent]:
         if self.finished or (self.failed and not self._error_reported):

@@ -123,7 +123,13 @@ def test_controls_from_the_widget(lab: JupyterLab, page: Any, front_end: str) ->
     box.fill("A second question, edited")
     box.press("Enter")
     state = wait_until(
-        lambda: (s := idle_with(page, 2)) and users(s)[-1].endswith("edited") and s,
+        # The old question and reply go once the new reply has output.
+        lambda: (
+            (s := idle_with(page, 2))
+            and len(s["messages"]) == 4
+            and users(s)[-1].endswith("edited")
+            and s
+        ),
         60,
         "the edited question's reply",
     )
