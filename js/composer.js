@@ -199,13 +199,16 @@ export function createComposer(doc, host) {
     host.unqueue?.();
   }
 
-  input.addEventListener("keydown", onKeydown);
-  input.addEventListener("input", onInput);
-  input.addEventListener("focus", onFocus);
-  input.addEventListener("blur", onBlur);
-  button.addEventListener("click", onButton);
-  unqueue.addEventListener("click", onUnqueue);
-  cancelEdit.addEventListener("click", stopEdit);
+  // One signal removes every listener at once (destroy).
+  const listening = new AbortController();
+  const { signal } = listening;
+  input.addEventListener("keydown", onKeydown, { signal });
+  input.addEventListener("input", onInput, { signal });
+  input.addEventListener("focus", onFocus, { signal });
+  input.addEventListener("blur", onBlur, { signal });
+  button.addEventListener("click", onButton, { signal });
+  unqueue.addEventListener("click", onUnqueue, { signal });
+  cancelEdit.addEventListener("click", stopEdit, { signal });
   const unsubscribeUi = host.subscribeUi?.(renderUi);
 
   input.value = ui.draft;
@@ -227,13 +230,7 @@ export function createComposer(doc, host) {
     },
     destroy() {
       unsubscribeUi?.();
-      input.removeEventListener("keydown", onKeydown);
-      input.removeEventListener("input", onInput);
-      input.removeEventListener("focus", onFocus);
-      input.removeEventListener("blur", onBlur);
-      button.removeEventListener("click", onButton);
-      unqueue.removeEventListener("click", onUnqueue);
-      cancelEdit.removeEventListener("click", stopEdit);
+      listening.abort();
     },
   };
 }

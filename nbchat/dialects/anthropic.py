@@ -27,7 +27,6 @@ headers; system messages are lifted out of the list into ``system``.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -138,12 +137,12 @@ class AnthropicDialect(JSONDialect):
 
     client_tools = True
 
-    def add_tools(self, request: HttpRequest, tools: Sequence[ToolDef]) -> HttpRequest:
-        described = [
-            {"name": t["name"], "description": t["description"], "input_schema": t["parameters"]}
-            for t in tools
-        ]
-        return dataclasses.replace(request, json={**request.json, "tools": described})
+    def tool_entry(self, tool: ToolDef) -> dict[str, Any]:
+        return {
+            "name": tool["name"],
+            "description": tool["description"],
+            "input_schema": tool["parameters"],
+        }
 
     def tool_choice_value(self, name: str | None, choice: ToolChoice) -> Any:
         if name:

@@ -103,7 +103,12 @@ class Dialect(ABC):
         raise ConfigurationError(f"the {self.name!r} dialect cannot pass tool_choice on")
 
     def add_tools(self, request: HttpRequest, tools: Sequence[ToolDef]) -> HttpRequest:
-        """``request`` offering ``tools`` to the model, in this format.
+        """``request`` offering ``tools`` to the model (each as :meth:`tool_entry`)."""
+        entries = [self.tool_entry(tool) for tool in tools]
+        return dataclasses.replace(request, json={**request.json, "tools": entries})
+
+    def tool_entry(self, tool: ToolDef) -> dict[str, Any]:
+        """One tool as this format's request lists it.
 
         Raises
         ------

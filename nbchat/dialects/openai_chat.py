@@ -10,7 +10,6 @@ error may arrive in-band as a top-level ``error`` object (OpenRouter also sets
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -96,19 +95,8 @@ class OpenAIChatDialect(Dialect):
 
     client_tools = True
 
-    def add_tools(self, request: HttpRequest, tools: Sequence[ToolDef]) -> HttpRequest:
-        functions = [
-            {
-                "type": "function",
-                "function": {
-                    "name": t["name"],
-                    "description": t["description"],
-                    "parameters": t["parameters"],
-                },
-            }
-            for t in tools
-        ]
-        return dataclasses.replace(request, json={**request.json, "tools": functions})
+    def tool_entry(self, tool: ToolDef) -> dict[str, Any]:
+        return {"type": "function", "function": dict(tool)}
 
     def tool_choice_value(self, name: str | None, choice: ToolChoice) -> Any:
         return {"type": "function", "function": {"name": name}} if name else choice

@@ -29,7 +29,6 @@ prompts joined into ``instructions``, Bearer auth.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -126,17 +125,8 @@ class OpenAIResponsesDialect(Dialect):
 
     client_tools = True
 
-    def add_tools(self, request: HttpRequest, tools: Sequence[ToolDef]) -> HttpRequest:
-        functions = [
-            {
-                "type": "function",
-                "name": t["name"],
-                "description": t["description"],
-                "parameters": t["parameters"],
-            }
-            for t in tools
-        ]
-        return dataclasses.replace(request, json={**request.json, "tools": functions})
+    def tool_entry(self, tool: ToolDef) -> dict[str, Any]:
+        return {"type": "function", **tool}
 
     def tool_choice_value(self, name: str | None, choice: ToolChoice) -> Any:
         return {"type": "function", "name": name} if name else choice
