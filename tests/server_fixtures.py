@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from nbchat.errors import StreamFailure
 from nbchat.events import Finished, TextDelta, Usage
 from nbchat.server import ServerThread
-from nbchat.server.model import ModelEvent, ModelSetupError, Opened
+from nbchat.server.model import SAMPLING_FIELDS, ModelEvent, ModelSetupError, Opened
 from nbchat.stream.sse import SSEDecoder
 from nbchat.wire import ChatMessageParam
 
@@ -148,6 +148,7 @@ class ScriptedModel:
     check_error: ModelSetupError | None = None
     on_call: Callable[[list[ChatMessageParam]], Awaitable[None]] | None = None
     name: str = "scripted"
+    sampling: frozenset[str] = frozenset(SAMPLING_FIELDS)
     description: str = "scripted test model"
     calls: list[list[ChatMessageParam]] = field(default_factory=list)
     produced: int = 0
@@ -162,7 +163,7 @@ class ScriptedModel:
             raise self.check_error
 
     async def stream(
-        self, messages: Sequence[ChatMessageParam], offer: Any = None
+        self, messages: Sequence[ChatMessageParam], options: Any = None
     ) -> AsyncIterator[ModelEvent]:
         self.calls.append(list(messages))
         if self.on_call is not None:

@@ -201,3 +201,40 @@ def test_the_demo_answer_quotes_each_result_safely() -> None:
     ]
     answer = demo_tool_answer(messages)
     assert "**f**(k=1) returned:" in answer and "````text\nhas ``` fences\n````" in answer
+
+
+def test_the_gateway_passes_sampling_fields_on_or_names_what_it_cannot(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response, StreamingResponse
+    from starlette.routing import Route
+
+    seen: list[dict[str, Any]] = []
+    body = (
+        b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
+        b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+    )
+
+    async def upstream(request: Request) -> Response:
+        seen.append(json.loads(await request.body()))
+        return StreamingResponse(iter([body]), media_type="text/event-stream")
+
+    up = serve(Starlette(routes=[Route("/v1/chat/completions", upstream, methods=["POST"])]))
+    monkeypatch.setenv("NBCHAT_UPSTREAM_API_KEY", "sk-upstream-0123456789")
+    gateway = serve(create_app(UpstreamModel(f"{up.url}/v1", model="m"))).client
+    ask = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    sampled = {**ask, "temperature": 0.2, "stop": ["\n\n"], "seed": 7, "tools": [WEATHER]}
+    answer = gateway.post("/v1/chat/completions", json={**sampled, "tool_choice": "required"})
+    assert answer.status_code == 200, answer.text
+    sent = seen[-1]
+    assert (sent["temperature"], sent["stop"], sent["seed"]) == (0.2, ["\n\n"], 7)
+    assert sent["tools"][0]["function"]["name"] == "get_weather"
+    assert sent["tool_choice"] == "required"
+    # An Anthropic upstream carries temperature and stop, not seed: named, never dropped.
+    anthropic = UpstreamModel(f"{up.url}/v1", model="m", dialect="anthropic")
+    client = serve(create_app(anthropic)).client
+    refused = client.post("/v1/chat/completions", json={**ask, "seed": 7})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["param"] == "seed"

@@ -27,8 +27,8 @@ headers; system messages are lifted out of the list into ``system``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from nbchat.config import Endpoint
 from nbchat.dialects.base import (
@@ -136,6 +136,11 @@ class AnthropicDialect(JSONDialect):
         return HttpRequest("POST", url, body, headers)
 
     client_tools = True
+    sampling: ClassVar[Mapping[str, str]] = {
+        "temperature": "temperature",
+        "top_p": "top_p",
+        "stop": "stop_sequences",
+    }
 
     def tool_entry(self, tool: ToolDef) -> dict[str, Any]:
         return {

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from nbchat.config import Endpoint
@@ -101,6 +101,28 @@ class Dialect(ABC):
             This format cannot pass it on.
         """
         raise ConfigurationError(f"the {self.name!r} dialect cannot pass tool_choice on")
+
+    #: OpenAI sampling fields this format takes, and its name for each (``stop`` is
+    #: ``stop_sequences`` to Anthropic); the gateway passes them on
+    sampling: ClassVar[Mapping[str, str]] = {}
+
+    def with_sampling(self, request: HttpRequest, values: Mapping[str, Any]) -> HttpRequest:
+        """``request`` with the sampling ``values`` (OpenAI's names) in this format.
+
+        Raises
+        ------
+        ConfigurationError
+            A field this format cannot carry.
+        """
+        if not values:
+            return request
+        body = dict(request.json)
+        for key, value in values.items():
+            name = self.sampling.get(key)
+            if name is None:
+                raise ConfigurationError(f"the {self.name!r} dialect cannot pass {key!r} on")
+            body[name] = [value] if name == "stop_sequences" and isinstance(value, str) else value
+        return dataclasses.replace(request, json=body)
 
     def add_tools(self, request: HttpRequest, tools: Sequence[ToolDef]) -> HttpRequest:
         """``request`` offering ``tools`` to the model (each as :meth:`tool_entry`)."""

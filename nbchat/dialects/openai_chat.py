@@ -11,8 +11,8 @@ error may arrive in-band as a top-level ``error`` object (OpenRouter also sets
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from nbchat.config import Endpoint
 from nbchat.dialects.base import Dialect, load_json, url_join
@@ -94,6 +94,19 @@ class OpenAIChatDialect(Dialect):
         return HttpRequest("POST", url, body, headers)
 
     client_tools = True
+    sampling: ClassVar[Mapping[str, str]] = {
+        key: key
+        for key in (
+            "temperature",
+            "top_p",
+            "stop",
+            "seed",
+            "presence_penalty",
+            "frequency_penalty",
+            "response_format",
+            "parallel_tool_calls",
+        )
+    }
 
     def tool_entry(self, tool: ToolDef) -> dict[str, Any]:
         return {"type": "function", "function": dict(tool)}

@@ -29,8 +29,8 @@ prompts joined into ``instructions``, Bearer auth.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from nbchat.config import Endpoint
 from nbchat.dialects.base import (
@@ -124,6 +124,11 @@ class OpenAIResponsesDialect(Dialect):
         return HttpRequest("POST", url, body, bearer_headers(endpoint))
 
     client_tools = True
+    sampling: ClassVar[Mapping[str, str]] = {
+        "temperature": "temperature",
+        "top_p": "top_p",
+        "parallel_tool_calls": "parallel_tool_calls",
+    }
 
     def tool_entry(self, tool: ToolDef) -> dict[str, Any]:
         return {"type": "function", **tool}

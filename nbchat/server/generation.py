@@ -34,7 +34,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 
 from nbchat.errors import StreamFailure
 from nbchat.events import Finished, FinishReason, StreamError, StreamEvent, TextDelta, Usage
-from nbchat.server.model import ChatModel, ModelSetupError, Opened, ToolOffer
+from nbchat.server.model import ChatModel, ModelSetupError, Opened, Options
 from nbchat.wire import ChatMessageParam
 
 __all__ = ["FinishHook", "Generation", "ReplyState"]
@@ -88,12 +88,12 @@ class Generation:
         grace: float = 0.0,
         max_tokens: int | None = None,
         on_finish: FinishHook | None = None,
-        offer: ToolOffer | None = None,
+        options: Options | None = None,
     ) -> None:
         self.model = model
         self.messages = list(messages)
-        #: the tools the request offers the model (``/v1`` clients), if any
-        self.offer = offer
+        #: tools and sampling fields a ``/v1`` request asked for, if any
+        self.options = options
         self.reply_id = reply_id
         self.owner = owner
         self.session_id = session_id
@@ -270,7 +270,7 @@ class Generation:
 
     async def _consume(self) -> Finished | StreamError | None:
         """Feed the model's events into the buffer; return the terminal one, if any."""
-        stream = self.model.stream(self.messages, self.offer)
+        stream = self.model.stream(self.messages, self.options)
         try:
             async for event in stream:
                 self._open()

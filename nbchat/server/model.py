@@ -28,9 +28,9 @@ import asyncio
 import json
 import math
 import time
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from nbchat.errors import ConfigurationError, NbchatError
 from nbchat.events import (
@@ -47,22 +47,38 @@ from nbchat.server.demo_tools import demo_tool_answer, demo_tool_calls
 from nbchat.wire import ChatMessageParam, ToolChoice, ToolDef
 
 __all__ = [
+    "SAMPLING_FIELDS",
     "ChatModel",
     "DemoChatModel",
     "ModelEvent",
     "ModelSetupError",
     "Opened",
-    "ToolOffer",
+    "Options",
     "check_tokens_per_second",
 ]
 
 
-@dataclass(frozen=True)
-class ToolOffer:
-    """The tools a request offers the model, and its ``tool_choice``."""
+#: OpenAI request fields that tune sampling; a model says which it applies (``sampling``)
+SAMPLING_FIELDS = (
+    "temperature",
+    "top_p",
+    "stop",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "response_format",
+    "parallel_tool_calls",
+)
 
-    tools: tuple[ToolDef, ...]
-    choice: ToolChoice = "auto"
+
+@dataclass(frozen=True)
+class Options:
+    """What a ``/v1`` request asks besides its messages: the tools it offers the model,
+    its ``tool_choice``, and sampling fields (``temperature``...) as the client sent them."""
+
+    tools: tuple[ToolDef, ...] = ()
+    tool_choice: ToolChoice = "auto"
+    sampling: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -95,11 +111,15 @@ class ChatModel(Protocol):
     def check(self) -> None:
         """Raise :class:`ModelSetupError` if no request can succeed (missing key...)."""
 
+    #: the sampling fields (of :data:`SAMPLING_FIELDS`) the model takes; a request with
+    #: another is refused with a 400 naming it, never silently ignored
+    sampling: frozenset[str]
+
     def stream(
-        self, messages: Sequence[ChatMessageParam], offer: ToolOffer | None = None
+        self, messages: Sequence[ChatMessageParam], options: Options | None = None
     ) -> AsyncIterator[ModelEvent]:
-        """The reply to ``messages`` as events (tool calls among them when ``offer``
-        has tools); see the module docstring."""
+        """The reply to ``messages`` as events (tool calls among them when ``options``
+        offers tools); see the module docstring."""
 
     async def aclose(self) -> None:
         """Release connections; the model may be used again afterwards."""
@@ -139,6 +159,8 @@ class DemoChatModel:
     """
 
     description = "offline demo model"
+    #: the demo is deterministic: it takes every sampling field, and none changes a reply
+    sampling = frozenset(SAMPLING_FIELDS)
 
     def __init__(self, model: DemoModel | None = None, *, tokens_per_second: float = 45.0) -> None:
         self.model = model if model is not None else DemoModel()
@@ -149,15 +171,15 @@ class DemoChatModel:
         """The demo needs nothing: never raises."""
 
     async def stream(
-        self, messages: Sequence[ChatMessageParam], offer: ToolOffer | None = None
+        self, messages: Sequence[ChatMessageParam], options: Options | None = None
     ) -> AsyncIterator[ModelEvent]:
         """Yield ``Opened``, the reply's tokens at the configured pace, usage, ``Finished``;
-        or, when ``offer`` has tools the prompt calls for, the tool calls (see
+        or, when ``options`` offers tools the prompt calls for, the tool calls (see
         :mod:`nbchat.server.demo_tools`); after tool results, an answer quoting them."""
         yield Opened()
         last = messages[-1] if messages else None
-        if offer is not None and offer.tools and last is not None and last["role"] == "user":
-            calls = demo_tool_calls(last["content"], offer.tools, offer.choice)
+        if options and options.tools and last is not None and last["role"] == "user":
+            calls = demo_tool_calls(last["content"], options.tools, options.tool_choice)
             if calls:
                 for index, (name, arguments) in enumerate(calls):
                     yield ToolCallStarted(index, f"call_demo_{len(messages)}_{index}", name)

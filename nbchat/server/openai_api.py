@@ -104,7 +104,9 @@ async def chat_completions(request: Request) -> Response:
         return openai_error(400, f"The request body is not valid JSON: {exc}.", code="invalid_json")
     stats.record_request(body if isinstance(body, dict) else None)
     try:
-        chat = parse_chat_request(body, ctx.model.name)
+        # A model that does not say which sampling fields it takes is sent none.
+        sampling: frozenset[str] = getattr(ctx.model, "sampling", frozenset())
+        chat = parse_chat_request(body, ctx.model.name, sampling)
     except RequestError as exc:
         return openai_error(exc.status, exc.message, code=exc.code, param=exc.param)
     try:
@@ -126,7 +128,7 @@ async def chat_completions(request: Request) -> Response:
         owner=ticket.owner,
         grace=0.0,
         max_tokens=chat.max_tokens,
-        offer=chat.offer,
+        options=chat.options,
     )
     ctx.replies.start(generation, ticket)
     await generation.wait_open()

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 from nbchat.server.demo_model import message_text
-from nbchat.server.model import ToolOffer
-from nbchat.wire import ChatMessageParam, ParamRole, ToolCallParam, ToolDef, tool_choice_name
+from nbchat.server.model import SAMPLING_FIELDS, Options
+from nbchat.wire import (
+    ChatMessageParam,
+    ParamRole,
+    ToolCallParam,
+    ToolChoice,
+    ToolDef,
+    tool_choice_name,
+)
 
 __all__ = ["ChatRequest", "RequestError", "parse_chat_request", "parse_tools"]
 
@@ -51,11 +58,13 @@ class ChatRequest:
     stream: bool
     include_usage: bool
     max_tokens: int | None
-    #: the tools offered and ``tool_choice`` (None: no tools)
-    offer: ToolOffer | None = None
+    #: the tools offered, ``tool_choice`` and the sampling fields sent
+    options: Options = field(default_factory=Options)
 
 
-def parse_chat_request(body: object, model_name: str) -> ChatRequest:
+def parse_chat_request(
+    body: object, model_name: str, sampling: frozenset[str] = frozenset(SAMPLING_FIELDS)
+) -> ChatRequest:
     """Validate a chat request body (already JSON-decoded) or raise :class:`RequestError`.
 
     Parameters
@@ -64,6 +73,8 @@ def parse_chat_request(body: object, model_name: str) -> ChatRequest:
         The decoded JSON body.
     model_name
         The one model the server serves; ``model`` may be omitted or equal to it.
+    sampling
+        The sampling fields the model takes; another one sent is a 400 naming it.
     """
     if not isinstance(body, dict):
         raise RequestError(
@@ -90,7 +101,14 @@ def parse_chat_request(body: object, model_name: str) -> ChatRequest:
             f"'messages[{len(normalized) - 1}].role' = '{normalized[-1]['role']}'.",
             param=f"messages[{len(normalized) - 1}].role",
         )
-    offer = parse_tools(body)
+    tools, choice = parse_tools(body)
+    sent = {key: body[key] for key in SAMPLING_FIELDS if body.get(key) is not None}
+    for key in sent:
+        if key not in sampling:
+            raise RequestError(
+                f"'{key}' is not supported by this server's model: it cannot pass it on.",
+                param=key,
+            )
     stream = body.get("stream", False)
     if stream is None:
         stream = False
@@ -113,7 +131,7 @@ def parse_chat_request(body: object, model_name: str) -> ChatRequest:
         stream=stream,
         include_usage=include_usage,
         max_tokens=_parse_max_tokens(body),
-        offer=offer,
+        options=Options(tools, choice, sent),
     )
 
 
@@ -125,14 +143,14 @@ def _refuse_unsupported(body: Mapping[str, object]) -> None:
         raise RequestError(f"'{key}' is not supported here: this server gives {why}.", param=key)
 
 
-def parse_tools(body: Mapping[str, object]) -> ToolOffer | None:
+def parse_tools(body: Mapping[str, object]) -> tuple[tuple[ToolDef, ...], ToolChoice]:
     """The request's ``tools`` (function tools) and ``tool_choice``, checked."""
     tools = body.get("tools")
     choice = body.get("tool_choice")
     if tools is None or tools == []:
         if choice not in (None, "none", "auto"):
             raise RequestError("'tool_choice' needs 'tools'.", param="tool_choice")
-        return None
+        return (), "auto"
     if not isinstance(tools, list):
         raise RequestError("'tools' must be a list of function tools.", param="tools")
     defs: list[ToolDef] = []
@@ -180,7 +198,7 @@ def parse_tools(body: Mapping[str, object]) -> ToolOffer | None:
             f"'tool_choice' names the tool '{named}', which is not in 'tools'.",
             param="tool_choice",
         )
-    return ToolOffer(tuple(defs), choice)  # type: ignore[arg-type]
+    return tuple(defs), cast(ToolChoice, choice)
 
 
 def _parse_message(index: int, item: object) -> ChatMessageParam:

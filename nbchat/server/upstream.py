@@ -27,7 +27,7 @@ from nbchat.config import Endpoint, Timeouts, redact_url
 from nbchat.dialects import get_dialect
 from nbchat.errors import ConfigurationError, StreamFailure
 from nbchat.events import StreamError, StreamEvent
-from nbchat.server.model import ModelEvent, ModelSetupError, Opened, ToolOffer
+from nbchat.server.model import ModelEvent, ModelSetupError, Opened, Options
 from nbchat.stream.http import HttpTransport, make_client
 from nbchat.wire import ChatMessageParam
 
@@ -90,6 +90,8 @@ class UpstreamModel:
         self.base_url = base_url.strip()
         self.name = model.strip()
         self.dialect = dialect
+        #: the sampling fields the upstream's format carries (the gateway passes them on)
+        self.sampling = frozenset(get_dialect(dialect).sampling)
         self.key_env = key_env
         self.require_key = require_key
         self.timeouts = timeouts if timeouts is not None else Timeouts()
@@ -131,20 +133,22 @@ class UpstreamModel:
         return self._client
 
     async def stream(
-        self, messages: Sequence[ChatMessageParam], offer: ToolOffer | None = None
+        self, messages: Sequence[ChatMessageParam], options: Options | None = None
     ) -> AsyncIterator[ModelEvent]:
-        """Send the turn upstream (with the tools ``offer`` holds, in the upstream's
-        format); yield ``Opened`` once it answers, then its events, tool calls
-        included."""
+        """Send the turn upstream (with the tools and sampling fields of ``options``, in
+        the upstream's format); yield ``Opened`` once it answers, then its events, tool
+        calls included."""
         self.check()
         key = self._key()
         secrets = (key,) if key else ()
         dialect = get_dialect(self.dialect)
         endpoint = Endpoint(self.base_url, self.name, api_key=key, dialect=self.dialect)
-        tools = offer.tools if offer is not None else ()
+        tools = options.tools if options is not None else ()
         request = dialect.request(endpoint, messages, tools)
-        if tools and offer is not None:
-            request = dialect.with_tool_choice(request, offer.choice)
+        if options is not None:
+            if tools:
+                request = dialect.with_tool_choice(request, options.tool_choice)
+            request = dialect.with_sampling(request, options.sampling)
         transport = HttpTransport(self.timeouts, self._http())
         try:
             async with transport.open(request) as events:
