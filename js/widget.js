@@ -18,6 +18,7 @@
 
 import "./theme.css";
 import "./styles.css";
+import "./controls.css";
 import "./bar.css";
 import "./markdown.css";
 import { createChannel } from "./channel.js";
