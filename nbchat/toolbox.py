@@ -21,6 +21,7 @@ the kernel's state) with ``approve=True`` and each call waits for Approve in the
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -72,7 +73,7 @@ class Toolbox:
     @overload
     def add(
         self,
-        func: Callable[..., Any],
+        func: Callable[..., Any] | Tool,
         *,
         name: str | None = None,
         description: str | None = None,
@@ -91,14 +92,16 @@ class Toolbox:
 
     def add(
         self,
-        func: Callable[..., Any] | None = None,
+        func: Callable[..., Any] | Tool | None = None,
         *,
         name: str | None = None,
         description: str | None = None,
         approve: bool = False,
     ) -> Any:
         """Offer ``func`` to the model (replacing a tool of the same name); returns
-        ``func``, so it also works as a decorator, with or without arguments.
+        ``func``, so it also works as a decorator, with or without arguments. A
+        :class:`Tool` (``nbchat.tools.describe_data``) is added as it is, ``approve``
+        applied.
 
         Raises
         ------
@@ -108,6 +111,9 @@ class Toolbox:
         """
         if func is None:
             return lambda f: self.add(f, name=name, description=description, approve=approve)
+        if isinstance(func, Tool):
+            self._put(dataclasses.replace(func, approve=bool(approve) or func.approve))
+            return func
         if not callable(func):
             raise ConfigurationError(f"a tool must be a function, not {type(func).__name__}")
         self._put(Tool(func, tool_spec(func, name, description), bool(approve)))

@@ -93,3 +93,15 @@ async def test_the_demo_answers_about_a_shared_dataframe(sales: object) -> None:
         ("describe_data", {"name": "sales"}, "done")
     ]
     assert "sales: DataFrame with 4 rows × 3 columns" in reply.content
+
+
+async def test_data_tools_can_ask_first(sales: object) -> None:
+    share(sales, name="sales")
+    chat = nbchat.Chat(history=None)
+    chat.tools.add(describe_data, approve=True)
+    assert chat.tools["describe_data"].approve and not describe_data.approve
+    assert chat.tools.definitions()[0]["parameters"]["properties"]["name"]["enum"] == ["sales"]
+    asked: list[str] = []
+    chat.approve = lambda call, tool: asked.append(tool.name) is None
+    reply = await chat.send("What is in sales?")
+    assert asked == ["describe_data"] and reply.tool_calls[0]["status"] == "done"
