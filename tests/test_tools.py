@@ -443,3 +443,25 @@ async def test_usage_adds_up_over_the_rounds(script: Script) -> None:
     reply = await chat.send("Weather?")
     # The recorded first round reported 44 in / 16 out.
     assert reply.metrics["input_tokens"] == 44 + 60 and reply.metrics["output_tokens"] == 16 + 5
+
+
+async def test_ollama_whole_call_in_one_chunk(script: Script) -> None:
+    ran: list[str] = []
+
+    def run_command(command: str) -> str:
+        ran.append(command)
+        return "a.txt b.txt"
+
+    chat = chat_on(
+        script,
+        fixture("ollama-openai-tool-call.sse"),
+        openai_text("Two files."),
+        tools=[run_command],
+    )
+    reply = await chat.send("List the files")
+    assert ran == ["ls -a"] and reply.content == "Two files."
+    assert script.requests[1]["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": "call_lbcjwr0u",
+        "content": "a.txt b.txt",
+    }
