@@ -224,6 +224,15 @@ class Message:
         stopped mid-reply. It is shown as interrupted, with the text it had.
         """
         if record.status == "streaming":
+            calls = record.extra.get("tool_calls")
+            if isinstance(calls, list):  # a tool the kernel was running (or asking) died too
+                calls = [
+                    {**c, "status": "cancelled", "result": c.get("result") or CUT_SHORT}
+                    if isinstance(c, dict) and c.get("round") and c.get("status") in UNFINISHED
+                    else c
+                    for c in calls
+                ]
+                record = dataclasses.replace(record, extra={**record.extra, "tool_calls": calls})
             record = dataclasses.replace(
                 record,
                 status="interrupted",
@@ -257,6 +266,12 @@ class Message:
             model=record.model,
             reply=reply,
         )
+
+
+#: a kernel tool call that had not ended when its kernel stopped
+UNFINISHED = ("waiting", "running")
+#: what such a call's result says (the model is told it on the next turn)
+CUT_SHORT = "Not completed: the kernel stopped during this call."
 
 
 def _text(value: object) -> str:

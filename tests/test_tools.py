@@ -465,3 +465,17 @@ async def test_ollama_whole_call_in_one_chunk(script: Script) -> None:
         "tool_call_id": "call_lbcjwr0u",
         "content": "a.txt b.txt",
     }
+
+
+def test_a_call_cut_short_by_a_dead_kernel_is_shown_as_stopped() -> None:
+    from nbchat.history.store import MessageRecord
+    from nbchat.message import CUT_SHORT, Message
+
+    call = {"id": "c1", "name": "slow", "arguments": "{}", "input": {}, "status": "running"}
+    record = MessageRecord(
+        "m1", "assistant", "", "streaming", 1.0, extra={"tool_calls": [{**call, "round": 1}]}
+    )
+    restored = Message.from_record(record)
+    assert restored.status == "interrupted"
+    assert restored.tool_calls[0]["status"] == "cancelled"
+    assert restored.tool_calls[0]["result"] == CUT_SHORT
