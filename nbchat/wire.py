@@ -486,6 +486,18 @@ class ChatMessageParam(TypedDict):
     tool_call_id: NotRequired[str]
 
 
+#: OpenAI request fields that tune sampling; a model or a format says which it takes
+SAMPLING_FIELDS = (
+    "temperature",
+    "top_p",
+    "stop",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "response_format",
+    "parallel_tool_calls",
+)
+
 #: ``tool_choice`` as OpenAI takes it: "auto", "none", "required", or
 #: ``{"type": "function", "function": {"name": ...}}`` to call that tool
 ToolChoice = str | Mapping[str, Any] | None

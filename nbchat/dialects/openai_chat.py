@@ -31,7 +31,7 @@ from nbchat.events import (
 )
 from nbchat.stream.base import HttpRequest
 from nbchat.stream.sse import ServerSentEvent
-from nbchat.wire import ChatMessageParam, ToolChoice, ToolDef
+from nbchat.wire import SAMPLING_FIELDS, ChatMessageParam, ToolChoice, ToolDef
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -94,19 +94,7 @@ class OpenAIChatDialect(Dialect):
         return HttpRequest("POST", url, body, headers)
 
     client_tools = True
-    sampling: ClassVar[Mapping[str, str]] = {
-        key: key
-        for key in (
-            "temperature",
-            "top_p",
-            "stop",
-            "seed",
-            "presence_penalty",
-            "frequency_penalty",
-            "response_format",
-            "parallel_tool_calls",
-        )
-    }
+    sampling: ClassVar[Mapping[str, str]] = {key: key for key in SAMPLING_FIELDS}
 
     def tool_entry(self, tool: ToolDef) -> dict[str, Any]:
         return {"type": "function", "function": dict(tool)}

@@ -44,7 +44,7 @@ from nbchat.events import (
 )
 from nbchat.server.demo_model import DemoModel, count_prompt_tokens, split_tokens
 from nbchat.server.demo_tools import demo_tool_answer, demo_tool_calls
-from nbchat.wire import ChatMessageParam, ToolChoice, ToolDef
+from nbchat.wire import SAMPLING_FIELDS, ChatMessageParam, ToolChoice, ToolDef
 
 __all__ = [
     "SAMPLING_FIELDS",
@@ -56,19 +56,6 @@ __all__ = [
     "Options",
     "check_tokens_per_second",
 ]
-
-
-#: OpenAI request fields that tune sampling; a model says which it applies (``sampling``)
-SAMPLING_FIELDS = (
-    "temperature",
-    "top_p",
-    "stop",
-    "seed",
-    "presence_penalty",
-    "frequency_penalty",
-    "response_format",
-    "parallel_tool_calls",
-)
 
 
 @dataclass(frozen=True)
