@@ -149,13 +149,16 @@ class Generation:
         """Return once the reply has ended (in any state)."""
         await self._ended.wait()
 
-    async def follow(self, after: int = 0) -> AsyncGenerator[list[tuple[int, StreamEvent]], None]:
+    async def follow(
+        self, after: int = 0, keepalive: float | None = None
+    ) -> AsyncGenerator[list[tuple[int, StreamEvent]], None]:
         """Yield batches of ``(number, event)``: every event after ``after``, live, to the end.
 
         A batch holds whatever arrived since the previous one (one event while the
         follower keeps up; more when it lags, so a busy server writes fewer, larger
-        packets). Following counts as a listener from the first step until the
-        iterator ends or is closed; the last listener leaving starts the grace period.
+        packets); an empty batch after ``keepalive`` seconds without one. Following
+        counts as a listener from the first step until the iterator ends or is closed;
+        the last listener leaving starts the grace period.
         """
         self._attach()
         try:
@@ -168,7 +171,13 @@ class Generation:
                     continue
                 if self.ended:
                     return
-                await self._wakeup.wait()
+                if keepalive is None:
+                    await self._wakeup.wait()
+                    continue
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), keepalive)
+                except TimeoutError:
+                    yield []  # nothing new for a while: the body sends a keep-alive
         finally:
             self._detach()
 

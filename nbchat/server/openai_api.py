@@ -18,14 +18,12 @@ one, else an estimate.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
-from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Message
@@ -46,13 +44,12 @@ from nbchat.server.generation import Generation
 from nbchat.server.model import ModelSetupError
 from nbchat.server.openai_request import ChatRequest, RequestError, parse_chat_request
 from nbchat.server.replies import ServerClosing, TooManyReplies
+from nbchat.server.sse_body import follow_sse, sse_response
 
-__all__ = ["chat_completions", "follow_sse", "list_models", "status_for_code"]
+__all__ = ["chat_completions", "list_models", "status_for_code"]
 
 _COMPACT = (",", ":")  # OpenAI's own chunks carry no spaces
 _OPENAI_FINISH = {"stop", "length", "tool_calls", "content_filter"}
-#: seconds sse-starlette lets a stream end by itself when the process is signalled
-SHUTDOWN_GRACE_S = 2.0
 
 _STATUS_BY_CODE = {"AI_ERROR": 502, "SERVER_SHUTDOWN": 503, "RATE_LIMITED": 429}
 
@@ -60,22 +57,6 @@ _STATUS_BY_CODE = {"AI_ERROR": 502, "SERVER_SHUTDOWN": 503, "RATE_LIMITED": 429}
 def status_for_code(code: str) -> int:
     """The HTTP status that stands for an error ``code`` answered as JSON."""
     return _STATUS_BY_CODE.get(code, 500)
-
-
-async def follow_sse(
-    generation: Generation, first: str, render: Callable[[int, StreamEvent], str], after: int = 0
-) -> AsyncIterator[bytes]:
-    """The SSE body of ``generation``: ``first``, then each event after ``after`` rendered.
-
-    ``render(number, event)`` gives an event's text (``""`` for none). Everything that
-    arrived together goes out in one write; closing the body stops following.
-    """
-    yield first.encode()
-    async with contextlib.aclosing(generation.follow(after)) as batches:
-        async for batch in batches:
-            text = "".join(render(number, event) for number, event in batch)
-            if text:
-                yield text.encode()
 
 
 async def chat_completions(request: Request) -> Response:
@@ -145,15 +126,9 @@ async def chat_completions(request: Request) -> Response:
         return await _complete(generation, chat, base)
     stream = _ChunkStream(generation, chat, base, stats)
     stats.add("streams_started")
-    return EventSourceResponse(
-        stream.events(),
-        # Pings are off: a reply lasts seconds, and a stall watchdog should see only
-        # real progress. "\n" separators match what OpenAI sends byte for byte.
-        ping=0,
-        sep="\n",
-        client_close_handler_callable=stream.on_client_close,
-        shutdown_grace_period=SHUTDOWN_GRACE_S,
-    )
+    # No keep-alives: a reply lasts seconds, and a stall watchdog should see only real
+    # progress. "\n" separators match what OpenAI sends byte for byte.
+    return sse_response(stream.events(), client_close_handler_callable=stream.on_client_close)
 
 
 def _usage(generation: Generation, chat: ChatRequest) -> dict[str, int]:
@@ -273,7 +248,7 @@ class _ChunkStream:
     def events(self) -> AsyncIterator[bytes]:
         """The chunks; sse-starlette cancels the stream when the client disconnects."""
         first = self._chunk({"role": "assistant", "content": ""}, None)
-        return follow_sse(self.generation, first, lambda _, event: self._render(event))
+        return follow_sse(self.generation, lambda _, event: self._render(event), first=first)
 
     async def on_client_close(self, message: Message) -> None:
         """Record a disconnect that happened before the reply was complete."""

@@ -92,10 +92,9 @@ def progress_routes(scale: float) -> list[tuple[str, Any]]:
                 await asyncio.sleep(plan[i])
             yield _event({"type": "result", "data": _result(prompt)})
 
+        # The content type exactly (no "; charset"): see nbchat.server.sse_body.
         return StreamingResponse(
-            events(),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache"},
+            events(), headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
 
     async def generate(request: Request) -> Response:

@@ -2,8 +2,7 @@
 
 A reply streams as server-sent events (``\\n`` line ends, UTF-8)::
 
-    retry: 2000                                  <- once, first: reconnect delay (ms)
-
+    retry: 2000                                  <- once, with the first event (ms)
     id: 3f2a...c1:1
     event: chunk
     data: {"type":"chunk","content":"Hello"}
@@ -17,7 +16,9 @@ or ends with ``event: error``, ``data: {"type":"error","error":{"message","code"
 (``AI_ERROR``: the model failed mid-reply; ``STOPPED``: stopped by a client;
 ``CLIENT_GONE``: nobody followed the reply during the grace period;
 ``SERVER_SHUTDOWN``; ``STREAM_ERROR``: a server bug). Exactly one ``complete`` or
-``error`` ends every stream. Comments (``: ping``) keep idle connections open.
+``error`` ends every stream. A comment line (``: ping``, no blank line after it: never an
+event, even to clients that dispatch on every blank line) keeps an idle connection open.
+The content type is ``text/event-stream`` exactly (see :mod:`nbchat.server.sse_body`).
 
 Event ids are ``{message_id}:{n}``: the assistant message's id and the event's
 number in that reply (increasing, not necessarily consecutive: events without a
@@ -39,7 +40,6 @@ import json
 from functools import partial
 from typing import Any
 
-from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -47,7 +47,7 @@ from nbchat.events import Finished, StreamError, StreamEvent, TextDelta
 from nbchat.server.context import ServerContext, context, user_of
 from nbchat.server.error_responses import api_error
 from nbchat.server.generation import Generation
-from nbchat.server.openai_api import SHUTDOWN_GRACE_S, follow_sse
+from nbchat.server.sse_body import follow_sse, sse_response
 
 __all__ = ["RETRY_MS", "event_stream", "last_event_id", "render", "resume", "resume_stream"]
 
@@ -96,12 +96,14 @@ def event_stream(generation: Generation, after: int = 0) -> Response:
     """The SSE response that follows ``generation`` from event ``after`` on."""
     if generation.ended and after >= len(generation.events):
         return Response(status_code=204)
-    return EventSourceResponse(
-        follow_sse(generation, f"retry: {RETRY_MS}\n\n", partial(render, generation), after),
-        ping=PING_S,
-        sep="\n",
-        shutdown_grace_period=SHUTDOWN_GRACE_S,
+    body = follow_sse(
+        generation,
+        partial(render, generation),
+        prefix=f"retry: {RETRY_MS}\n",  # with the first event: never a block of its own
+        after=after,
+        keepalive=PING_S,
     )
+    return sse_response(body)
 
 
 def _not_found(message: str) -> Response:
