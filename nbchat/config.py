@@ -7,7 +7,9 @@ key is held here but never shown: ``repr`` hides it and nothing serializes it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from nbchat.errors import ConfigurationError
 
@@ -67,6 +69,11 @@ class ContextLimit:
                 )
 
 
+#: ``Chat(request_body=...)``: a JSON template, or a function of the message (and the
+#: whole request's messages) that returns the body
+RequestBody = Mapping[str, Any] | Callable[[str, Sequence[Any]], Mapping[str, Any]]
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """A chat completions endpoint: base URL (``.../v1``), key, model and dialect."""
@@ -83,6 +90,10 @@ class Endpoint:
     #: a GET route that resumes a dropped reply after ``Last-Event-ID`` (a sessions
     #: server's ``/sessions/{id}/stream``)
     resume_url: str | None = None
+    #: the JSON body of the ``events`` and ``progress`` formats (``Chat(request_body=...)``):
+    #: a template whose strings have ``{message}`` replaced by the user's message, or a
+    #: function ``(message, messages) -> dict``; None for the format's own
+    body: RequestBody | None = field(default=None, repr=False, compare=False)
 
     def __repr__(self) -> str:
         # The URL without query string or user info: keys sometimes travel there.

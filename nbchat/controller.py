@@ -34,7 +34,7 @@ from nbchat.changes import (
     SystemChanged,
     TranscriptReplaced,
 )
-from nbchat.config import ContextLimit, Timeouts
+from nbchat.config import ContextLimit, RequestBody, Timeouts
 from nbchat.conversation import Conversation, default_conversation_name, params_of
 from nbchat.conversation_controls import ConversationControls, chosen_key
 from nbchat.dialects import get_dialect
@@ -143,6 +143,12 @@ class ChatController(ConversationControls):
         budget). Set it a little under the model's context window. The widget marks
         the first message sent when older ones are left out; see
         :class:`~nbchat.config.ContextLimit`.
+    request_body : dict or callable, optional
+        The JSON body of the ``events`` and ``progress`` formats, for endpoints shaped
+        otherwise than ``{"message": ...}``: a template whose strings have ``{message}``
+        replaced by your message (spec 002:
+        ``{"conversation_id": "c1", "text": "{message}"}``), or a function
+        ``(message, messages) -> dict``.
     resumable : bool
         Declare that the endpoint resumes a re-sent request after ``Last-Event-ID``
         without starting the reply again; only then is a dropped POST stream re-opened.
@@ -180,6 +186,7 @@ class ChatController(ConversationControls):
         models: Sequence[str] | None = None,
         tools: Iterable[Callable[..., Any] | Tool] = (),
         max_tool_rounds: int = 10,
+        request_body: RequestBody | None = None,
     ) -> None:
         choices = _model_choices(model, models)
         model = model or (choices[0] if choices else None)
@@ -198,6 +205,7 @@ class ChatController(ConversationControls):
             replay_speed=replay_speed,
             session=session,
             resumable=resumable,
+            request_body=request_body,
         )
         self.endpoint = source.endpoint
         self._session = source.session

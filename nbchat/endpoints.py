@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from nbchat.config import DEFAULT_API_KEY_ENV, DEMO_MODEL, Endpoint, Timeouts, redact_url
+from nbchat.config import (
+    DEFAULT_API_KEY_ENV,
+    DEMO_MODEL,
+    Endpoint,
+    RequestBody,
+    Timeouts,
+    redact_url,
+)
 from nbchat.errors import ConfigurationError
 from nbchat.providers import PROVIDERS, provider_names
 from nbchat.session_client import RemoteSession
@@ -57,6 +64,7 @@ def resolve_source(
     replay_speed: float,
     session: str | None,
     resumable: bool = False,
+    request_body: RequestBody | None = None,
 ) -> Source:
     """The ``Chat(...)`` arguments as one :class:`Source` (reads a replay file; sends nothing)."""
     own_clocks = timeouts is not None and (timeouts.connect, timeouts.read) != (
@@ -82,7 +90,23 @@ def resolve_source(
     endpoint = resolve_endpoint(base_url, api_key, model, provider, dialect, headers)
     if resumable:
         endpoint = dataclasses.replace(endpoint, resumable=True)
+    if request_body is not None:
+        if endpoint.dialect not in BODY_DIALECTS:
+            raise ConfigurationError(
+                f"request_body= shapes the events and progress formats' requests; the "
+                f"{endpoint.dialect!r} dialect builds its own"
+            )
+        if not (callable(request_body) or isinstance(request_body, Mapping)):
+            raise ConfigurationError(
+                "request_body= must be a dict template (strings may hold {message}) or a "
+                "function (message, messages) -> dict"
+            )
+        endpoint = dataclasses.replace(endpoint, body=request_body)
     return Source(endpoint, transport)
+
+
+#: the formats whose request body ``Chat(request_body=...)`` may shape
+BODY_DIALECTS = ("events", "progress")
 
 
 def resolve_endpoint(

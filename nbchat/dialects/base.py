@@ -334,6 +334,46 @@ def tool_input(arguments: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def request_body(
+    endpoint: Endpoint, messages: Sequence[ChatMessageParam], default: dict[str, Any]
+) -> dict[str, Any]:
+    """The JSON body of a format that sends the last user message: ``default``, or the
+    endpoint's own (``Chat(request_body=...)``): a template whose strings have
+    ``{message}`` replaced, or a function of the message and the messages.
+
+    Raises
+    ------
+    ConfigurationError
+        The function failed or did not return a JSON object.
+    """
+    template = endpoint.body
+    if template is None:
+        return default
+    message = last_user_text(messages)
+    if callable(template):
+        try:
+            body = template(message, list(messages))
+        except Exception as exc:
+            raise ConfigurationError(f"request_body function failed: {exc}") from exc
+        if not isinstance(body, Mapping):
+            raise ConfigurationError(
+                f"request_body function must return a dict, not {type(body).__name__}"
+            )
+        return dict(body)
+    filled = _fill(template, message)
+    return dict(filled) if isinstance(filled, Mapping) else default
+
+
+def _fill(value: Any, message: str) -> Any:
+    if isinstance(value, str):
+        return value.replace("{message}", message)
+    if isinstance(value, Mapping):
+        return {key: _fill(item, message) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_fill(item, message) for item in value]
+    return value
+
+
 def system_text(messages: Sequence[ChatMessageParam]) -> str:
     """The system messages' contents joined by blank lines (for APIs with a system field)."""
     return "\n\n".join(m["content"] for m in messages if m["role"] == "system" and m["content"])

@@ -40,6 +40,7 @@ from nbchat.dialects.base import (
     bearer_headers,
     error_label,
     last_user_text,
+    request_body,
 )
 from nbchat.eta import server_seconds
 from nbchat.events import Finished, Progress, Result, StreamError, StreamEvent
@@ -90,7 +91,7 @@ class ProgressDialect(JSONDialect):
     def build_request(
         self, endpoint: Endpoint, messages: Sequence[ChatMessageParam]
     ) -> HttpRequest:
-        body = {"prompt": last_user_text(messages)}
+        body = request_body(endpoint, messages, {"prompt": last_user_text(messages)})
         return HttpRequest("POST", progress_url(endpoint.base_url), body, bearer_headers(endpoint))
 
     def on_object(self, event: ServerSentEvent, data: dict[str, Any]) -> list[StreamEvent]:

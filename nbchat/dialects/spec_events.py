@@ -29,13 +29,16 @@ Other event names (heartbeats, status) are ignored. ``native_reason`` is the nam
 the end event (``complete`` / ``done``). Optional ``usage`` objects (``input_tokens`` /
 ``output_tokens`` or ``prompt_tokens`` / ``completion_tokens``) are read on any event.
 
-Request: ``POST {base_url}/chat`` (``base_url`` as is when it already ends in
-``/chat``) with ``{"message": <last user message>}``; Bearer auth when a key is set.
+Request: ``POST`` to the URL as given (a session's URL, ``.../sessions/<id>``, gets
+``/chat`` appended: spec 001's route) with ``{"message": <last user message>}``, or the
+body ``Chat(request_body=...)`` makes (spec 002:
+``{"conversation_id": "...", "text": "{message}"}``); Bearer auth when a key is set.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,12 +49,16 @@ from nbchat.dialects.base import (
     bearer_headers,
     error_label,
     last_user_text,
+    request_body,
     token_count,
 )
 from nbchat.events import Finished, Result, StreamEvent, TextDelta, Usage
 from nbchat.stream.base import HttpRequest
 from nbchat.stream.sse import ServerSentEvent
 from nbchat.wire import ChatMessageParam
+
+#: a spec 001 session's URL (``.../sessions/<id>``): chats go to its ``/chat`` route
+_SESSION = re.compile(r"/sessions/[^/?#]+$")
 
 
 def event_name(event: ServerSentEvent, data: dict[str, Any]) -> str:
@@ -89,9 +96,9 @@ class SpecEventsDialect(JSONDialect):
         self, endpoint: Endpoint, messages: Sequence[ChatMessageParam]
     ) -> HttpRequest:
         url = endpoint.base_url.rstrip("/")
-        if not url.endswith("/chat"):
+        if _SESSION.search(url):  # spec 001's session resource: its chat route
             url += "/chat"
-        body = {"message": last_user_text(messages)}
+        body = request_body(endpoint, messages, {"message": last_user_text(messages)})
         return HttpRequest("POST", url, body, bearer_headers(endpoint))
 
     def on_object(self, event: ServerSentEvent, data: dict[str, Any]) -> list[StreamEvent]:
