@@ -87,3 +87,18 @@ def test_progress_stream_content_type(serve: Serve) -> None:
         assert r.headers.get_list("content-type") == ["text/event-stream"]
         first = next(r.iter_raw())
     assert first.startswith(b"data: ")
+
+
+def test_an_unknown_route_lists_the_routes_there_are(serve: Serve) -> None:
+    client = serve(create_app(tokens_per_second=5000)).client
+    answer = client.post("/v1/responses", json={})
+    assert answer.status_code == 404
+    message = answer.json()["error"]["message"]
+    assert message.startswith("No route /v1/responses. The routes are: ")
+    for route in (
+        "POST /v1/chat/completions",
+        "GET /v1/models",
+        "POST /sessions/{session_id}/chat",
+    ):
+        assert route in message
+    assert "lives under /v1" not in message

@@ -92,6 +92,16 @@ async def _index(request: Request) -> Response:
     )
 
 
+def _route_list(request: Request) -> str:
+    """Every route of the app, as ``METHOD path`` (what a 404 lists)."""
+    listed = []
+    for route in getattr(request.app, "routes", ()):
+        methods = sorted((getattr(route, "methods", None) or set()) - {"HEAD"})
+        path = getattr(route, "path", "")
+        listed += [f"{method} {path}" for method in methods]
+    return ", ".join(listed)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     # Unknown paths and wrong methods answer in the shape of their area, like the
     # routes themselves, so clients can report them uniformly.
@@ -99,9 +109,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     path = request.url.path
     sessions = path == "/sessions" or path.startswith("/sessions/")
     if exc.status_code == 404:
-        message = f"No route {path}; the API lives under /v1 (e.g. /v1/chat/completions)."
-        if sessions:
-            message = f"No route {path}."
+        message = f"No route {path}. The routes are: {_route_list(request)}."
         code = "NOT_FOUND"
     elif exc.status_code == 405:
         message = f"Method {request.method} is not allowed on {path}."
