@@ -151,15 +151,23 @@ class RemoteSession:
             if self._system:
                 body["system_prompt"] = self._system
             where = f"{self.server}/sessions"
-            created = await self._transport.call(self._request("POST", where, body))
-            self.id = _field(created, "id", where)
+            created = _unwrapped(await self._transport.call(self._request("POST", where, body)))
+            session = created.get("session") if isinstance(created, dict) else None
+            self.id = _field(session if isinstance(session, dict) else created, "id", where)
             self.opened = True
             return []
-        loaded = await self._transport.call(self._request("GET", self.url))
-        raw = loaded.get("messages") if isinstance(loaded, dict) else None
-        items = raw if isinstance(raw, list) else []
+        loaded = _unwrapped(await self._transport.call(self._request("GET", self.url)))
+        items = _messages_of(loaded)
+        if items is None:
+            raise ProtocolError(
+                f"{self.url} answered without the session's messages (looked for "
+                f"'messages' or 'session.messages', also under 'data'): {loaded!r:.300}",
+                url=self.url,
+            )
         messages = [_message(m) for m in items if isinstance(m, dict)]
-        self.title = str(loaded.get("title") or "") if isinstance(loaded, dict) else ""
+        holder = loaded.get("session") if isinstance(loaded, dict) else None
+        source = holder if isinstance(holder, dict) else loaded
+        self.title = str(source.get("title") or "") if isinstance(source, dict) else ""
         self.opened = True
         return messages
 
@@ -167,6 +175,25 @@ class RemoteSession:
         """Ask the server to stop the session's reply in progress (after Stop)."""
         if self.id is not None:
             await self._transport.call(self._request("POST", f"{self.url}/stop"))
+
+
+def _unwrapped(body: Any) -> Any:
+    """A spec-001 server's answer without its ``{"success": true, "data": ...}`` envelope
+    (a bare object as it is)."""
+    if isinstance(body, dict) and "data" in body and ("success" in body or len(body) == 1):
+        return body["data"]
+    return body
+
+
+def _messages_of(body: Any) -> list[Any] | None:
+    """The message list of a loaded session: ``messages`` at the top or under
+    ``session``; None when there is none (an empty list is an empty transcript)."""
+    if not isinstance(body, dict):
+        return None
+    for holder in (body, body.get("session")):
+        if isinstance(holder, dict) and isinstance(holder.get("messages"), list):
+            return list(holder["messages"])
+    return None
 
 
 def _field(body: Any, key: str, url: str) -> str:

@@ -109,3 +109,54 @@ def test_session_urls_still_get_their_chat_route() -> None:
     ]:
         request = dialect.request(Endpoint(base, "m", dialect="events"), [])
         assert request.url == expected
+
+
+@pytest.fixture
+def enveloped() -> Iterator[str]:
+    """A spec-001 server as its code shows: every answer in {success, data}."""
+    saved = [
+        {"id": f"m{i}", "role": "user" if i % 2 == 0 else "assistant", "content": f"text {i}"}
+        for i in range(11)
+    ]
+
+    async def create(request: Request) -> Response:
+        return JSONResponse({"success": True, "data": {"id": "s-new", "title": "t"}}, 201)
+
+    async def load(request: Request) -> Response:
+        session = request.path_params["sid"]
+        if session == "odd":
+            return JSONResponse({"success": True, "data": {"id": "odd", "items": []}})
+        data = {"session": {"id": session, "title": "saved", "messages": saved}}
+        return JSONResponse({"success": True, "data": data})
+
+    async def chat(request: Request) -> Response:
+        events = [
+            sse("chunk", {"type": "chunk", "content": "ok"}),
+            sse("complete", {"type": "complete", "content": "ok"}),
+        ]
+        return StreamingResponse(iter(events), media_type="text/event-stream")
+
+    app = Starlette(
+        routes=[
+            Route("/sessions", create, methods=["POST"]),
+            Route("/sessions/{sid}", load, methods=["GET"]),
+            Route("/sessions/{sid}/chat", chat, methods=["POST"]),
+        ]
+    )
+    thread = ServerThread(app)
+    url = thread.start()
+    yield url
+    thread.stop()
+
+
+async def test_the_session_client_reads_success_data_envelopes(enveloped: str) -> None:
+    fresh = nbchat.Chat(enveloped, session="new")
+    reply = await fresh.send("hi")
+    assert fresh.session_id == "s-new" and reply.content == "ok"
+    reopened = nbchat.Chat(enveloped, session="s1")
+    await reopened.connect()
+    assert [m.content for m in reopened.messages] == [f"text {i}" for i in range(11)]
+    odd = nbchat.Chat(enveloped, session="odd")
+    with pytest.raises(nbchat.ProtocolError, match="without the session's messages") as caught:
+        await odd.connect()
+    assert "items" in str(caught.value)  # it quotes what it got
