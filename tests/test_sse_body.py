@@ -102,3 +102,27 @@ def test_an_unknown_route_lists_the_routes_there_are(serve: Serve) -> None:
     ):
         assert route in message
     assert "lives under /v1" not in message
+
+
+def test_a_re_sent_chat_request_joins_the_reply_instead_of_a_second_turn(serve: Serve) -> None:
+    client = serve(create_app(ScriptedModel(pieces=["a", "b", "c"], delay=0.05))).client
+    session = client.post("/sessions", json={}).json()["id"]
+
+    def post(message: str, **headers: str) -> list[Any]:
+        with client.stream(
+            "POST", f"/sessions/{session}/chat", json={"message": message}, headers=headers
+        ) as r:
+            assert r.status_code == 200, r.read()
+            return check_blocks(r.read())
+
+    first = post("hello")
+    again = post("hello")  # a client's automatic retry, seconds later
+    assert again == first and again[-1]["type"] == "complete"
+    stored = client.get(f"/sessions/{session}").json()["messages"]
+    assert [m["role"] for m in stored] == ["user", "assistant"]
+    # With an Idempotency-Key: the same key joins, a new key is a new turn.
+    keyed = post("hello", **{"Idempotency-Key": "k1"})
+    assert post("hello", **{"Idempotency-Key": "k1"}) == keyed
+    post("hello", **{"Idempotency-Key": "k2"})
+    stored = client.get(f"/sessions/{session}").json()["messages"]
+    assert [m["role"] for m in stored] == ["user", "assistant"] * 3

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 
 from nbchat.errors import StreamFailure
@@ -89,8 +90,14 @@ class Generation:
         max_tokens: int | None = None,
         on_finish: FinishHook | None = None,
         options: Options | None = None,
+        request: tuple[str, str | None] | None = None,
     ) -> None:
         self.model = model
+        #: the chat request that started it (its message and ``Idempotency-Key``), so a
+        #: re-sent request can join it (see nbchat.server.sessions_api.joined)
+        self.request = request
+        #: when it was made (``time.monotonic()``)
+        self.created_at = time.monotonic()
         self.messages = list(messages)
         #: tools and sampling fields a ``/v1`` request asked for, if any
         self.options = options

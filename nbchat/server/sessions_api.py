@@ -28,7 +28,9 @@ answer 401 ``AUTHENTICATION_ERROR`` and 413 ``PAYLOAD_TOO_LARGE``
 ``POST /sessions/{id}/chat``, in order: 400 ``VALIDATION_ERROR`` for a body that is
 not JSON or has no non-empty string ``message``; 404 ``NOT_FOUND`` (``"Session not
 found"``); 500 ``CONFIG_ERROR`` / ``API_KEY_MISSING`` when the model cannot be called
-(nothing is saved); 409 ``TURN_IN_PROGRESS`` while the session's previous reply runs;
+(nothing is saved); a *re-sent* request joins the reply it already started instead of
+storing the message again (see :func:`joined`); 409 ``TURN_IN_PROGRESS`` while the
+session's previous reply runs;
 429 ``RATE_LIMITED`` + ``Retry-After`` at the per-token limit; 503
 ``SERVER_SHUTDOWN``. Then the user message is saved (500 ``INTERNAL_ERROR`` if that
 fails), and an assistant message with status ``streaming``; the model gets the system
@@ -43,6 +45,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any, TypedDict
 
 from starlette.requests import Request
@@ -286,6 +289,10 @@ async def chat(request: Request) -> Response:
     if resuming:
         # A client re-sending the request after a drop: never a second turn.
         return resume(ctx, session_id, resuming)
+    key = request.headers.get("idempotency-key") or None
+    again = joined(ctx.replies.latest(session_id), message, key)
+    if again is not None:
+        return event_stream(again, 0)
     try:
         ctx.model.check()
         ticket = ctx.replies.reserve(user, session_id)
@@ -320,6 +327,7 @@ async def chat(request: Request) -> Response:
         session_id=session_id,
         grace=ctx.grace,
         on_finish=_saver(store),
+        request=(message, key),
     )
     ctx.replies.start(generation, ticket)
     await generation.wait_open()
@@ -330,6 +338,28 @@ async def chat(request: Request) -> Response:
         await store.delete_messages([reply.id, user_message.id])
         return api_error(error.status, error.message, error.code)
     return event_stream(generation)
+
+
+#: seconds after a chat request in which the same message again is taken for a re-send
+REPOST_WINDOW_S = 10.0
+
+
+def joined(latest: Generation | None, message: str, key: str | None) -> Generation | None:
+    """The reply a chat request re-sends, which it joins instead of starting a turn.
+
+    A request is a re-send of the session's latest reply (still running, or kept for
+    resuming) when it carries the same ``Idempotency-Key`` header, or, without one,
+    when it carries the same message within :data:`REPOST_WINDOW_S` seconds of the
+    first: a client's automatic retry (``fetch-event-source`` re-POSTs when it dislikes
+    a response). The same message sent again later is a new turn.
+    """
+    if latest is None or latest.request is None or latest.setup_error is not None:
+        return None  # (a reply that never started left no turn to join: start one)
+    first_message, first_key = latest.request
+    if key is not None or first_key is not None:
+        return latest if key == first_key else None
+    recent = time.monotonic() - latest.created_at < REPOST_WINDOW_S
+    return latest if recent and message == first_message else None
 
 
 async def stop_reply(request: Request) -> Response:
