@@ -91,10 +91,10 @@ def test_progress_stream_content_type(serve: Serve) -> None:
 
 def test_an_unknown_route_lists_the_routes_there_are(serve: Serve) -> None:
     client = serve(create_app(tokens_per_second=5000)).client
-    answer = client.post("/v1/responses", json={})
+    answer = client.post("/v1/embeddings", json={})
     assert answer.status_code == 404
     message = answer.json()["error"]["message"]
-    assert message.startswith("No route /v1/responses. The routes are: ")
+    assert message.startswith("No route /v1/embeddings. The routes are: ")
     for route in (
         "POST /v1/chat/completions",
         "GET /v1/models",

@@ -41,6 +41,7 @@ from nbchat.server.model import ChatModel, DemoChatModel, check_tokens_per_secon
 from nbchat.server.openai_api import chat_completions, list_models
 from nbchat.server.progress_api import progress_routes
 from nbchat.server.replies import DEFAULT_RETENTION_S, Replies
+from nbchat.server.responses_api import responses
 from nbchat.server.session_store import SessionStore, StoreError
 from nbchat.server.session_stream import resume_stream
 from nbchat.server.sessions_api import (
@@ -251,6 +252,7 @@ def create_app(
         Route("/health", _health, methods=["GET"]),
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/responses", responses, methods=["POST"]),
         Route("/sessions", create_session, methods=["POST"]),
         Route("/sessions", list_sessions, methods=["GET"]),
         Route("/sessions/{session_id}", get_session, methods=["GET"]),

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -46,7 +46,7 @@ from nbchat.server.openai_request import ChatRequest, RequestError, parse_chat_r
 from nbchat.server.replies import ServerClosing, TooManyReplies
 from nbchat.server.sse_body import follow_sse, sse_response
 
-__all__ = ["chat_completions", "list_models", "status_for_code"]
+__all__ = ["chat_completions", "list_models", "open_generation", "status_for_code", "usage_of"]
 
 _COMPACT = (",", ":")  # OpenAI's own chunks carry no spaces
 _OPENAI_FINISH = {"stop", "length", "tool_calls", "content_filter"}
@@ -74,48 +74,17 @@ async def chat_completions(request: Request) -> Response:
     """
     ctx = context(request)
     stats = ctx.stats
-    raw = await request.body()
-    try:
-        if not raw.strip():
-            raise ValueError("the body is empty; send a JSON object")
-        body = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        # ValueError covers JSONDecodeError and UnicodeDecodeError (bytes not UTF-8).
-        stats.record_request(None)
-        return openai_error(400, f"The request body is not valid JSON: {exc}.", code="invalid_json")
-    stats.record_request(body if isinstance(body, dict) else None)
-    try:
+
+    def parse(body: object) -> ChatRequest:
         # A model that does not say which sampling fields it takes is sent none.
         sampling: frozenset[str] = getattr(ctx.model, "sampling", frozenset())
-        chat = parse_chat_request(body, ctx.model.name, sampling)
-    except RequestError as exc:
-        return openai_error(exc.status, exc.message, code=exc.code, param=exc.param)
-    try:
-        ctx.model.check()
-        ticket = ctx.replies.reserve(user_of(request))
-    except ModelSetupError as exc:
-        return openai_error(exc.status, exc.message, code=exc.code.lower())
-    except TooManyReplies as exc:
-        headers = {"Retry-After": str(exc.retry_after)}
-        return openai_error(429, exc.message, code="rate_limit_exceeded", headers=headers)
-    except ServerClosing as exc:
-        return openai_error(503, exc.message, code="server_shutdown")
+        return parse_chat_request(body, ctx.model.name, sampling)
 
-    completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-    generation = Generation(
-        ctx.model,
-        chat.messages,
-        reply_id=completion_id,
-        owner=ticket.owner,
-        grace=0.0,
-        max_tokens=chat.max_tokens,
-        options=chat.options,
-    )
-    ctx.replies.start(generation, ticket)
-    await generation.wait_open()
-    if generation.setup_error is not None:
-        error = generation.setup_error
-        return openai_error(error.status, error.message, code=error.code.lower())
+    opened = await open_generation(request, parse)
+    if isinstance(opened, Response):
+        return opened
+    generation, chat = opened
+    completion_id = generation.reply_id
     base = {
         "id": completion_id,
         "object": "chat.completion.chunk",
@@ -131,7 +100,57 @@ async def chat_completions(request: Request) -> Response:
     return sse_response(stream.events(), client_close_handler_callable=stream.on_client_close)
 
 
-def _usage(generation: Generation, chat: ChatRequest) -> dict[str, int]:
+async def open_generation(
+    request: Request, parse: Callable[[object], ChatRequest]
+) -> tuple[Generation, ChatRequest] | Response:
+    """Read a ``/v1`` request's JSON body, ``parse`` it, and start its reply on the
+    server's model (its owner's slot taken); or the OpenAI-style error response that
+    says why not (invalid JSON or fields, the model's setup, the limits, shutdown)."""
+    ctx = context(request)
+    stats = ctx.stats
+    raw = await request.body()
+    try:
+        if not raw.strip():
+            raise ValueError("the body is empty; send a JSON object")
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError and UnicodeDecodeError (bytes not UTF-8).
+        stats.record_request(None)
+        return openai_error(400, f"The request body is not valid JSON: {exc}.", code="invalid_json")
+    stats.record_request(body if isinstance(body, dict) else None)
+    try:
+        chat = parse(body)
+    except RequestError as exc:
+        return openai_error(exc.status, exc.message, code=exc.code, param=exc.param)
+    try:
+        ctx.model.check()
+        ticket = ctx.replies.reserve(user_of(request))
+    except ModelSetupError as exc:
+        return openai_error(exc.status, exc.message, code=exc.code.lower())
+    except TooManyReplies as exc:
+        headers = {"Retry-After": str(exc.retry_after)}
+        return openai_error(429, exc.message, code="rate_limit_exceeded", headers=headers)
+    except ServerClosing as exc:
+        return openai_error(503, exc.message, code="server_shutdown")
+    generation = Generation(
+        ctx.model,
+        chat.messages,
+        reply_id=f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        owner=ticket.owner,
+        grace=0.0,
+        max_tokens=chat.max_tokens,
+        options=chat.options,
+    )
+    ctx.replies.start(generation, ticket)
+    await generation.wait_open()
+    if generation.setup_error is not None:
+        error = generation.setup_error
+        return openai_error(error.status, error.message, code=error.code.lower())
+    return generation, chat
+
+
+def usage_of(generation: Generation, chat: ChatRequest) -> dict[str, int]:
+    """The reply's token usage in OpenAI's chat names (counted where not reported)."""
     reported = generation.usage or Usage()
     prompt = reported.input_tokens
     completion = reported.output_tokens
@@ -187,7 +206,7 @@ async def _complete(generation: Generation, chat: ChatRequest, base: dict[str, A
                     "finish_reason": _finish_reason(generation),
                 }
             ],
-            "usage": _usage(generation, chat),
+            "usage": usage_of(generation, chat),
         }
     )
 
@@ -229,7 +248,7 @@ class _ChunkStream:
         if isinstance(event, Finished):
             parts = [self._chunk({}, _finish_reason(self.generation))]
             if self.chat.include_usage:
-                usage = _usage(self.generation, self.chat)
+                usage = usage_of(self.generation, self.chat)
                 body = {**self.base, "choices": [], "usage": usage}
                 parts.append(f"data: {json.dumps(body, separators=_COMPACT)}\n\n")
             parts.append("data: [DONE]\n\n")
