@@ -53,6 +53,7 @@ from nbchat.server.sessions_api import (
     stop_reply,
 )
 from nbchat.server.sqlite_sessions import SqliteSessionStore
+from nbchat.server.ui_stream_api import ui_chat
 
 __all__ = ["DEFAULT_GRACE_S", "DEFAULT_TOKENS_PER_SECOND", "ServerStats", "create_app"]
 
@@ -253,6 +254,7 @@ def create_app(
         Route("/v1/models", list_models, methods=["GET"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/responses", responses, methods=["POST"]),
+        Route("/api/chat", ui_chat, methods=["POST"]),
         Route("/sessions", create_session, methods=["POST"]),
         Route("/sessions", list_sessions, methods=["GET"]),
         Route("/sessions/{session_id}", get_session, methods=["GET"]),
