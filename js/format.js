@@ -119,6 +119,8 @@ export function toolStateText(call) {
       return "running…";
     case "waiting":
       return "waiting for your approval";
+    case "queued":
+      return "queued";
     case "error":
       return `error${took}`;
     case "denied":

@@ -16,7 +16,7 @@
  *     summary.nbchat-reasoning-summary  "Reasoning"
  *     div.nbchat-reasoning-text
  *   div.nbchat-tools                    (when there are tool calls)
- *     details.nbchat-tool[data-id][data-status=waiting|running|done|error|denied|cancelled]
+ *     details.nbchat-tool[data-id][data-status=queued|waiting|running|done|error|denied|cancelled]
  *       summary.nbchat-tool-summary > span.nbchat-tool-name, span.nbchat-tool-state
  *       div.nbchat-tool-approval > button.nbchat-approve, button.nbchat-deny  (waiting)
  *       div.nbchat-tool-part[data-part=args]   > div.nbchat-tool-label, pre.nbchat-tool-args

@@ -130,7 +130,7 @@ const PHASES = new Set([
 ]);
 const STATUSES = new Set(["streaming", "done", "stopped", "error", "interrupted"]);
 const ROLES = new Set(["system", "user", "assistant", "note"]);
-const TOOL_STATUSES = new Set(["waiting", "running", "done", "error", "denied", "cancelled"]);
+const TOOL_STATUSES = new Set(["queued", "waiting", "running", "done", "error", "denied", "cancelled"]);
 
 /**
  * @param {unknown} value

@@ -44,10 +44,10 @@
 
 /**
  * `running` / `done` for every call; a call the kernel runs (one of the chat's tools)
- * also goes through `waiting` (for the user's approval) and may end `error`, `denied`
- * or `cancelled`.
+ * also goes through `queued` (its round's earlier calls run first) and `waiting` (for
+ * the user's approval) and may end `error`, `denied` or `cancelled`.
  *
- * @typedef {"waiting" | "running" | "done" | "error" | "denied" | "cancelled"} ToolCallStatus
+ * @typedef {"queued" | "waiting" | "running" | "done" | "error" | "denied" | "cancelled"} ToolCallStatus
  */
 
 /**

@@ -35,7 +35,7 @@ from nbchat.events import (
 from nbchat.wire import ProgressInfo, ToolCallInfo, ToolCallStatus
 
 #: the statuses of a call the kernel runs (see ``ToolCall.state``)
-_KERNEL_STATES = frozenset({"waiting", "running", "done", "error", "denied", "cancelled"})
+_KERNEL_STATES = frozenset({"queued", "waiting", "running", "done", "error", "denied", "cancelled"})
 
 
 def text_offset(value: object) -> int:
@@ -85,8 +85,8 @@ class ToolCall:
     _streamed: _Pieces = field(default_factory=_Pieces, repr=False)
     #: the request round the call came in; 0 for a call the kernel does not run
     round: int = 0
-    #: a call the kernel runs: waiting (for approval), running, done, error, denied or
-    #: cancelled; "" for others (whose status is whether their arguments are complete)
+    #: a call the kernel runs: queued, waiting (for approval), running, done, error,
+    #: denied or cancelled; "" for others (whose status is whether their arguments are complete)
     state: ToolCallStatus | Literal[""] = ""
 
     @property

@@ -35,7 +35,12 @@ from nbchat.changes import (
     TranscriptReplaced,
 )
 from nbchat.config import ContextLimit, RequestBody, Timeouts
-from nbchat.conversation import Conversation, default_conversation_name, params_of
+from nbchat.conversation import (
+    Conversation,
+    default_conversation_name,
+    params_of,
+    without_tool_rounds,
+)
 from nbchat.conversation_controls import ConversationControls, chosen_key
 from nbchat.dialects import get_dialect
 from nbchat.endpoints import resolve_source
@@ -306,7 +311,16 @@ class ChatController(ConversationControls):
     def context(self) -> list[ChatMessageParam]:
         """The ``messages`` the next request sends, your new message appended after them:
         the system prompt and the newest whole turns within :attr:`context_limit`."""
-        return self.conversation.context(self.system, self.context_limit)
+        return self._request_messages(None)
+
+    def _request_messages(self, reply: Message | None) -> list[ChatMessageParam]:
+        # What a request sends before ``reply`` (None: the next request's).
+        messages = self.conversation.context(self.system, self._context_limit, until=reply)
+        if reply is not None and reply.reply.round > 1:  # this reply's tool rounds so far
+            messages += params_of(reply)
+        # With no tools to offer, earlier tool rounds are told as text (see
+        # without_tool_rounds): providers refuse tool messages in such a request.
+        return messages if self.tools else without_tool_rounds(messages)
 
     @property
     def context_start(self) -> str:
@@ -324,12 +338,9 @@ class ChatController(ConversationControls):
 
     async def prepare(self, turn: Turn) -> ReplyStream:
         await self.connect()
-        messages = self.conversation.context(self.system, self._context_limit, until=turn.message)
-        if turn.message.reply.round > 1:  # the tool rounds of this reply so far
-            messages += params_of(turn.message)
         return ReplyStream(
             self.endpoint,
-            messages,
+            self._request_messages(turn.message),
             transport=self.transport,
             policy=self.retry_policy,
             token_refresh=self.token_refresh,

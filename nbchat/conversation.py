@@ -272,6 +272,33 @@ def params_of(message: Message) -> list[ChatMessageParam]:
     return out
 
 
+def without_tool_rounds(params: list[ChatMessageParam]) -> list[ChatMessageParam]:
+    """``params`` for a request that offers no tools (the chat has none now): each
+    round's calls and results told as text in the assistant's message, since providers
+    refuse ``tool_calls`` and ``tool`` messages in a request without tools."""
+    out: list[ChatMessageParam] = []
+    for param in params:
+        calls = param.get("tool_calls")
+        if param["role"] == "tool":
+            said = f"[result: {param['content']}]"
+        elif param["role"] == "assistant" and calls:
+            lines = [
+                f"[called {c['function']['name']}({c['function']['arguments']})]" for c in calls
+            ]
+            said = "\n".join([param["content"], *lines] if param["content"] else lines)
+        elif param["role"] == "assistant":
+            said = param["content"]
+        else:
+            out.append(param)
+            continue
+        last = out[-1] if out else None
+        if last is not None and last["role"] == "assistant":
+            last["content"] = f"{last['content']}\n{said}" if last["content"] else said
+        else:
+            out.append({"role": "assistant", "content": said})
+    return out
+
+
 def estimate_tokens(text: str) -> int:
     """A rough token count of one message: four characters a token, four a message."""
     return len(text) // 4 + 4
@@ -283,4 +310,5 @@ __all__ = [
     "default_conversation_name",
     "estimate_tokens",
     "params_of",
+    "without_tool_rounds",
 ]

@@ -269,7 +269,7 @@ class Message:
 
 
 #: a kernel tool call that had not ended when its kernel stopped
-UNFINISHED = ("waiting", "running")
+UNFINISHED = ("queued", "waiting", "running")
 #: what such a call's result says (the model is told it on the next turn)
 CUT_SHORT = "Not completed: the kernel stopped during this call."
 

@@ -2,8 +2,8 @@
 its result, one call after another in the order the model made them.
 
 For each call the ledger's :class:`~nbchat.accumulate.ToolCall` is the one record:
-``state`` moves ``waiting`` (for approval) → ``running`` → ``done`` / ``error`` /
-``denied`` / ``cancelled``, ``result`` becomes the text the model is sent (see
+``state`` moves ``queued`` → ``waiting`` (for approval) → ``running`` → ``done`` /
+``error`` / ``denied`` / ``cancelled``, ``result`` becomes the text the model is sent (see
 :mod:`nbchat.tool_result`), ``duration_s`` how long the function ran; ``changed()`` is
 called after each step so the row in the widget follows.
 
@@ -58,7 +58,7 @@ async def run_round(
         Stop: the call running and those not run yet are marked ``cancelled``.
     """
     for call in calls:
-        call.round = round_number
+        call.round, call.state = round_number, "queued"
     pending = list(calls)
     try:
         while pending:
@@ -66,8 +66,14 @@ async def run_round(
             pending.pop(0)
     except asyncio.CancelledError:
         for call in pending:
-            if call.state != "cancelled":
+            if call.state not in _ENDED:
                 _end(call, "cancelled", STOPPED)
+        changed()
+        raise
+    except BaseException as exc:  # a bug: no call is left looking alive
+        for call in pending:
+            if call.state not in _ENDED:
+                _end(call, "error", f"Not completed: nbchat failed ({type(exc).__name__}).")
         changed()
         raise
 
@@ -94,7 +100,13 @@ async def _run_one(
     if tool.approve:
         call.state = "waiting"
         changed()
-        if not await approve(call, tool):
+        try:
+            approved = await approve(call, tool)
+        except Exception as exc:  # a broken chat.approve: the call does not run
+            _end(call, "error", f"Not run: the approval check raised {type(exc).__name__}: {exc}")
+            changed()
+            return
+        if not approved:
             _end(call, "denied", DECLINED)
             changed()
             return
@@ -126,6 +138,10 @@ async def _call(tool: Tool, arguments: dict[str, Any]) -> Any:
     if inspect.isawaitable(value):  # a plain function that returned a coroutine
         value = await value
     return value
+
+
+#: how a call the kernel ran can end
+_ENDED = frozenset({"done", "error", "denied", "cancelled"})
 
 
 def _end(call: ToolCall, state: Any, result: str) -> None:

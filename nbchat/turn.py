@@ -249,6 +249,8 @@ class Turn(LoopTask[Message]):
                 await self._consume(self.stream)
                 while self._tools_called():
                     await self._answer_tools()
+                    if self.stop_requested:  # a tool swallowed Stop's cancellation
+                        raise asyncio.CancelledError
                     self.stream = await self._host.prepare(self)
                     await self._consume(self.stream)
                 status = _status(ledger.error)
@@ -290,14 +292,22 @@ class Turn(LoopTask[Message]):
     def _tools_called(self) -> bool:
         """Whether the round that just ended called tools the kernel answers."""
         ledger = self.message.reply
+        return ledger.error is None and self._runs_tools() and bool(ledger.round_calls())
+
+    def _runs_tools(self) -> bool:
         stream = self.stream
-        return (
-            ledger.error is None
-            and stream is not None
-            and stream.dialect.client_tools
-            and len(self._host.tools) > 0
-            and bool(ledger.round_calls())
-        )
+        return stream is not None and stream.dialect.client_tools and len(self._host.tools) > 0
+
+    def _unrun_calls(self) -> None:
+        # Calls the reply made that no round ran (it ended first: Stop, a failure):
+        # marked, so the row and the next request say they did not run.
+        if not self._runs_tools():
+            return
+        ledger = self.message.reply
+        for call in ledger.round_calls():
+            if not call.state:
+                call.round, call.state = ledger.round, "cancelled"
+                call.result = "Not run: the reply ended before this call ran."
 
     async def _answer_tools(self) -> None:
         ledger = self.message.reply
@@ -407,6 +417,7 @@ class Turn(LoopTask[Message]):
         for old in unmarked:
             old.superseded = False
         message = self.message
+        self._unrun_calls()
         self._timer.stop()
         message.status = status
         stream = self.stream

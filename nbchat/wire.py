@@ -122,9 +122,10 @@ class MetricsInfo(TypedDict, total=False):
 
 
 #: ``running`` / ``done`` for every call; a call the kernel runs (a tool of the chat's)
-#: also goes through ``waiting`` (for the user's approval), and may end ``error``
+#: also goes through ``queued`` (its round's earlier calls run first) and ``waiting``
+#: (for the user's approval), and may end ``error``
 #: (the tool raised, or its arguments did not fit), ``denied`` or ``cancelled`` (Stop)
-ToolCallStatus = Literal["waiting", "running", "done", "error", "denied", "cancelled"]
+ToolCallStatus = Literal["queued", "waiting", "running", "done", "error", "denied", "cancelled"]
 #: how a call the kernel ran ended (its status once the round is over)
 ToolOutcome = Literal["done", "error", "denied", "cancelled"]
 

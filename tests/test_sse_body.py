@@ -126,3 +126,45 @@ def test_a_re_sent_chat_request_joins_the_reply_instead_of_a_second_turn(serve: 
     post("hello", **{"Idempotency-Key": "k2"})
     stored = client.get(f"/sessions/{session}").json()["messages"]
     assert [m["role"] for m in stored] == ["user", "assistant"] * 3
+
+
+def test_keepalives_flow_while_events_that_show_nothing_arrive(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    from collections.abc import AsyncIterator, Sequence
+
+    from nbchat.events import Finished, ReasoningDelta, TextDelta
+    from nbchat.server.model import Opened
+
+    class Thinker(ScriptedModel):
+        async def stream(self, messages: Sequence[Any], options: Any = None) -> AsyncIterator[Any]:
+            yield Opened()
+            for _ in range(12):  # reasoning: not rendered on the sessions stream
+                await asyncio.sleep(0.05)
+                yield ReasoningDelta("hmm")
+            yield TextDelta("done")
+            yield Finished("stop")
+
+    monkeypatch.setattr(session_stream, "PING_S", 0.2)
+    client = serve(create_app(Thinker())).client
+    session = client.post("/sessions", json={}).json()["id"]
+    with client.stream("POST", f"/sessions/{session}/chat", json={"message": "hi"}) as r:
+        body = r.read()
+    assert body.count(b": ping\n") >= 2, body[:200]
+    assert [e["type"] for e in check_blocks(body)] == ["chunk", "complete"]
+
+
+def test_the_same_message_later_is_a_new_turn(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nbchat.server import sessions_api
+
+    client = serve(create_app(ScriptedModel(pieces=["a"]))).client
+    session = client.post("/sessions", json={}).json()["id"]
+    for _ in range(2):
+        with client.stream("POST", f"/sessions/{session}/chat", json={"message": "yes"}) as r:
+            r.read()
+        monkeypatch.setattr(sessions_api, "REPOST_WINDOW_S", 0.0)  # the second: "later"
+    stored = client.get(f"/sessions/{session}").json()["messages"]
+    assert [m["role"] for m in stored] == ["user", "assistant"] * 2

@@ -391,46 +391,15 @@ async def test_tool_rounds_survive_a_restart(script: Script, tmp_path: Path) -> 
     await chat.send("Weather?")
     expected = chat.context
     again = Chat(f"{script.url}/v1", model="m", history=history, name="t")
+    # Before its tools are added again, the rounds are told as text: a request without
+    # tools must not carry tool messages (providers refuse them).
+    assert [m["role"] for m in again.context] == ["user", "assistant"]
+    told = again.context[1]["content"]
+    assert told.startswith('[called get_weather({"city":"New York City"})]')
+    assert '[result: {"city": "New York City", "sky": "sunny"}]' in told and told.endswith("Sunny.")
+    again.tools.add(weather, name="get_weather")
     assert again.context == expected
     assert [m["role"] for m in expected] == ["user", "assistant", "tool", "assistant"]
-
-
-async def test_the_widget_asks_and_its_answer_runs_or_declines(script: Script) -> None:
-    from tests.test_widget import RecordingWidget
-
-    ran: list[str] = []
-
-    def get_weather(city: str) -> str:
-        ran.append(city)
-        return "sunny"
-
-    chat = chat_on(script, fixture("openai-chat-tool-call.sse"), openai_text("Ok."))
-    chat.tools.add(get_weather, approve=True)
-    widget = RecordingWidget(chat)
-    chat._widget = widget  # shown: approvals are asked in it
-    for approved, status in ((True, "done"), (False, "denied")):
-        script.requests.clear()  # each turn: the recorded call, then text
-        turn = chat.send("Weather?")
-        while chat.notice != "waiting for your approval to run get_weather":
-            await asyncio.sleep(0.01)
-        waiting = [
-            op
-            for kind, batch in widget.wire
-            if kind == "batch"
-            for op in batch["ops"]
-            if op["op"] == "patch"
-            and any(c["status"] == "waiting" for c in op["fields"].get("tool_calls", []))
-        ]
-        assert waiting, "the view was told the call waits"
-        widget._on_view_message(widget, {"type": "approve", "id": "nope", "approved": True}, [])
-        widget._on_view_message(
-            widget,
-            {"type": "approve", "id": "call_4XzlGBLtUe9dy3GVNV4jhq7h", "approved": approved},
-            [],
-        )
-        reply = await asyncio.wait_for(turn.wait(), 5)
-        assert reply.tool_calls[0]["status"] == status
-    assert ran == ["New York City"]
 
 
 async def test_usage_adds_up_over_the_rounds(script: Script) -> None:
@@ -479,3 +448,64 @@ def test_a_call_cut_short_by_a_dead_kernel_is_shown_as_stopped() -> None:
     assert restored.status == "interrupted"
     assert restored.tool_calls[0]["status"] == "cancelled"
     assert restored.tool_calls[0]["result"] == CUT_SHORT
+
+
+async def test_a_broken_approval_policy_fails_the_call_not_the_reply(script: Script) -> None:
+    chat = chat_on(script, fixture("openai-chat-tool-call.sse"), openai_text("Ok."))
+    chat.tools.add(weather, name="get_weather", approve=True)
+    chat.approve = lambda call, tool: 1 / 0
+    reply = await chat.send("Weather?")
+    assert reply.status == "done"
+    call = reply.tool_calls[0]
+    assert call["status"] == "error" and "ZeroDivisionError" in call["result"]
+
+
+async def test_calls_waiting_their_turn_are_queued_not_done(script: Script) -> None:
+    seen: list[list[tuple[str, str]]] = []
+
+    def GetWeatherArgs(city: str, country: str, units: str = "c") -> str:
+        return "12"
+
+    def get_stock_price(ticker: str, exchange: str) -> float:
+        return 1.0
+
+    chat = chat_on(script, fixture("openai-chat-parallel-tool-calls.sse"), openai_text("Done."))
+    chat.tools.add(GetWeatherArgs, approve=True)
+    chat.tools.add(get_stock_price)
+
+    def policy(call: Any, tool: Any) -> bool:
+        seen.append([(c["name"], c["status"]) for c in chat.messages[-1].tool_calls])
+        return True
+
+    chat.approve = policy
+    await chat.send("Both")
+    assert seen == [[("GetWeatherArgs", "waiting"), ("get_stock_price", "queued")]]
+
+
+async def test_calls_no_round_ran_say_so(script: Script) -> None:
+    ran: list[str] = []
+    cut = fixture("openai-chat-tool-call.sse").replace(b"data: [DONE]\n\n", b"")
+    chat = chat_on(script, cut)  # the stream breaks off after the call, before [DONE]
+    chat.tools.add(lambda city: ran.append(city), name="get_weather")
+    reply = await chat.send("Weather?")
+    assert reply.status == "interrupted" and ran == []
+    call = reply.tool_calls[0]
+    assert call["status"] == "cancelled" and call["result"].startswith("Not run")
+
+
+async def test_an_async_tool_that_swallows_stop_still_stops_the_reply(script: Script) -> None:
+    async def get_weather(city: str) -> str:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            return "swallowed"
+        return "never"
+
+    chat = chat_on(script, fixture("openai-chat-tool-call.sse"), openai_text("x"))
+    chat.tools.add(get_weather)
+    turn = chat.send("Weather?")
+    while chat.notice != "running get_weather":
+        await asyncio.sleep(0.01)
+    chat.stop()
+    reply = await asyncio.wait_for(turn.wait(), 2)
+    assert reply.status == "stopped" and len(script.requests) == 1

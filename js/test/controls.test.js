@@ -268,6 +268,7 @@ describe("tool approval", () => {
   it("hides the buttons once the call moves on, and names how it ended", () => {
     const { model } = mount({ phase: "streaming", messages: withCall("waiting") }, { phase: "streaming" });
     for (const [status, text] of /** @type {const} */ ([
+      ["queued", "queued"],
       ["running", "running…"],
       ["denied", "declined"],
       ["error", "error"],

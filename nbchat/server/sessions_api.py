@@ -340,18 +340,20 @@ async def chat(request: Request) -> Response:
     return event_stream(generation)
 
 
-#: seconds after a chat request in which the same message again is taken for a re-send
-REPOST_WINDOW_S = 10.0
+#: seconds after a chat request in which the same message again is taken for a re-send,
+#: also when its reply has ended (a client retrying after a quick reply)
+REPOST_WINDOW_S = 3.0
 
 
 def joined(latest: Generation | None, message: str, key: str | None) -> Generation | None:
     """The reply a chat request re-sends, which it joins instead of starting a turn.
 
-    A request is a re-send of the session's latest reply (still running, or kept for
-    resuming) when it carries the same ``Idempotency-Key`` header, or, without one,
-    when it carries the same message within :data:`REPOST_WINDOW_S` seconds of the
-    first: a client's automatic retry (``fetch-event-source`` re-POSTs when it dislikes
-    a response). The same message sent again later is a new turn.
+    A request is a re-send of the session's latest reply when it carries the same
+    ``Idempotency-Key`` header (while the reply runs or is kept for resuming), or,
+    without one, the same message while that reply still runs or within
+    :data:`REPOST_WINDOW_S` seconds of it: a client's automatic retry
+    (``fetch-event-source`` re-POSTs when it dislikes a response). The same message
+    sent again after that is a new turn.
     """
     if latest is None or latest.request is None or latest.setup_error is not None:
         return None  # (a reply that never started left no turn to join: start one)
@@ -359,7 +361,7 @@ def joined(latest: Generation | None, message: str, key: str | None) -> Generati
     if key is not None or first_key is not None:
         return latest if key == first_key else None
     recent = time.monotonic() - latest.created_at < REPOST_WINDOW_S
-    return latest if recent and message == first_message else None
+    return latest if message == first_message and (recent or not latest.ended) else None
 
 
 async def stop_reply(request: Request) -> Response:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -39,22 +40,26 @@ async def follow_sse(
 ) -> AsyncIterator[bytes]:
     """The SSE body of ``generation``: ``first`` (a whole block, if any), then each event
     after ``after`` rendered, ``prefix`` (field lines such as ``retry:``) joined to the
-    first of them; :data:`KEEPALIVE` after ``keepalive`` seconds without one.
+    first of them; :data:`KEEPALIVE` once ``keepalive`` seconds passed without a byte
+    written (events that render to nothing do not count).
 
     ``render(number, event)`` gives an event's text (``""`` for none). Everything that
     arrived together goes out in one write; closing the body stops following.
     """
     if first:
         yield first.encode()
+    written = time.monotonic()  # a keep-alive is due this long after the last bytes
     async with contextlib.aclosing(generation.follow(after, keepalive)) as batches:
         async for batch in batches:
-            if not batch:
-                yield KEEPALIVE
-                continue
             text = "".join(render(number, event) for number, event in batch)
             if text:
                 yield (prefix + text).encode()
                 prefix = ""
+                written = time.monotonic()
+            elif keepalive is not None and time.monotonic() - written >= keepalive:
+                # Quiet for the client, though events arrive (reasoning, usage...).
+                yield KEEPALIVE
+                written = time.monotonic()
 
 
 def sse_response(body: AsyncIterator[bytes], **options: Any) -> EventSourceResponse:
