@@ -86,15 +86,16 @@ def current_cell_id() -> str | None:
     return cell if isinstance(cell, str) and cell else None
 
 
-def notebook_conversation_name() -> str:
+def notebook_conversation_name(path: str | None = None) -> str:
     """The default conversation of a chat: its notebook and its cell.
 
     Two chats made in two cells are two conversations; re-running a cell (also in a new
     kernel) reopens that cell's. Without a cell id (nbclient, papermill, scripts) the
     notebook's or script's path is the key: pass ``name=`` to tell chats apart there,
-    or to share one conversation between cells on purpose.
+    or to share one conversation between cells on purpose. ``path``: the notebook's, when
+    the caller has it already (:func:`notebook_path`).
     """
-    path = notebook_path()
+    path = path or notebook_path()
     cell = current_cell_id()
     return f"{path}#cell={cell}" if cell else path
 
@@ -116,8 +117,9 @@ class Chat(ChatController):
 
     @user_facing
     def __init__(self, *args: Any, name: str | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, name=name or notebook_conversation_name(), **kwargs)
-        self.conversation.notebook = notebook_path()
+        path = notebook_path()
+        super().__init__(*args, name=name or notebook_conversation_name(path), **kwargs)
+        self.conversation.notebook = path
         Chat._latest = weakref.ref(self)
         self._widget: ChatWidget | None = None
         #: marks this chat's static transcript, which its live widget hides

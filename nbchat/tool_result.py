@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["MAX_CHARS", "MAX_COLUMNS", "MAX_ROWS", "result_text"]
+__all__ = ["MAX_CHARS", "MAX_COLUMNS", "MAX_ROWS", "pandas_kind", "result_text"]
 
 #: the longest result text sent to a model
 MAX_CHARS = 20_000
@@ -29,8 +29,8 @@ def result_text(value: Any, max_chars: int = MAX_CHARS) -> str:
     """``value`` as the text a model is sent (see the module docstring)."""
     if isinstance(value, str):
         text = value
-    elif _is_pandas(value):
-        text = _table(value)
+    elif (kind := pandas_kind(value)) is not None:
+        text = _table(value, frame=kind == "DataFrame")
     else:
         try:
             text = json.dumps(value, ensure_ascii=False, allow_nan=False)
@@ -39,14 +39,19 @@ def result_text(value: Any, max_chars: int = MAX_CHARS) -> str:
     return _capped(text, max_chars)
 
 
-def _is_pandas(value: Any) -> bool:
+def pandas_kind(value: Any) -> str | None:
+    """``"DataFrame"`` or ``"Series"`` for a pandas one (pandas itself is not imported:
+    it is optional), else None."""
     kind = type(value)
-    return kind.__module__.startswith("pandas") and kind.__name__ in ("DataFrame", "Series")
+    if kind.__module__.startswith("pandas") and kind.__name__ in ("DataFrame", "Series"):
+        return kind.__name__
+    return None
 
 
-def _table(value: Any) -> str:
+def _table(value: Any, *, frame: bool) -> str:
+    # A DataFrame (``frame``) or a Series.
     rows = len(value)
-    if type(value).__name__ == "DataFrame":
+    if frame:
         columns = value.shape[1]
         shape = f"DataFrame: {rows:,} rows × {columns:,} columns"
     else:
@@ -57,7 +62,7 @@ def _table(value: Any) -> str:
         left_out.append(f"{rows - MAX_ROWS:,} rows")
     if columns > MAX_COLUMNS:
         left_out.append(f"{columns - MAX_COLUMNS:,} columns")
-    if type(value).__name__ == "DataFrame":
+    if frame:
         table = value.to_string(max_rows=MAX_ROWS, max_cols=MAX_COLUMNS, max_colwidth=60)
     else:
         table = value.to_string(max_rows=MAX_ROWS)

@@ -27,7 +27,7 @@ import pydantic
 
 from nbchat.errors import ConfigurationError
 
-__all__ = ["ToolArgumentError", "ToolSpec", "tool_spec"]
+__all__ = ["ToolArgumentError", "ToolSpec", "call_target", "tool_spec"]
 
 #: what a tool name may be (the strictest provider's rule: OpenAI's and Anthropic's)
 NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -87,10 +87,7 @@ def tool_spec(
         raise ConfigurationError(
             f"tool name {tool_name!r}: use 1-64 letters, digits, '_' or '-' (name=...)"
         )
-    text = inspect.getdoc(func)
-    if not text and not inspect.isroutine(func):
-        text = inspect.getdoc(type(func).__call__)
-    doc = docstring_parser.parse(text or "")
+    doc = docstring_parser.parse(inspect.getdoc(func) or inspect.getdoc(call_target(func)) or "")
     texts = {p.arg_name: (p.description or "").strip() for p in doc.params}
     try:
         hints = _hints(func)
@@ -132,10 +129,14 @@ def tool_spec(
     return ToolSpec(tool_name, description, _tidy(schema), model)
 
 
+def call_target(func: Callable[..., Any]) -> Any:
+    """What runs when ``func`` is called: itself, or a callable object's ``__call__``
+    (whose hints, docstring and ``async`` are the tool's)."""
+    return func if inspect.isroutine(func) else type(func).__call__
+
+
 def _hints(func: Callable[..., Any]) -> dict[str, Any]:
-    # A callable object's hints are its __call__'s.
-    target: Any = func if inspect.isroutine(func) else type(func).__call__
-    return typing.get_type_hints(target, include_extras=True)
+    return typing.get_type_hints(call_target(func), include_extras=True)
 
 
 def _tidy(schema: dict[str, Any]) -> dict[str, Any]:

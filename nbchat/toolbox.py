@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, overload
 
 from nbchat.errors import ConfigurationError
-from nbchat.tool_schema import ToolSpec, tool_spec
+from nbchat.tool_schema import ToolSpec, call_target, tool_spec
 from nbchat.wire import ToolDef
 
 __all__ = ["Tool", "Toolbox"]
@@ -50,9 +50,7 @@ class Tool:
     @property
     def is_async(self) -> bool:
         """Whether calling it returns an awaitable (an ``async def``)."""
-        func = self.func
-        target = func if inspect.isroutine(func) else type(func).__call__
-        return inspect.iscoroutinefunction(target)
+        return inspect.iscoroutinefunction(call_target(self.func))
 
     def definition(self) -> ToolDef:
         spec = self.spec

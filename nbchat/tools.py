@@ -27,7 +27,7 @@ from typing import Any, Literal
 from typing_extensions import TypedDict
 
 from nbchat.errors import ConfigurationError
-from nbchat.tool_result import result_text
+from nbchat.tool_result import pandas_kind, result_text
 from nbchat.tool_schema import tool_spec
 from nbchat.toolbox import Tool
 from nbchat.wire import ToolDef
@@ -86,8 +86,8 @@ def _describe(name: str) -> str:
         name: The shared variable's name.
     """
     value = _get(name)
-    kind = type(value)
-    if kind.__module__.startswith("pandas") and kind.__name__ == "DataFrame":
+    kind = pandas_kind(value)
+    if kind == "DataFrame":
         parts = [
             f"{name}: DataFrame with {value.shape[0]:,} rows × {value.shape[1]:,} columns",
             "Columns and dtypes:\n" + value.dtypes.astype(str).to_string(),
@@ -97,14 +97,14 @@ def _describe(name: str) -> str:
         if numeric.shape[1]:
             parts.append("Numeric summary:\n" + result_text(numeric.describe()))
         return "\n\n".join(parts)
-    if kind.__module__.startswith("pandas") and kind.__name__ == "Series":
+    if kind == "Series":
         parts = [f"{name}: Series of {len(value):,} values, dtype {value.dtype}"]
         parts.append("First values:\n" + result_text(value.head(5)))
         if value.dtype.kind in "iuf":
             parts.append("Summary:\n" + result_text(value.describe()))
         return "\n\n".join(parts)
     size = f", {len(value):,} items" if hasattr(value, "__len__") else ""
-    return f"{name}: {kind.__name__}{size}\n{result_text(value, max_chars=2000)}"
+    return f"{name}: {type(value).__name__}{size}\n{result_text(value, max_chars=2000)}"
 
 
 class Filter(TypedDict):
@@ -142,7 +142,7 @@ def _query(
         limit: At most this many rows (up to 50).
     """
     frame = _get(name)
-    if not (type(frame).__module__.startswith("pandas") and type(frame).__name__ == "DataFrame"):
+    if pandas_kind(frame) != "DataFrame":
         raise ValueError(f"{name!r} is not a DataFrame; use describe_data")
     known = set(map(str, frame.columns))
 

@@ -325,8 +325,9 @@ class Turn(LoopTask[Message]):
         def changed() -> None:
             self._last_other = self._clock()
             self._host.emit(MessageUpdated(self.message.id))  # before the notice's head
-            waiting = next((c for c in ledger.round_calls() if c.state == "waiting"), None)
-            running = next((c for c in ledger.round_calls() if c.state == "running"), None)
+            calls = ledger.round_calls()
+            waiting = next((c for c in calls if c.state == "waiting"), None)
+            running = next((c for c in calls if c.state == "running"), None)
             if waiting is not None:
                 self._show(f"waiting for your approval to run {waiting.name}")
             elif running is not None:

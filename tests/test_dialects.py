@@ -660,3 +660,16 @@ def test_reply_accumulates_progress_and_result() -> None:
         reply.apply(event)
     assert reply.progress == Progress("b", 50.0, "half", 2.0)
     assert reply.result == {"ok": True} and reply.error is None
+
+
+def test_sampling_fields_in_each_format() -> None:
+    from nbchat.config import Endpoint
+    from nbchat.dialects import get_dialect
+
+    anthropic = get_dialect("anthropic")
+    request = anthropic.request(Endpoint("http://h/v1", "m", dialect="anthropic"), [])
+    sampled = anthropic.with_sampling(request, {"stop": "\n\n", "temperature": 0.1}).json
+    assert sampled["stop_sequences"] == ["\n\n"] and sampled["temperature"] == 0.1
+    chat = get_dialect("openai-chat")
+    request = chat.request(Endpoint("http://h/v1", "m"), [])
+    assert chat.with_sampling(request, {"stop": "\n\n"}).json["stop"] == "\n\n"

@@ -142,6 +142,13 @@ class AnthropicDialect(JSONDialect):
         "stop": "stop_sequences",
     }
 
+    def with_sampling(self, request: HttpRequest, values: Mapping[str, Any]) -> HttpRequest:
+        # Anthropic's stop_sequences is always a list; OpenAI's stop may be one string.
+        stop = values.get("stop")
+        if isinstance(stop, str):
+            values = {**values, "stop": [stop]}
+        return super().with_sampling(request, values)
+
     def tool_entry(self, tool: ToolDef) -> dict[str, Any]:
         return {
             "name": tool["name"],

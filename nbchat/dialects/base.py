@@ -121,7 +121,7 @@ class Dialect(ABC):
             name = self.sampling.get(key)
             if name is None:
                 raise ConfigurationError(f"the {self.name!r} dialect cannot pass {key!r} on")
-            body[name] = [value] if name == "stop_sequences" and isinstance(value, str) else value
+            body[name] = value
         return dataclasses.replace(request, json=body)
 
     def add_tools(self, request: HttpRequest, tools: Sequence[ToolDef]) -> HttpRequest:
