@@ -54,10 +54,10 @@ bundle: js-deps ## build nbchat/static/widget.js with esbuild
 watch: js-deps ## rebuild the bundle on change (use with ANYWIDGET_HMR=1)
 	npm run watch
 
-chromium: ## Debian's Chromium for the browser tests (never a downloaded browser)
-	@test -x /usr/bin/chromium || { \
+chromium: ## Debian's Chromium for the browser tests (never a downloaded browser), and curl for the README's curl example
+	@test -x /usr/bin/chromium -a -x /usr/bin/curl || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium curl; }
 	@/usr/bin/chromium --version
 
 lint:

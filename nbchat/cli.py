@@ -198,6 +198,14 @@ def _parser() -> argparse.ArgumentParser:
         "resume (default: 30)",
     )
     access.add_argument(
+        "--cors",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let scripts on web pages from ORIGIN (e.g. http://localhost:3000, or '*') "
+        "call the server from a browser; repeat for more origins (default: none)",
+    )
+    access.add_argument(
         "--db",
         metavar="PATH",
         default=None,
@@ -289,6 +297,7 @@ def _serve(args: argparse.Namespace) -> int:
             max_body=args.max_body or None,
             max_concurrent=args.max_concurrent or None,
             grace=args.grace,
+            cors_origins=args.cors,
         )
     except ConfigurationError as exc:
         print(f"nbchat serve: {exc}", file=sys.stderr)
@@ -317,6 +326,8 @@ def _serve(args: argparse.Namespace) -> int:
             print("Note: tokens travel in clear text over http; put TLS in front.", flush=True)
     else:
         print("Auth: off (no token required)", flush=True)
+    if args.cors:
+        print(f"Browser pages allowed (CORS): {', '.join(args.cors)}", flush=True)
     if model is not None:
         try:
             model.check()

@@ -24,6 +24,7 @@ from nbchat.config import (
     Timeouts,
     redact_url,
 )
+from nbchat.dialects import get_dialect
 from nbchat.errors import ConfigurationError
 from nbchat.providers import PROVIDERS, provider_names
 from nbchat.session_client import RemoteSession
@@ -133,11 +134,13 @@ def resolve_endpoint(
             embedded=True,
         )
     url = _checked_url(base_url)
-    if not model:
-        raise ConfigurationError(
-            "model is required with base_url, e.g. Chat(base_url=..., model='gpt-4o-mini')"
-        )
     name = dialect or DEFAULT_DIALECT
+    if not model:
+        if get_dialect(name).sends_model:
+            raise ConfigurationError(
+                "model is required with base_url, e.g. Chat(base_url=..., model='gpt-4o-mini')"
+            )
+        model = name  # (the request names none: the format stands in, for the records)
     env = KEY_ENV_BY_DIALECT.get(name, DEFAULT_API_KEY_ENV)
     key = api_key if api_key is not None else os.environ.get(env)
     return Endpoint(url, model, key, name, extra)

@@ -60,7 +60,7 @@ def start_serve() -> Iterator[Start]:
 
 @pytest.fixture
 def serve_process(start_serve: Start) -> tuple[subprocess.Popen[str], int]:
-    return start_serve("--tps", "400")
+    return start_serve("--tps", "400", "--cors", "http://localhost:3000")
 
 
 def _wait_healthy(proc: subprocess.Popen[str], url: str) -> None:
@@ -99,6 +99,7 @@ def test_serve_streams_and_exits_cleanly_on_ctrl_c(
     assert f"{url} " in out
     assert f"{url}/v1" in out
     assert "Auth: off" in out
+    assert "Browser pages allowed (CORS): http://localhost:3000" in out
     assert "Traceback" not in err
 
 
@@ -119,6 +120,7 @@ def test_refuses_a_public_host_without_allow_remote(capsys: pytest.CaptureFixtur
         (["--upstream", "http://x/v1", "--model", "m", "--upstream-dialect", "no"], "known"),
         (["--users", "/nonexistent/users.txt"], "cannot read the users file"),
         (["--token", "short"], "at least 8 characters"),
+        (["--cors", "localhost:3000"], "a CORS origin is a scheme and host"),
     ],
 )
 def test_bad_server_options_are_usage_errors(

@@ -160,3 +160,37 @@ async def test_the_session_client_reads_success_data_envelopes(enveloped: str) -
     with pytest.raises(nbchat.ProtocolError, match="without the session's messages") as caught:
         await odd.connect()
     assert "items" in str(caught.value)  # it quotes what it got
+
+
+async def test_the_events_format_reads_spec_000s_route() -> None:
+    from nbchat.server import create_app
+    from tests.server_fixtures import ScriptedModel, upstream_failure
+
+    model = ScriptedModel(pieces=["Hel", "lo"])
+    thread = ServerThread(create_app(model, users={"ann": "ann-token-1"}))
+    url = thread.start() + "/functions/v1/openrouter-chat"
+    try:
+        body = {"message": "{message}", "patterns_data": {"streak": 2}}
+        chat = nbchat.Chat(url, dialect="events", api_key="ann-token-1", request_body=body)
+        reply = await chat.send("hi")
+        assert reply.content == "Hello" and reply.error is None  # {"done": true} ends it
+        assert "streak" in str(model.calls[0][0]["content"])
+        model.fail_at, model.fail_with = 1, upstream_failure()
+        failed = await chat.send("again")
+        assert failed.content == "Hel" and failed.error is not None
+        assert failed.error["code"] == "PROVIDER_ERROR"
+        assert failed.error["message"].startswith("AI_ERROR: ")  # the server's code kept
+    finally:
+        thread.stop()
+
+
+def test_the_events_format_ends_at_done_sentinel() -> None:
+    from nbchat.dialects.spec_events import SpecEventsDialect
+    from nbchat.events import Finished, TextDelta
+    from nbchat.stream.sse import ServerSentEvent
+
+    dialect = SpecEventsDialect()
+    events = [*dialect.feed(ServerSentEvent(data='{"content": "a"}'))]
+    events += dialect.feed(ServerSentEvent(data="[DONE]"))
+    events += dialect.feed(ServerSentEvent(data='{"content": "late"}'))
+    assert events == [TextDelta("a"), Finished("stop", "[DONE]")]

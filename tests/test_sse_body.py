@@ -158,13 +158,13 @@ def test_keepalives_flow_while_events_that_show_nothing_arrive(
 def test_the_same_message_later_is_a_new_turn(
     serve: Serve, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from nbchat.server import sessions_api
+    from nbchat.server import turns
 
     client = serve(create_app(ScriptedModel(pieces=["a"]))).client
     session = client.post("/sessions", json={}).json()["id"]
     for _ in range(2):
         with client.stream("POST", f"/sessions/{session}/chat", json={"message": "yes"}) as r:
             r.read()
-        monkeypatch.setattr(sessions_api, "REPOST_WINDOW_S", 0.0)  # the second: "later"
+        monkeypatch.setattr(turns, "REPOST_WINDOW_S", 0.0)  # the second: "later"
     stored = client.get(f"/sessions/{session}").json()["messages"]
     assert [m["role"] for m in stored] == ["user", "assistant"] * 2

@@ -86,6 +86,8 @@ def _text(value: Any) -> str:
 class _AISDKBase(Dialect):
     """Tool-call bookkeeping and the request shared by both AI SDK protocols."""
 
+    sends_model = False  # the app's route picks the model
+
     def __init__(self) -> None:
         super().__init__()
         self._calls = ToolCallTracker()

@@ -45,6 +45,8 @@ class Dialect(ABC):
     name: str = ""
     #: the marker that ends a stream properly, named in INTERRUPTED errors
     end_marker: str = ""
+    #: whether requests name a model (formats of endpoints that choose it themselves do not)
+    sends_model: bool = True
     #: how the body is cut into events: server-sent events or one event per line
     framing: ClassVar[Framing] = "sse"
 

@@ -82,6 +82,7 @@ class ProgressDialect(JSONDialect):
     """Parser for one spec 004 progress stream; see the module docstring."""
 
     name = "progress"
+    sends_model = False
     end_marker = 'a {"type": "result"} event'
 
     def __init__(self) -> None:

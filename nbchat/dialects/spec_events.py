@@ -25,8 +25,14 @@ Spec 002 (SigmaSight ``/chat/send``):
 * ``done`` ``{tool_calls_count}`` (end marker) -> Finished ``stop``.
 * ``error`` ``{"message", "code"}`` (or an ``error`` object or string) -> PROVIDER_ERROR.
 
+Spec 000 (``POST /functions/v1/openrouter-chat``, unnamed events):
+
+* ``{"content": str}`` -> TextDelta.
+* ``{"error": str | {message, code}}`` -> PROVIDER_ERROR.
+* ``{"done": true}`` or ``[DONE]`` (end marker) -> Finished ``stop``.
+
 Other event names (heartbeats, status) are ignored. ``native_reason`` is the name of
-the end event (``complete`` / ``done``). Optional ``usage`` objects (``input_tokens`` /
+the end event (``complete`` / ``done`` / ``[DONE]``). Optional ``usage`` objects (``input_tokens`` /
 ``output_tokens`` or ``prompt_tokens`` / ``completion_tokens``) are read on any event.
 
 Request: ``POST`` to the URL as given (a session's URL, ``.../sessions/<id>``, gets
@@ -85,6 +91,7 @@ class SpecEventsDialect(JSONDialect):
     """Parser for one spec 001 / spec 002 event stream; see the module docstring."""
 
     name = "events"
+    sends_model = False
     end_marker = "a complete or done event"
 
     def __init__(self) -> None:
@@ -101,6 +108,11 @@ class SpecEventsDialect(JSONDialect):
         body = request_body(endpoint, messages, {"message": last_user_text(messages)})
         return HttpRequest("POST", url, body, bearer_headers(endpoint))
 
+    def feed(self, event: ServerSentEvent) -> list[StreamEvent]:
+        if event.data.strip() == "[DONE]" and not (self.finished or self.failed):
+            return self._complete({}, "[DONE]")  # an OpenAI-style end some proxies send
+        return super().feed(event)
+
     def on_object(self, event: ServerSentEvent, data: dict[str, Any]) -> list[StreamEvent]:
         kind = event_name(event, data)
         out = usage_of(data)
@@ -109,6 +121,13 @@ class SpecEventsDialect(JSONDialect):
             if text:
                 self._streamed.append(text)
                 out.append(TextDelta(text))
+            if kind == "message" and data.get("error"):  # spec 000's in-band error
+                error = data["error"]
+                if isinstance(error, str) and isinstance(data.get("code"), str):
+                    error = {"message": error, "code": data["code"]}
+                out.append(self.provider_error(error_label(error)))
+            elif kind == "message" and data.get("done") is True:  # spec 000's end
+                out.extend(self._complete({}, "done"))
         elif kind == "tool_started":
             out.extend(self._tool_started(data))
         elif kind == "tool_finished":

@@ -8,8 +8,13 @@ memory by default, a file with ``db=``, or any
 Routes: ``GET /health`` (``{"status": "ok"}``, never needs a token), ``GET /``
 (what this server is), the sessions API (:mod:`nbchat.server.sessions_api`),
 ``POST /v1/chat/completions`` and ``GET /v1/models``
-(:mod:`nbchat.server.openai_api`). Unknown routes answer 404/405 in the shape of
-their area (OpenAI's under ``/v1`` and elsewhere, spec 001's under ``/sessions``).
+(:mod:`nbchat.server.openai_api`), ``POST /v1/responses``
+(:mod:`nbchat.server.responses_api`), the AI SDK's ``POST /api/chat``
+(:mod:`nbchat.server.ui_stream_api`), spec 000's ``POST /functions/v1/openrouter-chat``
+(:mod:`nbchat.server.content_stream_api`) and spec 004's demo job
+(:mod:`nbchat.server.progress_api`). Unknown routes answer 404/405 in the shape of
+their area (OpenAI's under ``/v1`` and elsewhere, spec 001's under ``/sessions``),
+listing the routes that exist.
 
 Lifecycle: starting the server opens the app's own store (and marks replies a
 crashed server left ``streaming`` as ``stopped``). Stopping it, or setting
@@ -23,17 +28,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from nbchat.server.access import DEFAULT_MAX_BODY, AccessMiddleware, Users
+from nbchat.server.content_stream_api import PATH as CONTENT_CHAT_PATH
+from nbchat.server.content_stream_api import content_chat
 from nbchat.server.context import ServerContext, ServerStats, context
 from nbchat.server.demo_model import DemoModel
 from nbchat.server.error_responses import api_error, error_for_path, is_openai_path
@@ -50,6 +59,7 @@ from nbchat.server.sessions_api import (
     delete_session,
     get_session,
     list_sessions,
+    start_reply,
     stop_reply,
 )
 from nbchat.server.sqlite_sessions import SqliteSessionStore
@@ -140,6 +150,43 @@ async def _watch_shutdown(ctx: ServerContext) -> None:
     await ctx.replies.shutdown()
 
 
+#: request headers a browser page may send (besides the CORS-safelisted ones)
+CORS_REQUEST_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "Last-Event-ID",
+    "X-Session-Id",
+)
+#: response headers a page may read
+CORS_RESPONSE_HEADERS = ("Retry-After", "X-Session-Id", "x-vercel-ai-ui-message-stream")
+
+
+def _cors(origins: Sequence[str]) -> list[Middleware]:
+    from nbchat.errors import ConfigurationError
+
+    if isinstance(origins, str):
+        raise ConfigurationError("cors_origins is a list of origins, not one string")
+    if not origins:
+        return []
+    for origin in origins:
+        if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+            raise ConfigurationError(
+                f"a CORS origin is a scheme and host with no path, such as "
+                f"http://localhost:3000 (or * for any), got {origin!r}"
+            )
+    return [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=list(CORS_REQUEST_HEADERS),
+            expose_headers=list(CORS_RESPONSE_HEADERS),
+            max_age=600,
+        )
+    ]
+
+
 def create_app(
     model: ChatModel | DemoModel | None = None,
     *,
@@ -152,6 +199,7 @@ def create_app(
     grace: float = DEFAULT_GRACE_S,
     retention: float = DEFAULT_RETENTION_S,
     progress_scale: float = 1.0,
+    cors_origins: Sequence[str] = (),
 ) -> Starlette:
     """Build the server's ASGI application.
 
@@ -182,6 +230,11 @@ def create_app(
     progress_scale
         Multiplies the stage durations of spec 004's demo job (``/api/generate-stream``
         and ``/api/generate``, see :mod:`nbchat.server.progress_api`).
+    cors_origins
+        Web page origins (``"http://localhost:3000"``, or ``"*"`` for any) whose
+        scripts may call the server from a browser: ``EventSource``,
+        ``fetch-event-source``, ``useChat``. None by default. Tokens still apply; no
+        cookies are used, so ``"*"`` lets pages in but not past the token check.
 
     Returns
     -------
@@ -255,11 +308,13 @@ def create_app(
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/responses", responses, methods=["POST"]),
         Route("/api/chat", ui_chat, methods=["POST"]),
+        Route(CONTENT_CHAT_PATH, content_chat, methods=["POST"]),
         Route("/sessions", create_session, methods=["POST"]),
         Route("/sessions", list_sessions, methods=["GET"]),
         Route("/sessions/{session_id}", get_session, methods=["GET"]),
         Route("/sessions/{session_id}", delete_session, methods=["DELETE"]),
         Route("/sessions/{session_id}/chat", chat, methods=["POST"]),
+        Route("/sessions/{session_id}/messages", start_reply, methods=["POST"]),
         Route("/sessions/{session_id}/stream", resume_stream, methods=["GET"]),
         Route("/sessions/{session_id}/stop", stop_reply, methods=["POST"]),
         *(
@@ -269,7 +324,10 @@ def create_app(
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(AccessMiddleware, users=table, max_body=max_body)],
+        middleware=[
+            *_cors(cors_origins),  # outermost: preflights and 401s carry its headers
+            Middleware(AccessMiddleware, users=table, max_body=max_body),
+        ],
         exception_handlers={HTTPException: _http_error, StoreError: _store_error},
         lifespan=lifespan,
     )

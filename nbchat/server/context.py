@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -96,6 +98,21 @@ class ServerContext:
     store_factory: Callable[[], SessionStore] | None = None
     _store: SessionStore | None = None
     auth_enabled: bool = False
+    _locks: dict[str, tuple[asyncio.Lock, list[int]]] = field(default_factory=dict)
+
+    @contextlib.asynccontextmanager
+    async def locked(self, name: str) -> AsyncIterator[None]:
+        """Hold the app's lock called ``name`` (on the app's loop); a lock nobody holds
+        or waits for is forgotten, so per-session names do not pile up."""
+        lock, users = self._locks.setdefault(name, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._locks[name]
 
     @property
     def store(self) -> SessionStore:

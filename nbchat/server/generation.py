@@ -94,7 +94,7 @@ class Generation:
     ) -> None:
         self.model = model
         #: the chat request that started it (its message and ``Idempotency-Key``), so a
-        #: re-sent request can join it (see nbchat.server.sessions_api.joined)
+        #: re-sent request can join it (see nbchat.server.turns.joined)
         self.request = request
         #: when it was made (``time.monotonic()``)
         self.created_at = time.monotonic()
@@ -211,9 +211,19 @@ class Generation:
             self._grace_timer.cancel()
             self._grace_timer = None
 
+    def expect_listener(self) -> None:
+        """Start the grace period now if nobody follows yet (a reply started without a
+        stream: a client that never comes to follow it does not keep it running)."""
+        if self._listeners == 0 and self._grace_timer is None:
+            self._unfollowed()
+
     def _detach(self) -> None:
         self._listeners -= 1
-        if self._listeners > 0 or self.ended:
+        if self._listeners == 0:
+            self._unfollowed()
+
+    def _unfollowed(self) -> None:
+        if self.ended:
             return
         if self.grace <= 0:
             self.stop("CLIENT_GONE", "the client disconnected before the reply finished")

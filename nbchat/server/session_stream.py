@@ -37,6 +37,7 @@ a browser ``EventSource`` to stop reconnecting).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -49,7 +50,15 @@ from nbchat.server.error_responses import api_error
 from nbchat.server.generation import Generation
 from nbchat.server.sse_body import follow_sse, sse_response
 
-__all__ = ["RETRY_MS", "event_stream", "last_event_id", "render", "resume", "resume_stream"]
+__all__ = [
+    "RETRY_MS",
+    "Renderer",
+    "event_stream",
+    "last_event_id",
+    "render",
+    "resume",
+    "resume_stream",
+]
 
 #: the reconnection delay announced to clients, in milliseconds
 RETRY_MS = 2000
@@ -92,13 +101,18 @@ def render(generation: Generation, number: int, event: StreamEvent) -> str:
     return ""
 
 
-def event_stream(generation: Generation, after: int = 0) -> Response:
-    """The SSE response that follows ``generation`` from event ``after`` on."""
+#: how a route writes one event: ``(generation, number, event) -> SSE text``
+Renderer = Callable[[Generation, int, StreamEvent], str]
+
+
+def event_stream(generation: Generation, after: int = 0, rendered: Renderer = render) -> Response:
+    """The SSE response that follows ``generation`` from event ``after`` on, each event
+    written by ``rendered`` (spec 001's events unless told)."""
     if generation.ended and after >= len(generation.events):
         return Response(status_code=204)
     body = follow_sse(
         generation,
-        partial(render, generation),
+        partial(rendered, generation),
         prefix=f"retry: {RETRY_MS}\n",  # with the first event: never a block of its own
         after=after,
         keepalive=PING_S,
@@ -110,7 +124,9 @@ def _not_found(message: str) -> Response:
     return api_error(404, message, "NOT_FOUND")
 
 
-def resume(ctx: ServerContext, session_id: str, last_event_id: str | None) -> Response:
+def resume(
+    ctx: ServerContext, session_id: str, last_event_id: str | None, rendered: Renderer = render
+) -> Response:
     """The stream of the session's reply after ``last_event_id`` (the session exists).
 
     Without an id: the session's latest reply from its start. Errors: 404
@@ -120,7 +136,7 @@ def resume(ctx: ServerContext, session_id: str, last_event_id: str | None) -> Re
         generation = ctx.replies.latest(session_id)
         if generation is None:
             return _not_found("No reply to resume in this session")
-        return event_stream(generation, 0)
+        return event_stream(generation, 0, rendered)
     reply_id, _, number = last_event_id.strip().rpartition(":")
     if not reply_id or not number.isascii() or not number.isdigit():
         return api_error(
@@ -136,7 +152,7 @@ def resume(ctx: ServerContext, session_id: str, last_event_id: str | None) -> Re
     after = int(number)
     if after > len(generation.events):
         return _not_found("That Last-Event-ID is ahead of the reply")
-    return event_stream(generation, after)
+    return event_stream(generation, after, rendered)
 
 
 def last_event_id(request: Request) -> str | None:

@@ -14,6 +14,9 @@ user sees only their own sessions, another user's answer ``404`` like unknown on
 ``POST /sessions/{id}/chat``                ``{"message": str}`` (min length 1) -> SSE
                                             (:mod:`nbchat.server.session_stream`);
                                             with ``Last-Event-ID``: resume, no new turn
+``POST /sessions/{id}/messages``            ``{"message": str}`` -> 202 ``{message_id,
+                                            status, stream}``: the reply runs, follow it
+                                            at ``stream`` (an ``EventSource``)
 ``GET /sessions/{id}/stream``               resume with ``Last-Event-ID``
 ``POST /sessions/{id}/stop``                stop the reply in progress -> 200
                                             ``{id, status, content}`` of the reply
@@ -25,27 +28,18 @@ A message is ``{id, role, content, status, created_at, finished_at, error}`` wit
 answer 401 ``AUTHENTICATION_ERROR`` and 413 ``PAYLOAD_TOO_LARGE``
 (:mod:`nbchat.server.access`).
 
-``POST /sessions/{id}/chat``, in order: 400 ``VALIDATION_ERROR`` for a body that is
-not JSON or has no non-empty string ``message``; 404 ``NOT_FOUND`` (``"Session not
-found"``); 500 ``CONFIG_ERROR`` / ``API_KEY_MISSING`` when the model cannot be called
-(nothing is saved); a *re-sent* request joins the reply it already started instead of
-storing the message again (see :func:`joined`); 409 ``TURN_IN_PROGRESS`` while the
-session's previous reply runs;
-429 ``RATE_LIMITED`` + ``Retry-After`` at the per-token limit; 503
-``SERVER_SHUTDOWN``. Then the user message is saved (500 ``INTERNAL_ERROR`` if that
-fails), and an assistant message with status ``streaming``; the model gets the system
-prompt, the session's earlier messages (replies with text, partial ones included)
-and the new message. If the model fails before replying: 502 ``AI_ERROR`` naming the
-cause, and the turn is removed again (nothing was generated; a client that retries
-does not duplicate the message); otherwise the stream starts.
-The reply is saved when it ends, before its ``complete`` / ``error`` event is sent.
+``POST /sessions/{id}/chat`` and ``/messages``, in order: 400 ``VALIDATION_ERROR`` for
+a body that is not JSON or has no non-empty string ``message``; 404 ``NOT_FOUND``
+(``"Session not found"``); then the turn starts as :mod:`nbchat.server.turns` says (a
+re-sent request, same ``Idempotency-Key`` or same message within a few seconds, joins
+the reply it started instead of storing the message again); the chat route then
+streams the reply. A reply started by ``/messages`` that nobody follows within the
+grace period is stopped, as after a disconnect.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import time
 from typing import Any, TypedDict
 
 from starlette.requests import Request
@@ -53,38 +47,30 @@ from starlette.responses import JSONResponse, Response
 
 from nbchat.server.context import context, user_of
 from nbchat.server.error_responses import api_error
-from nbchat.server.generation import FinishHook, Generation, ReplyState
-from nbchat.server.model import ModelSetupError
-from nbchat.server.replies import ReplyInProgress, ServerClosing, TooManyReplies
-from nbchat.server.session_store import (
-    MessageState,
-    SessionRecord,
-    SessionStore,
-    StoredMessage,
-    StoreError,
-)
+from nbchat.server.generation import Generation
+from nbchat.server.session_store import SessionRecord, StoredMessage
 from nbchat.server.session_stream import event_stream, last_event_id, resume
-from nbchat.wire import ChatMessageParam
+from nbchat.server.turns import TurnRequest, open_turn
 
 __all__ = [
+    "InvalidRequest",
     "MessageBody",
     "SessionBody",
     "chat",
     "create_session",
     "delete_session",
     "get_session",
+    "idempotency_key",
+    "invalid",
+    "json_object",
     "list_sessions",
+    "message_of",
+    "session_not_found",
+    "start_reply",
     "stop_reply",
 ]
 
-logger = logging.getLogger("nbchat.server")
-
 _MAX_TITLE = 200
-_STATUS: dict[ReplyState, MessageState] = {
-    ReplyState.DONE: "done",
-    ReplyState.STOPPED: "stopped",
-    ReplyState.ERROR: "error",
-}
 
 
 class ErrorBody(TypedDict):
@@ -115,30 +101,33 @@ class SessionBody(TypedDict, total=False):
     messages: list[MessageBody]
 
 
-class _Invalid(Exception):
+class InvalidRequest(Exception):
     """A request body the API rejects with 400 VALIDATION_ERROR."""
 
 
-def _invalid(exc: _Invalid) -> Response:
+def invalid(exc: InvalidRequest) -> Response:
+    """The 400 ``VALIDATION_ERROR`` answer to ``exc``."""
     return api_error(400, str(exc), "VALIDATION_ERROR")
 
 
-def _not_found() -> Response:
+def session_not_found() -> Response:
+    """The 404 answer for a session that does not exist or is another user's."""
     return api_error(404, "Session not found", "NOT_FOUND")
 
 
-async def _json_object(request: Request, *, example: str) -> dict[str, Any]:
+async def json_object(request: Request, *, example: str) -> dict[str, Any]:
+    """The request's JSON object body (``{}`` for none when ``example`` is empty)."""
     raw = await request.body()
     if not raw.strip():
         if not example:
             return {}
-        raise _Invalid(f"The request body is empty; send a JSON object such as {example}.")
+        raise InvalidRequest(f"The request body is empty; send a JSON object such as {example}.")
     try:
         value = json.loads(raw)
     except (ValueError, RecursionError) as exc:
-        raise _Invalid(f"The request body is not valid JSON: {exc}.") from None
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}.") from None
     if not isinstance(value, dict):
-        raise _Invalid(f"The request body must be a JSON object, got {type(value).__name__}.")
+        raise InvalidRequest(f"The request body must be a JSON object, got {type(value).__name__}.")
     return value
 
 
@@ -147,9 +136,9 @@ def _optional_text(body: dict[str, Any], key: str, limit: int | None = None) -> 
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise _Invalid(f"'{key}' must be a string.")
+        raise InvalidRequest(f"'{key}' must be a string.")
     if limit is not None and len(value) > limit:
-        raise _Invalid(f"'{key}' must be at most {limit} characters.")
+        raise InvalidRequest(f"'{key}' must be at most {limit} characters.")
     return value
 
 
@@ -186,11 +175,11 @@ def message_body(message: StoredMessage, live: Generation | None = None) -> Mess
 async def create_session(request: Request) -> Response:
     """``POST /sessions``: create a session for the caller (201)."""
     try:
-        body = await _json_object(request, example="")
+        body = await json_object(request, example="")
         title = _optional_text(body, "title", _MAX_TITLE)
         system_prompt = _optional_text(body, "system_prompt")
-    except _Invalid as exc:
-        return _invalid(exc)
+    except InvalidRequest as exc:
+        return invalid(exc)
     store = context(request).store
     session = await store.create_session(
         owner=user_of(request), title=title, system_prompt=system_prompt
@@ -210,7 +199,7 @@ async def get_session(request: Request) -> Response:
     session_id = request.path_params["session_id"]
     session = await ctx.store.get_session(session_id, user_of(request))
     if session is None:
-        return _not_found()
+        return session_not_found()
     live = ctx.replies.running(session_id)
     messages = await ctx.store.messages(session_id)
     body = session_body(session)
@@ -227,141 +216,79 @@ async def delete_session(request: Request) -> Response:
     session_id = request.path_params["session_id"]
     user = user_of(request)
     if await ctx.store.get_session(session_id, user) is None:
-        return _not_found()
+        return session_not_found()
     ctx.replies.drop_session(session_id)
     if not await ctx.store.delete_session(session_id, user):
-        return _not_found()
+        return session_not_found()
     return Response(status_code=204)
 
 
-def conversation(
-    session: SessionRecord, history: list[StoredMessage], message: str
-) -> list[ChatMessageParam]:
-    """What the model is asked: system prompt, earlier messages with text, the new one."""
-    out: list[ChatMessageParam] = []
-    if session.system_prompt:
-        out.append({"role": "system", "content": session.system_prompt})
-    for stored in history:
-        # A reply the user saw counts, partial or not; an empty failed one does not.
-        if stored.role in ("user", "assistant") and stored.content and stored.status != "streaming":
-            out.append({"role": stored.role, "content": stored.content})
-    out.append({"role": "user", "content": message})
-    return out
+def message_of(body: dict[str, Any]) -> str:
+    """The body's ``message``: a non-empty string."""
+    message = body.get("message")
+    if message is None:
+        raise InvalidRequest('\'message\' is required: send {"message": "..."}.')
+    if not isinstance(message, str):
+        raise InvalidRequest("'message' must be a string.")
+    if not message:
+        raise InvalidRequest("'message' must not be empty.")
+    return message
 
 
-def _saver(store: SessionStore) -> FinishHook:
-    async def save(reply: Generation) -> None:
-        if reply.setup_error is not None:
-            return  # the route removes the turn: the model never started
-        error = reply.error
-        await store.finish_message(
-            reply.reply_id,
-            content=reply.text,
-            status=_STATUS.get(reply.state, "error"),
-            error_code=error.code if error is not None else None,
-            error_message=error.message if error is not None else None,
-        )
+async def _turn_request(request: Request) -> TurnRequest:
+    body = await json_object(request, example='{"message": "Hello"}')
+    return TurnRequest(message_of(body), idempotency_key(request))
 
-    return save
+
+def idempotency_key(request: Request) -> str | None:
+    """The request's ``Idempotency-Key`` header, if any."""
+    return request.headers.get("idempotency-key") or None
 
 
 async def chat(request: Request) -> Response:
     """``POST /sessions/{id}/chat``: save the message, stream the reply (module docstring)."""
     ctx = context(request)
     user = user_of(request)
-    session_id = request.path_params["session_id"]
     try:
-        body = await _json_object(request, example='{"message": "Hello"}')
-        message = body.get("message")
-        if message is None:
-            raise _Invalid('\'message\' is required: send {"message": "..."}.')
-        if not isinstance(message, str):
-            raise _Invalid("'message' must be a string.")
-        if not message:
-            raise _Invalid("'message' must not be empty.")
-    except _Invalid as exc:
-        return _invalid(exc)
-    store = ctx.store
-    session = await store.get_session(session_id, user)
+        turn = await _turn_request(request)
+    except InvalidRequest as exc:
+        return invalid(exc)
+    session = await ctx.store.get_session(request.path_params["session_id"], user)
     if session is None:
-        return _not_found()
+        return session_not_found()
     resuming = last_event_id(request)
     if resuming:
         # A client re-sending the request after a drop: never a second turn.
-        return resume(ctx, session_id, resuming)
-    key = request.headers.get("idempotency-key") or None
-    again = joined(ctx.replies.latest(session_id), message, key)
-    if again is not None:
-        return event_stream(again, 0)
+        return resume(ctx, session.id, resuming)
+    opened = await open_turn(ctx, user, session, turn, grace=ctx.grace)
+    if isinstance(opened, Response):
+        return opened
+    return event_stream(opened)
+
+
+async def start_reply(request: Request) -> Response:
+    """``POST /sessions/{id}/messages``: save the message and start the reply without
+    streaming it (202); follow it with ``GET /sessions/{id}/stream`` (an ``EventSource``).
+    Nobody following it within the grace period stops it, as after a disconnect."""
+    ctx = context(request)
+    user = user_of(request)
     try:
-        ctx.model.check()
-        ticket = ctx.replies.reserve(user, session_id)
-    except ModelSetupError as exc:
-        return api_error(exc.status, exc.message, exc.code)
-    except ReplyInProgress as exc:
-        return api_error(409, exc.message, exc.code)
-    except TooManyReplies as exc:
-        return api_error(429, exc.message, exc.code, headers={"Retry-After": str(exc.retry_after)})
-    except ServerClosing as exc:
-        return api_error(503, exc.message, exc.code)
-    try:
-        history = await store.messages(session_id)
-        user_message = await store.add_message(
-            session_id, role="user", content=message, status="done"
-        )
-        reply = await store.add_message(
-            session_id, role="assistant", content="", status="streaming"
-        )
-    except StoreError as exc:
-        ticket.release()
-        logger.error("session %s: cannot save the message: %s", session_id, exc)
-        return api_error(500, "Failed to save message", "INTERNAL_ERROR")
-    except BaseException:
-        ticket.release()
-        raise
-    generation = Generation(
-        ctx.model,
-        conversation(session, history, message),
-        reply_id=reply.id,
-        owner=user,
-        session_id=session_id,
-        grace=ctx.grace,
-        on_finish=_saver(store),
-        request=(message, key),
+        turn = await _turn_request(request)
+    except InvalidRequest as exc:
+        return invalid(exc)
+    session = await ctx.store.get_session(request.path_params["session_id"], user)
+    if session is None:
+        return session_not_found()
+    opened = await open_turn(ctx, user, session, turn, grace=ctx.grace)
+    if isinstance(opened, Response):
+        return opened
+    opened.expect_listener()
+    stream = f"/sessions/{session.id}/stream"
+    return JSONResponse(
+        {"message_id": opened.reply_id, "status": opened.state.value, "stream": stream},
+        status_code=202,
+        headers={"Location": stream},
     )
-    ctx.replies.start(generation, ticket)
-    await generation.wait_open()
-    if generation.setup_error is not None:
-        # The model never started: the turn leaves no trace, so retrying it (clients
-        # retry a 502) does not duplicate the user message.
-        error = generation.setup_error
-        await store.delete_messages([reply.id, user_message.id])
-        return api_error(error.status, error.message, error.code)
-    return event_stream(generation)
-
-
-#: seconds after a chat request in which the same message again is taken for a re-send,
-#: also when its reply has ended (a client retrying after a quick reply)
-REPOST_WINDOW_S = 3.0
-
-
-def joined(latest: Generation | None, message: str, key: str | None) -> Generation | None:
-    """The reply a chat request re-sends, which it joins instead of starting a turn.
-
-    A request is a re-send of the session's latest reply when it carries the same
-    ``Idempotency-Key`` header (while the reply runs or is kept for resuming), or,
-    without one, the same message while that reply still runs or within
-    :data:`REPOST_WINDOW_S` seconds of it: a client's automatic retry
-    (``fetch-event-source`` re-POSTs when it dislikes a response). The same message
-    sent again after that is a new turn.
-    """
-    if latest is None or latest.request is None or latest.setup_error is not None:
-        return None  # (a reply that never started left no turn to join: start one)
-    first_message, first_key = latest.request
-    if key is not None or first_key is not None:
-        return latest if key == first_key else None
-    recent = time.monotonic() - latest.created_at < REPOST_WINDOW_S
-    return latest if message == first_message and (recent or not latest.ended) else None
 
 
 async def stop_reply(request: Request) -> Response:
@@ -369,7 +296,7 @@ async def stop_reply(request: Request) -> Response:
     ctx = context(request)
     session_id = request.path_params["session_id"]
     if await ctx.store.get_session(session_id, user_of(request)) is None:
-        return _not_found()
+        return session_not_found()
     generation = ctx.replies.latest(session_id)
     if generation is None:
         return api_error(404, "No reply to stop in this session", "NOT_FOUND")

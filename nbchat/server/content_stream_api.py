@@ -1,0 +1,146 @@
+"""``POST /functions/v1/openrouter-chat``: spec 000's chat route, for the
+``useStreamingChat`` hook (``@microsoft/fetch-event-source``) as that spec writes it.
+
+That hook ``JSON.parse``\\ s every message, appends ``data.content`` and shows
+``data.error``; it stops a reply by aborting its request. So this route streams each
+piece of text once, as ``{"content"}``, and never repeats the whole reply the way spec
+001's ``complete`` event does::
+
+    retry: 2000                                    <- with the first event (ms)
+    id: 3f2a...c1:1
+    data: {"content":"Hel"}
+
+    id: 3f2a...c1:57
+    data: {"done":true,"message_id":"3f2a...c1","session_id":"9b1e...",
+           "finish_reason":"stop","usage":{"input_tokens":12,"output_tokens":56}}
+
+or, last, ``data: {"error":"<what went wrong>","code":"<CODE>"}``. Errors before the
+stream are spec 001's JSON (``{success: false, error: {message, code}}``).
+
+Request: ``{"message": str, "patterns_data"?: any, "session_id"?: str}`` (the session
+may also come as an ``X-Session-Id`` header). ``patterns_data`` is context for this
+turn: the model sees it with the system prompt; it is not saved. Without a session the
+turn goes to the caller's own chat for this route (a session titled
+:data:`DEFAULT_TITLE`, made on first use); the answer's ``X-Session-Id`` header names
+the session, and ``GET /sessions/{id}`` shows its saved messages.
+
+The turn is a stored session's turn (:mod:`nbchat.server.turns`): the user message is
+saved once, a re-sent request joins the running reply (same ``Idempotency-Key``, or
+the same message within a few seconds), and a re-send with ``Last-Event-ID`` (the
+library sends one when it reconnects after an error) resumes after that event. A
+disconnect stops the reply at once (the hook's Stop is an abort) and saves the text
+generated so far, status ``stopped``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from nbchat.events import Finished, StreamError, StreamEvent, TextDelta
+from nbchat.server.context import ServerContext, context, user_of
+from nbchat.server.generation import Generation
+from nbchat.server.session_store import SessionRecord
+from nbchat.server.session_stream import event_stream, last_event_id, resume
+from nbchat.server.sessions_api import (
+    InvalidRequest,
+    idempotency_key,
+    invalid,
+    json_object,
+    message_of,
+    session_not_found,
+)
+from nbchat.server.turns import TurnRequest, open_turn
+
+__all__ = ["DEFAULT_TITLE", "PATH", "content_chat", "render_content"]
+
+#: the route, as spec 000's hook calls it
+PATH = "/functions/v1/openrouter-chat"
+#: the title of the session a caller's turns go to when the request names none
+DEFAULT_TITLE = f"Chat at {PATH}"
+#: the most of ``patterns_data`` the model is shown, in characters of JSON
+MAX_CONTEXT_CHARS = 20_000
+
+_COMPACT = (",", ":")
+
+
+def render_content(generation: Generation, number: int, event: StreamEvent) -> str:
+    """The SSE text of one event in this route's shape (``""`` for events not shown)."""
+    payload: dict[str, Any]
+    if isinstance(event, TextDelta):
+        payload = {"content": event.text}
+    elif isinstance(event, Finished):
+        payload = {
+            "done": True,
+            "message_id": generation.reply_id,
+            "session_id": generation.session_id,
+            "finish_reason": event.reason,
+        }
+        if generation.usage is not None:
+            payload["usage"] = {
+                "input_tokens": generation.usage.input_tokens,
+                "output_tokens": generation.usage.output_tokens,
+            }
+    elif isinstance(event, StreamError):
+        payload = {"error": event.message, "code": event.code}
+    else:
+        return ""
+    data = json.dumps(payload, ensure_ascii=False, separators=_COMPACT)
+    return f"id: {generation.event_id(number)}\ndata: {data}\n\n"
+
+
+async def content_chat(request: Request) -> Response:
+    """Handle ``POST /functions/v1/openrouter-chat`` (see the module docstring)."""
+    ctx = context(request)
+    user = user_of(request)
+    try:
+        body = await json_object(request, example='{"message": "Hello"}')
+        turn = TurnRequest(message_of(body), idempotency_key(request), _context_note(body))
+        named = _session_named(request, body)
+    except InvalidRequest as exc:
+        return invalid(exc)
+    session = await _session(ctx, user, named)
+    if session is None:
+        return session_not_found()
+    header = {"X-Session-Id": session.id}
+    resuming = last_event_id(request)
+    if resuming:
+        answer = resume(ctx, session.id, resuming, render_content)
+    else:
+        opened = await open_turn(ctx, user, session, turn, grace=0.0)
+        answer = opened if isinstance(opened, Response) else event_stream(opened, 0, render_content)
+    answer.headers.update(header)
+    return answer
+
+
+def _session_named(request: Request, body: dict[str, Any]) -> str | None:
+    named = body.get("session_id")
+    if named is not None and (not isinstance(named, str) or not named):
+        raise InvalidRequest("'session_id' must be a non-empty string.")
+    return named or request.headers.get("x-session-id") or None
+
+
+async def _session(ctx: ServerContext, user: str, named: str | None) -> SessionRecord | None:
+    if named is not None:
+        return await ctx.store.get_session(named, user)
+    async with ctx.locked(f"default-session:{user}"):  # two first requests make one session
+        for session in await ctx.store.list_sessions(user):  # newest first
+            if session.title == DEFAULT_TITLE:
+                return session
+        return await ctx.store.create_session(owner=user, title=DEFAULT_TITLE, system_prompt="")
+
+
+def _context_note(body: dict[str, Any]) -> str:
+    data = body.get("patterns_data")
+    if data is None:
+        return ""
+    text = json.dumps(data, ensure_ascii=False, indent=None)
+    if len(text) > MAX_CONTEXT_CHARS:
+        raise InvalidRequest(
+            f"'patterns_data' is {len(text)} characters of JSON; at most "
+            f"{MAX_CONTEXT_CHARS} are shown to the model."
+        )
+    return f"Context from the app (patterns_data, JSON):\n{text}"

@@ -1,0 +1,45 @@
+// @ts-check
+/**
+ * Runs spec 000's hook (use_streaming_chat.mjs) in Node against `nbchat serve` as a page
+ * at NBCHAT_URL would, and prints one JSON line: what the hook showed and what the app
+ * saved on its side.
+ *
+ *   NBCHAT_URL=http://127.0.0.1:PORT NBCHAT_TOKEN=... node spec000_hook.mjs reply "How do I read a CSV file?"
+ *   ... node spec000_hook.mjs stop "..." 40     # Stop (cleanup) once 40 characters have arrived
+ */
+import "./browser_shim.mjs";
+import { renderHook } from "./react_shim.mjs";
+import { makeUseStreamingChat } from "./use_streaming_chat.mjs";
+
+const [mode = "reply", message = "Hello", stopAt = "40"] = process.argv.slice(2);
+
+/** @type {object[]} */
+const appSaved = [];
+const useCreateCoachMessage = () => ({
+  mutateAsync: async (/** @type {object} */ row) => void appSaved.push(row),
+  mutate: (/** @type {object} */ row) => void appSaved.push(row),
+});
+const supabase = {
+  auth: {
+    getSession: async () => ({
+      data: { session: { access_token: process.env.NBCHAT_TOKEN ?? "" } },
+    }),
+  },
+};
+
+const hook = renderHook((react) =>
+  makeUseStreamingChat({ ...react, useCreateCoachMessage, supabase })(),
+);
+const sending = hook.current.sendMessage(message, { streak: 3, mood: "curious" });
+let stoppedAt = null;
+if (mode === "stop") {
+  const deadline = Date.now() + 20_000;
+  while (hook.current.streamingResponse.length < Number(stopAt) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  stoppedAt = hook.current.streamingResponse;
+  hook.current.cleanup();
+}
+await sending;
+const { streamingResponse, isStreaming, error } = hook.current;
+console.log(JSON.stringify({ streamingResponse, isStreaming, error, appSaved, stoppedAt }));
