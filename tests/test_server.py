@@ -295,7 +295,9 @@ def test_health_and_models(client: httpx.Client) -> None:
     assert models["object"] == "list"
     assert [m["id"] for m in models["data"]] == ["demo"]
     assert models["data"][0]["object"] == "model"
-    assert client.get("/").json()["base_url"].endswith("/v1")
+    index = client.get("/").json()
+    assert index["base_url"].endswith("/v1")
+    assert {"POST /functions/v1/openrouter-chat", "POST /v1/responses"} <= set(index["endpoints"])
 
 
 def test_create_app_rejects_bad_pace() -> None:

@@ -90,28 +90,19 @@ async def _index(request: Request) -> Response:
             "model": ctx.model.name,
             "base_url": base_url,
             "auth": ctx.auth_enabled,
-            "endpoints": [
-                "/v1/chat/completions",
-                "/v1/models",
-                "/sessions",
-                "/sessions/{id}",
-                "/sessions/{id}/chat",
-                "/sessions/{id}/stream",
-                "/sessions/{id}/stop",
-                "/health",
-            ],
+            "endpoints": _routes(request),
         }
     )
 
 
-def _route_list(request: Request) -> str:
-    """Every route of the app, as ``METHOD path`` (what a 404 lists)."""
+def _routes(request: Request) -> list[str]:
+    """Every route of the app, as ``METHOD path`` (what ``GET /`` and a 404 list)."""
     listed = []
     for route in getattr(request.app, "routes", ()):
         methods = sorted((getattr(route, "methods", None) or set()) - {"HEAD"})
         path = getattr(route, "path", "")
         listed += [f"{method} {path}" for method in methods]
-    return ", ".join(listed)
+    return listed
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -121,7 +112,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     path = request.url.path
     sessions = path == "/sessions" or path.startswith("/sessions/")
     if exc.status_code == 404:
-        message = f"No route {path}. The routes are: {_route_list(request)}."
+        routes = ", ".join(_routes(request))
+        message = f"No route {path}. The routes are: {routes}."
         code = "NOT_FOUND"
     elif exc.status_code == 405:
         message = f"Method {request.method} is not allowed on {path}."

@@ -44,7 +44,7 @@ from nbchat.events import Finished, StreamError, StreamEvent, TextDelta
 from nbchat.server.context import ServerContext, context, user_of
 from nbchat.server.generation import Generation
 from nbchat.server.session_store import SessionRecord
-from nbchat.server.session_stream import event_stream, last_event_id, resume
+from nbchat.server.session_stream import event_stream, last_event_id, resume, usage_body
 from nbchat.server.sessions_api import (
     InvalidRequest,
     idempotency_key,
@@ -80,10 +80,7 @@ def render_content(generation: Generation, number: int, event: StreamEvent) -> s
             "finish_reason": event.reason,
         }
         if generation.usage is not None:
-            payload["usage"] = {
-                "input_tokens": generation.usage.input_tokens,
-                "output_tokens": generation.usage.output_tokens,
-            }
+            payload["usage"] = usage_body(generation.usage)
     elif isinstance(event, StreamError):
         payload = {"error": event.message, "code": event.code}
     else:

@@ -44,7 +44,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from nbchat.events import Finished, StreamError, StreamEvent, TextDelta
+from nbchat.events import Finished, StreamError, StreamEvent, TextDelta, Usage
 from nbchat.server.context import ServerContext, context, user_of
 from nbchat.server.error_responses import api_error
 from nbchat.server.generation import Generation
@@ -77,6 +77,11 @@ def _encode(event_id: str, name: str, payload: dict[str, Any]) -> str:
     return f"id: {event_id}\nevent: {name}\ndata: {_data(payload)}\n\n"
 
 
+def usage_body(usage: Usage) -> dict[str, int | None]:
+    """A reply's token usage as the session streams report it."""
+    return {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens}
+
+
 def render(generation: Generation, number: int, event: StreamEvent) -> str:
     """The SSE text of one buffered event (``""`` for events not shown here)."""
     event_id = generation.event_id(number)
@@ -90,10 +95,7 @@ def render(generation: Generation, number: int, event: StreamEvent) -> str:
             "finish_reason": event.reason,
         }
         if generation.usage is not None:
-            complete["usage"] = {
-                "input_tokens": generation.usage.input_tokens,
-                "output_tokens": generation.usage.output_tokens,
-            }
+            complete["usage"] = usage_body(generation.usage)
         return _encode(event_id, "complete", complete)
     if isinstance(event, StreamError):
         error = {"message": event.message, "code": event.code}

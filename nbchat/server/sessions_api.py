@@ -45,7 +45,7 @@ from typing import Any, TypedDict
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from nbchat.server.context import context, user_of
+from nbchat.server.context import ServerContext, context, user_of
 from nbchat.server.error_responses import api_error
 from nbchat.server.generation import Generation
 from nbchat.server.session_store import SessionRecord, StoredMessage
@@ -235,9 +235,18 @@ def message_of(body: dict[str, Any]) -> str:
     return message
 
 
-async def _turn_request(request: Request) -> TurnRequest:
-    body = await json_object(request, example='{"message": "Hello"}')
-    return TurnRequest(message_of(body), idempotency_key(request))
+async def _turn(request: Request) -> tuple[ServerContext, SessionRecord, TurnRequest] | Response:
+    """The turn a chat request asks for in its session, or the 400 / 404 answer."""
+    ctx = context(request)
+    try:
+        body = await json_object(request, example='{"message": "Hello"}')
+        turn = TurnRequest(message_of(body), idempotency_key(request))
+    except InvalidRequest as exc:
+        return invalid(exc)
+    session = await ctx.store.get_session(request.path_params["session_id"], user_of(request))
+    if session is None:
+        return session_not_found()
+    return ctx, session, turn
 
 
 def idempotency_key(request: Request) -> str | None:
@@ -247,20 +256,15 @@ def idempotency_key(request: Request) -> str | None:
 
 async def chat(request: Request) -> Response:
     """``POST /sessions/{id}/chat``: save the message, stream the reply (module docstring)."""
-    ctx = context(request)
-    user = user_of(request)
-    try:
-        turn = await _turn_request(request)
-    except InvalidRequest as exc:
-        return invalid(exc)
-    session = await ctx.store.get_session(request.path_params["session_id"], user)
-    if session is None:
-        return session_not_found()
+    asked = await _turn(request)
+    if isinstance(asked, Response):
+        return asked
+    ctx, session, turn = asked
     resuming = last_event_id(request)
     if resuming:
         # A client re-sending the request after a drop: never a second turn.
         return resume(ctx, session.id, resuming)
-    opened = await open_turn(ctx, user, session, turn, grace=ctx.grace)
+    opened = await open_turn(ctx, user_of(request), session, turn, grace=ctx.grace)
     if isinstance(opened, Response):
         return opened
     return event_stream(opened)
@@ -270,16 +274,11 @@ async def start_reply(request: Request) -> Response:
     """``POST /sessions/{id}/messages``: save the message and start the reply without
     streaming it (202); follow it with ``GET /sessions/{id}/stream`` (an ``EventSource``).
     Nobody following it within the grace period stops it, as after a disconnect."""
-    ctx = context(request)
-    user = user_of(request)
-    try:
-        turn = await _turn_request(request)
-    except InvalidRequest as exc:
-        return invalid(exc)
-    session = await ctx.store.get_session(request.path_params["session_id"], user)
-    if session is None:
-        return session_not_found()
-    opened = await open_turn(ctx, user, session, turn, grace=ctx.grace)
+    asked = await _turn(request)
+    if isinstance(asked, Response):
+        return asked
+    ctx, session, turn = asked
+    opened = await open_turn(ctx, user_of(request), session, turn, grace=ctx.grace)
     if isinstance(opened, Response):
         return opened
     opened.expect_listener()
