@@ -24,6 +24,15 @@ def _post(client: httpx.Client, body: dict[str, Any], **headers: str) -> httpx.R
     return response
 
 
+def _in_band(response: httpx.Response) -> dict[str, Any]:
+    """The one error event every error on this route is (its client retries others)."""
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/event-stream"
+    [error] = check_blocks(response.read())
+    assert isinstance(error, dict)
+    return error
+
+
 def _messages(client: httpx.Client, session_id: str) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = client.get(f"/sessions/{session_id}").json()["messages"]
     return messages
@@ -73,8 +82,11 @@ def test_turns_without_a_session_go_to_the_callers_own_chat(serve: Serve) -> Non
         assert _post(alice, {"message": "y"}, **{"X-Session-Id": own}).status_code == 200
         assert len(_messages(alice, own)) == 4
         missing = _post(bob, {"message": "z", "session_id": own})
-        assert missing.status_code == 404
-        assert missing.json()["error"]["code"] == "NOT_FOUND"
+        assert _in_band(missing) == {
+            "error": "Session not found",
+            "code": "NOT_FOUND",
+            "status": 404,
+        }
 
 
 @pytest.mark.parametrize(
@@ -90,10 +102,9 @@ def test_a_bad_body_is_named_and_saves_nothing(
     serve: Serve, body: dict[str, Any], named: str
 ) -> None:
     client = serve(create_app(ScriptedModel())).client
-    response = _post(client, body)
-    assert response.status_code == 400
-    error = response.json()["error"]
-    assert error["code"] == "VALIDATION_ERROR" and named in error["message"]
+    error = _in_band(_post(client, body))
+    assert error["code"] == "VALIDATION_ERROR" and named in error["error"]
+    assert error["status"] == 400
     assert client.get("/sessions").json()["sessions"] == []
 
 
@@ -118,6 +129,31 @@ def test_a_re_sent_request_joins_and_last_event_id_resumes(serve: Serve) -> None
     event_id = next(ln[4:] for ln in second.decode().split("\n") if ln.startswith("id: "))
     rest = check_blocks(_post(client, {"message": "hi"}, **{"Last-Event-ID": event_id}).read())
     assert "".join(e.get("content", "") for e in rest) == "cdef" and rest[-1]["done"]
+
+
+def test_errors_before_the_stream_are_error_events(serve: Serve) -> None:
+    model = ScriptedModel(pieces=list("abcdefgh"), delay=0.05)
+    served = serve(create_app(model, users={"ann": "ann-token-1"}, max_concurrent=1))
+    with served.client_for("ann-token-1") as ann, served.client_for("not-a-token") as anon:
+        assert _in_band(_post(anon, {"message": "hi"}))["code"] == "AUTHENTICATION_ERROR"
+        done: list[httpx.Response] = []
+        running = threading.Thread(target=lambda: done.append(_post(ann, {"message": "one"})))
+        running.start()
+        wait_until(lambda: served.app.state.context.replies.active == 1)
+        busy = _post(ann, {"message": "two"})  # the session's reply still runs
+        assert _in_band(busy)["code"] == "TURN_IN_PROGRESS" and _in_band(busy)["status"] == 409
+        other = ann.post("/sessions", json={}).json()["id"]
+        limited = _post(ann, {"message": "three", "session_id": other})
+        assert _in_band(limited)["code"] == "RATE_LIMITED"
+        assert int(limited.headers["retry-after"]) >= 1
+        running.join(10)
+        # A resume after the end: nothing left, a stream that ends at once (not a 204
+        # the hook would retry).
+        last_id = [ln for ln in done[0].read().decode().split("\n") if ln.startswith("id: ")][-1]
+        again = _post(ann, {"message": "one"}, **{"Last-Event-ID": last_id[4:]})
+        assert again.status_code == 200 and again.read() == b""
+        gone = _post(ann, {"message": "one"}, **{"Last-Event-ID": "nope:3"})
+        assert _in_band(gone)["code"] == "NOT_FOUND"
 
 
 def test_a_failure_mid_reply_is_the_last_event(serve: Serve) -> None:
@@ -157,9 +193,12 @@ def test_a_reply_started_without_a_stream_is_followed_at_its_stream(serve: Serve
     assert bad.status_code == 400 and "'message'" in bad.json()["error"]["message"]
 
 
-def test_a_reply_nobody_follows_stops_after_the_grace_period(serve: Serve) -> None:
+def test_a_reply_nobody_follows_is_stopped(serve: Serve, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nbchat.server import sessions_api
+
+    monkeypatch.setattr(sessions_api, "FOLLOW_WINDOW_S", 0.2)
     model = ScriptedModel(pieces=["x"] * 400, delay=0.01)
-    client = serve(create_app(model, grace=0.2)).client
+    client = serve(create_app(model, grace=0.0)).client
     session = client.post("/sessions", json={}).json()["id"]
     assert client.post(f"/sessions/{session}/messages", json={"message": "hi"}).is_success
 
@@ -167,8 +206,47 @@ def test_a_reply_nobody_follows_stops_after_the_grace_period(serve: Serve) -> No
         return bool(_messages(client, session)[-1]["status"] == "stopped")
 
     wait_until(stopped, timeout=5)
-    assert _messages(client, session)[-1]["error"]["code"] == "CLIENT_GONE"
+    error = _messages(client, session)[-1]["error"]
+    assert error["code"] == "CLIENT_GONE"
+    assert f"started by POST /sessions/{session}/messages within 0.2 s" in error["message"]
     assert model.produced < 200
+
+
+def test_with_no_grace_a_started_reply_still_waits_for_its_follower(serve: Serve) -> None:
+    client = serve(create_app(ScriptedModel(pieces=["a", "b"]), grace=0.0)).client
+    session = client.post("/sessions", json={}).json()["id"]
+    client.post(f"/sessions/{session}/messages", json={"message": "hi"})
+    with client.stream("GET", f"/sessions/{session}/stream") as response:
+        events = check_blocks(response.read())
+    assert events[-1]["type"] == "complete" and events[-1]["content"] == "ab"
+
+
+def test_the_same_words_after_a_stopped_reply_are_a_new_turn(serve: Serve) -> None:
+    client = serve(create_app(ScriptedModel(pieces=["x"] * 200, delay=0.01))).client
+    session = client.post("/sessions", json={}).json()["id"]
+    client.post(f"/sessions/{session}/messages", json={"message": "hi"})
+    assert client.post(f"/sessions/{session}/stop").json()["status"] == "stopped"
+    again = client.post(f"/sessions/{session}/messages", json={"message": "hi"})
+    assert again.status_code == 202
+    roles = [(m["role"], m["status"]) for m in _messages(client, session)]
+    assert roles[:2] == [("user", "done"), ("assistant", "stopped")] and len(roles) == 4
+
+
+def test_a_body_not_declared_json_is_refused(serve: Serve) -> None:
+    # A page on another origin can send text/plain without asking first: never a turn.
+    client = serve(create_app(ScriptedModel())).client
+    plain = {"content-type": "text/plain"}
+    body = b'{"message": "hi"}'
+    refused = client.post("/sessions", content=body, headers=plain)
+    assert refused.status_code == 415
+    assert "application/json" in refused.json()["error"]["message"]
+    v1 = client.post("/v1/chat/completions", content=body, headers=plain)
+    assert v1.status_code == 415 and v1.json()["error"]["code"] == "unsupported_media_type"
+    in_band = _in_band(client.post(PATH, content=body, headers=plain))
+    assert in_band["code"] == "UNSUPPORTED_MEDIA_TYPE" and in_band["status"] == 415
+    assert client.get("/sessions").json()["sessions"] == []
+    assert client.post("/sessions").status_code == 201  # no body: nothing to declare
+    assert client.post("/sessions", json={}, headers={"content-type": "application/vnd.x+json"})
 
 
 # -- CORS ---------------------------------------------------------------------------------
@@ -190,7 +268,7 @@ def test_allowed_origins_get_cors_headers_even_on_a_401(serve: Serve) -> None:
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == ORIGIN
     allowed = preflight.headers["access-control-allow-headers"].lower()
-    assert all(h in allowed for h in ("authorization", "last-event-id", "idempotency-key"))
+    assert all(h in allowed for h in ("authorization", "content-type", "last-event-id"))
     denied = httpx.post(served.url + "/sessions", headers={"Origin": ORIGIN})
     assert denied.status_code == 401  # the page can read why
     assert denied.headers["access-control-allow-origin"] == ORIGIN
@@ -198,7 +276,8 @@ def test_allowed_origins_get_cors_headers_even_on_a_401(serve: Serve) -> None:
         "POST", PATH, json={"message": "hi"}, headers={"Origin": ORIGIN}
     ) as r:
         r.read()
-    assert "x-session-id" in r.headers["access-control-expose-headers"].lower()
+    exposed = r.headers["access-control-expose-headers"].lower()
+    assert "x-session-id" in exposed and "location" in exposed
     other = httpx.options(
         served.url + PATH,
         headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
@@ -216,6 +295,17 @@ def test_no_cors_unless_asked_and_bad_origins_are_refused(serve: Serve) -> None:
     for bad in (["localhost:3000"], ["http://localhost:3000/app"], ORIGIN):
         with pytest.raises(ConfigurationError, match="origin"):
             create_app(ScriptedModel(), cors_origins=bad)  # type: ignore[arg-type]
-    anyone = serve(create_app(ScriptedModel(), cors_origins=["*"]))
+    with pytest.raises(ConfigurationError, match="without tokens"):
+        create_app(ScriptedModel(), cors_origins=["*"])
+    anyone = serve(create_app(ScriptedModel(), cors_origins=["*"], users={"a": "a-token-1"}))
     answer = httpx.get(anyone.url + "/health", headers={"Origin": "http://any.example"})
     assert answer.headers["access-control-allow-origin"] == "*"
+    sdk = httpx.options(  # an SDK's own headers pass the preflight
+        anyone.url + "/v1/chat/completions",
+        headers={
+            "Origin": "http://any.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,x-stainless-os,user-agent",
+        },
+    )
+    assert sdk.status_code == 200

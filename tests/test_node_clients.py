@@ -20,7 +20,7 @@ import pytest
 
 from nbchat.server import DemoModel, create_app
 from nbchat.server.content_stream_api import DEFAULT_TITLE
-from tests.server_fixtures import Serve, Served, serve
+from tests.server_fixtures import ScriptedModel, Serve, Served, serve, upstream_failure
 
 __all__ = ["serve"]  # the fixture, imported for pytest
 
@@ -105,7 +105,9 @@ def test_spec000_hook_streams_and_the_server_saves_one_turn(serve: Serve) -> Non
 
 
 def test_spec000_hook_stop_saves_the_partial_reply(serve: Serve) -> None:
-    served = serve(create_app(users={"alice": TOKEN}, tokens_per_second=40))
+    # The hook's Stop is an abort: the reply runs on for the grace period (a hidden tab
+    # comes back to it), then it is stopped and saved.
+    served = serve(create_app(users={"alice": TOKEN}, tokens_per_second=40, grace=0.5))
     result = _node_json("spec000_hook.mjs", "stop", PROMPT, "40", served=served)
     assert result["error"] is None
     seen = result["stoppedAt"]
@@ -115,16 +117,38 @@ def test_spec000_hook_stop_saves_the_partial_reply(serve: Serve) -> None:
     saved = messages[1]
     assert saved["status"] == "stopped" and saved["error"]["code"] == "CLIENT_GONE"
     assert saved["content"].startswith(seen)
-    assert len(saved["content"]) < len(_reply(PROMPT)) / 2  # stopped at once, not run on
+    assert len(saved["content"]) < len(_reply(PROMPT)) / 2  # stopped, not run to the end
 
 
-def test_spec000_hook_with_a_wrong_token_saves_nothing(serve: Serve) -> None:
+def test_spec000_hook_survives_a_hidden_tab(serve: Serve) -> None:
+    # fetch-event-source closes the request while the page is hidden and re-POSTs with
+    # Last-Event-ID when it is shown: the reply went on meanwhile and arrives whole, once.
+    served = serve(create_app(users={"alice": TOKEN}, tokens_per_second=60))
+    result = _node_json("spec000_hook.mjs", "hide", PROMPT, "40", served=served)
+    assert result["error"] is None, result
+    shown = result["streamingResponse"]
+    messages = _hook_session(served)["messages"]
+    assert [(m["role"], m["status"]) for m in messages] == [("user", "done"), ("assistant", "done")]
+    assert messages[1]["content"] == shown and len(shown) > 200
+    assert result["appSaved"][-1] == {"role": "assistant", "content": shown}
+
+
+def test_spec000_hook_shows_a_wrong_token_and_stops(serve: Serve) -> None:
     served = serve(create_app(users={"alice": TOKEN}, tokens_per_second=3000), token=TOKEN)
-    with served.client_for("not-the-token") as stranger:
-        denied = stranger.post("/functions/v1/openrouter-chat", json={"message": PROMPT})
-    assert denied.status_code == 401
-    assert denied.json()["error"]["code"] == "AUTHENTICATION_ERROR"
+    result = _node_json("spec000_hook.mjs", "reply", PROMPT, served=served, token="wrong-token")
+    # An error event, not a 401 the hook as written would retry once a second forever.
+    assert result["error"] == "Invalid bearer token." and not result["isStreaming"]
+    assert result["streamingResponse"] == ""
     assert served.client.get("/sessions").json()["sessions"] == []
+
+
+def test_spec000_hook_meets_a_failing_model_once(serve: Serve) -> None:
+    model = ScriptedModel(fail_before_open=upstream_failure())
+    served = serve(create_app(model, users={"alice": TOKEN}))
+    result = _node_json("spec000_hook.mjs", "reply", PROMPT, served=served)
+    assert "127.0.0.1:9" in result["error"]  # the cause, named
+    assert len(model.calls) == 1  # no retries: each would be a paid upstream call
+    assert _hook_session(served)["messages"] == []  # the turn left no trace
 
 
 # -- the AI SDK's chat: what useChat runs --------------------------------------------------

@@ -20,6 +20,10 @@ characters with no spaces; blank lines and ``#`` comments are ignored; names and
 tokens must be unique. ``--token`` (or ``$NBCHAT_SERVER_TOKEN``) adds a user named
 ``default``.
 
+**JSON only.** A request with a body must declare it ``Content-Type: application/json``
+(or ``...+json``); otherwise ``415`` (``UNSUPPORTED_MEDIA_TYPE``). Browsers then always
+ask (a CORS preflight) before a page on another origin may send one.
+
 **Body limit.** A request body above ``max_body`` bytes is refused with ``413``
 (``PAYLOAD_TOO_LARGE``): by its ``Content-Length`` at once, or while reading a
 chunked body.
@@ -204,6 +208,9 @@ class AccessMiddleware:
                     return
                 user = found
             scope.setdefault("state", {})["user"] = user
+            if not _json_or_empty(scope):
+                await self._not_json(scope, receive, send_logged)
+                return
             limited = receive
             if self.max_body is not None:
                 if _content_length(scope) > self.max_body:
@@ -248,6 +255,15 @@ class AccessMiddleware:
         await response(scope, receive, send)
 
     @staticmethod
+    async def _not_json(scope: Scope, receive: Receive, send: Send) -> None:
+        message = (
+            "The request body must be JSON sent as 'Content-Type: application/json' "
+            f"(got {_header(scope, b'content-type') or 'no Content-Type'!r})."
+        )
+        response = error_for_path(scope["path"], 415, message, "UNSUPPORTED_MEDIA_TYPE")
+        await response(scope, receive, send)
+
+    @staticmethod
     def _limit(receive: Receive, limit: int) -> Receive:
         received = 0
 
@@ -261,6 +277,28 @@ class AccessMiddleware:
             return message
 
         return limited
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+def _json_or_empty(scope: Scope) -> bool:
+    """Whether a request's body, if it has one, is declared JSON.
+
+    Every route reads JSON. Requiring the header also makes a browser ask first (a CORS
+    preflight) before any page may POST: a "simple" ``text/plain`` POST from a page on
+    another origin is refused instead of starting a paid turn.
+    """
+    if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+        return True
+    if _content_length(scope) == 0 and not _header(scope, b"transfer-encoding"):
+        return True
+    kind = _header(scope, b"content-type").partition(";")[0].strip().lower()
+    return kind == "application/json" or kind.endswith("+json")
 
 
 def _content_length(scope: Scope) -> int:

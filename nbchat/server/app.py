@@ -142,25 +142,28 @@ async def _watch_shutdown(ctx: ServerContext) -> None:
     await ctx.replies.shutdown()
 
 
-#: request headers a browser page may send (besides the CORS-safelisted ones)
-CORS_REQUEST_HEADERS = (
-    "Authorization",
-    "Content-Type",
-    "Idempotency-Key",
-    "Last-Event-ID",
-    "X-Session-Id",
-)
 #: response headers a page may read
-CORS_RESPONSE_HEADERS = ("Retry-After", "X-Session-Id", "x-vercel-ai-ui-message-stream")
+CORS_RESPONSE_HEADERS = (
+    "Location",
+    "Retry-After",
+    "X-Session-Id",
+    "x-vercel-ai-ui-message-stream",
+)
 
 
-def _cors(origins: Sequence[str]) -> list[Middleware]:
+def _cors(origins: Sequence[str], tokens: bool) -> list[Middleware]:
     from nbchat.errors import ConfigurationError
 
     if isinstance(origins, str):
         raise ConfigurationError("cors_origins is a list of origins, not one string")
     if not origins:
         return []
+    if "*" in origins and not tokens:
+        raise ConfigurationError(
+            "CORS for every origin ('*') on a server without tokens would let any web page "
+            "you visit read the stored conversations and spend the model: add tokens "
+            "(--token / --users), or name the page's origin (e.g. http://localhost:3000)"
+        )
     for origin in origins:
         if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
             raise ConfigurationError(
@@ -172,7 +175,7 @@ def _cors(origins: Sequence[str]) -> list[Middleware]:
             CORSMiddleware,
             allow_origins=list(origins),
             allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=list(CORS_REQUEST_HEADERS),
+            allow_headers=["*"],  # SDKs send their own (x-stainless-*); no cookies are used
             expose_headers=list(CORS_RESPONSE_HEADERS),
             max_age=600,
         )
@@ -225,8 +228,8 @@ def create_app(
     cors_origins
         Web page origins (``"http://localhost:3000"``, or ``"*"`` for any) whose
         scripts may call the server from a browser: ``EventSource``,
-        ``fetch-event-source``, ``useChat``. None by default. Tokens still apply; no
-        cookies are used, so ``"*"`` lets pages in but not past the token check.
+        ``fetch-event-source``, ``useChat``. None by default. Tokens still apply (no
+        cookies are used); ``"*"`` needs tokens: without, any page could read and spend.
 
     Returns
     -------
@@ -317,7 +320,8 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[
-            *_cors(cors_origins),  # outermost: preflights and 401s carry its headers
+            # Outermost: preflights and 401s carry the CORS headers too.
+            *_cors(cors_origins, table is not None),
             Middleware(AccessMiddleware, users=table, max_body=max_body),
         ],
         exception_handlers={HTTPException: _http_error, StoreError: _store_error},

@@ -15,7 +15,8 @@ piece of text once, as ``{"content"}``, and never repeats the whole reply the wa
            "finish_reason":"stop","usage":{"input_tokens":12,"output_tokens":56}}
 
 or, last, ``data: {"error":"<what went wrong>","code":"<CODE>"}``. Errors before the
-stream are spec 001's JSON (``{success: false, error: {message, code}}``).
+stream travel the same way (status 200, one ``{"error", "code", "status"}`` event; see
+:mod:`nbchat.server.error_responses`): the hook retries any other answer forever.
 
 Request: ``{"message": str, "patterns_data"?: any, "session_id"?: str}`` (the session
 may also come as an ``X-Session-Id`` header). ``patterns_data`` is context for this
@@ -27,9 +28,12 @@ the session, and ``GET /sessions/{id}`` shows its saved messages.
 The turn is a stored session's turn (:mod:`nbchat.server.turns`): the user message is
 saved once, a re-sent request joins the running reply (same ``Idempotency-Key``, or
 the same message within a few seconds), and a re-send with ``Last-Event-ID`` (the
-library sends one when it reconnects after an error) resumes after that event. A
-disconnect stops the reply at once (the hook's Stop is an abort) and saves the text
-generated so far, status ``stopped``.
+library sends one when it reconnects: after an error, and when the page is shown again,
+since it closes the request while the page is hidden) resumes after that event. So a
+disconnect leaves the reply running for the server's grace period (``--grace``, 30 s):
+a hidden tab comes back to the whole reply. The hook's Stop (an abort) is a disconnect
+too: after the grace period the reply is stopped and the text generated so far saved,
+status ``stopped``.
 """
 
 from __future__ import annotations
@@ -42,23 +46,22 @@ from starlette.responses import Response
 
 from nbchat.events import Finished, StreamError, StreamEvent, TextDelta
 from nbchat.server.context import ServerContext, context, user_of
+from nbchat.server.error_responses import CONTENT_STREAM_PATH, stream_error
 from nbchat.server.generation import Generation
 from nbchat.server.session_store import SessionRecord
 from nbchat.server.session_stream import event_stream, last_event_id, resume, usage_body
 from nbchat.server.sessions_api import (
     InvalidRequest,
     idempotency_key,
-    invalid,
     json_object,
     message_of,
-    session_not_found,
 )
 from nbchat.server.turns import TurnRequest, open_turn
 
 __all__ = ["DEFAULT_TITLE", "PATH", "content_chat", "render_content"]
 
 #: the route, as spec 000's hook calls it
-PATH = "/functions/v1/openrouter-chat"
+PATH = CONTENT_STREAM_PATH
 #: the title of the session a caller's turns go to when the request names none
 DEFAULT_TITLE = f"Chat at {PATH}"
 #: the most of ``patterns_data`` the model is shown, in characters of JSON
@@ -98,19 +101,36 @@ async def content_chat(request: Request) -> Response:
         turn = TurnRequest(message_of(body), idempotency_key(request), _context_note(body))
         named = _session_named(request, body)
     except InvalidRequest as exc:
-        return invalid(exc)
+        return stream_error(400, str(exc), "VALIDATION_ERROR")
     session = await _session(ctx, user, named)
     if session is None:
-        return session_not_found()
-    header = {"X-Session-Id": session.id}
+        return stream_error(404, "Session not found", "NOT_FOUND")
     resuming = last_event_id(request)
     if resuming:
         answer = resume(ctx, session.id, resuming, render_content)
     else:
-        opened = await open_turn(ctx, user, session, turn, grace=0.0)
+        opened = await open_turn(ctx, user, session, turn, grace=ctx.grace)
         answer = opened if isinstance(opened, Response) else event_stream(opened, 0, render_content)
-    answer.headers.update(header)
+    answer = _in_band(answer)
+    answer.headers["X-Session-Id"] = session.id
     return answer
+
+
+def _in_band(answer: Response) -> Response:
+    """``answer`` as this route's client can take it: a JSON error as one error event,
+    "nothing left to resume" (204) as a stream that ends at once."""
+    if answer.status_code == 204:
+        return Response(b"", headers={"Content-Type": "text/event-stream"})
+    if answer.status_code < 400:
+        return answer
+    error = json.loads(bytes(answer.body)).get("error") or {}
+    retry = {k: v for k, v in answer.headers.items() if k == "retry-after"}
+    return stream_error(
+        answer.status_code,
+        str(error.get("message") or "the request failed"),
+        str(error.get("code") or "INTERNAL_ERROR"),
+        headers=retry,
+    )
 
 
 def _session_named(request: Request, body: dict[str, Any]) -> str | None:

@@ -1,10 +1,15 @@
-"""JSON error bodies in the two shapes the server speaks.
+"""Error answers in the three shapes the server speaks.
 
 * The sessions API and everything outside ``/v1`` answer like spec 001:
   ``{"success": false, "error": {"message": str, "code": str}}`` with an upper-case
   code (``NOT_FOUND``, ``VALIDATION_ERROR``, ``AUTHENTICATION_ERROR`` ...).
 * ``/v1/...`` answers like OpenAI: ``{"error": {"message", "type", "code", "param"}}``
   with a lower-case code, so OpenAI client libraries raise their usual exceptions.
+* Spec 000's route (:data:`CONTENT_STREAM_PATH`) answers every error in-band: status
+  200, an event stream of one event ``{"error": message, "code", "status"}``. Its
+  client (``fetch-event-source`` with an ``onerror`` that returns) retries every
+  non-stream answer forever, once a second, paid upstream calls included; an error
+  event it shows, and stops.
 
 :func:`error_for_path` picks the shape from the request path; the message always
 names the cause (and never holds a key or a token).
@@ -12,11 +17,22 @@ names the cause (and never holds a key or a token).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
-__all__ = ["api_error", "error_for_path", "is_openai_path", "openai_error"]
+__all__ = [
+    "CONTENT_STREAM_PATH",
+    "api_error",
+    "error_for_path",
+    "is_openai_path",
+    "openai_error",
+    "stream_error",
+]
+
+#: spec 000's chat route, whose errors travel in-band
+CONTENT_STREAM_PATH = "/functions/v1/openrouter-chat"
 
 # Spec codes as OpenAI clients know them; others are just lower-cased.
 _OPENAI_CODES = {
@@ -76,6 +92,24 @@ def is_openai_path(path: str) -> bool:
     return path == "/v1" or path.startswith("/v1/")
 
 
+def stream_error(
+    status: int, message: str, code: str, *, headers: Mapping[str, str] | None = None
+) -> Response:
+    """An in-band error: 200, one event ``{"error", "code", "status"}`` (the status the
+    error would have had), then the end."""
+    payload = {"error": message, "code": code, "status": status}
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return Response(
+        f"data: {data}\n\n",
+        media_type=None,
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-store",
+            **(headers or {}),
+        },
+    )
+
+
 def error_for_path(
     path: str,
     status: int,
@@ -83,8 +117,10 @@ def error_for_path(
     code: str,
     *,
     headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
+) -> Response:
     """The error in the shape clients of ``path`` expect (``code`` in spec form)."""
+    if path == CONTENT_STREAM_PATH:
+        return stream_error(status, message, code, headers=headers)
     if is_openai_path(path):
         openai_code = _OPENAI_CODES.get(code, code.lower())
         return openai_error(status, message, code=openai_code, headers=headers)

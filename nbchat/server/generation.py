@@ -211,11 +211,22 @@ class Generation:
             self._grace_timer.cancel()
             self._grace_timer = None
 
-    def expect_listener(self) -> None:
-        """Start the grace period now if nobody follows yet (a reply started without a
-        stream: a client that never comes to follow it does not keep it running)."""
-        if self._listeners == 0 and self._grace_timer is None:
-            self._unfollowed()
+    def expect_listener(self, window: float, started_by: str) -> None:
+        """Stop the reply if nobody follows it within ``window`` seconds (a reply started
+        without a stream, by ``started_by``: a client that never comes to follow it
+        does not keep it running)."""
+        if self._listeners or self._grace_timer is not None or self.ended:
+            return
+
+        def unfollowed() -> None:
+            self._grace_timer = None
+            if self._listeners == 0:
+                self.stop(
+                    "CLIENT_GONE",
+                    f"nobody followed the reply started by {started_by} within {window:g} s",
+                )
+
+        self._grace_timer = asyncio.get_running_loop().call_later(window, unfollowed)
 
     def _detach(self) -> None:
         self._listeners -= 1

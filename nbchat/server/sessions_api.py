@@ -71,6 +71,9 @@ __all__ = [
 ]
 
 _MAX_TITLE = 200
+#: seconds a reply started by ``POST /sessions/{id}/messages`` waits for its first
+#: follower (at least; the grace period when longer)
+FOLLOW_WINDOW_S = 10.0
 
 
 class ErrorBody(TypedDict):
@@ -281,7 +284,7 @@ async def start_reply(request: Request) -> Response:
     opened = await open_turn(ctx, user_of(request), session, turn, grace=ctx.grace)
     if isinstance(opened, Response):
         return opened
-    opened.expect_listener()
+    opened.expect_listener(max(ctx.grace, FOLLOW_WINDOW_S), f"POST /sessions/{session.id}/messages")
     stream = f"/sessions/{session.id}/stream"
     return JSONResponse(
         {"message_id": opened.reply_id, "status": opened.state.value, "stream": stream},

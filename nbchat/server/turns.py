@@ -89,13 +89,15 @@ def joined(latest: Generation | None, message: str, key: str | None) -> Generati
     without one, the same message while that reply still runs or within
     :data:`REPOST_WINDOW_S` seconds of it: a client's automatic retry
     (``fetch-event-source`` re-POSTs when it dislikes a response). The same message
-    sent again after that is a new turn.
+    sent again after that is a new turn, and so is one after a stopped reply.
     """
     if latest is None or latest.request is None or latest.setup_error is not None:
         return None  # (a reply that never started left no turn to join: start one)
     first_message, first_key = latest.request
     if key is not None or first_key is not None:
         return latest if key == first_key else None
+    if latest.state is ReplyState.STOPPED:
+        return None  # stopped on purpose (or gone): the same words again are a new turn
     recent = time.monotonic() - latest.created_at < REPOST_WINDOW_S
     return latest if message == first_message and (recent or not latest.ended) else None
 
@@ -181,6 +183,9 @@ async def _start(
         # The model never started: the turn leaves no trace, so retrying it (clients
         # retry a 502) does not duplicate the user message.
         error = generation.setup_error
-        await store.delete_messages([reply.id, user_message.id])
+        try:
+            await store.delete_messages([reply.id, user_message.id])
+        except StoreError as exc:  # the cause the client needs is still the model's
+            logger.error("session %s: cannot remove the failed turn: %s", session.id, exc)
         return api_error(error.status, error.message, error.code)
     return generation

@@ -15,14 +15,20 @@ const pageFetch = (input, init) =>
   nodeFetch(typeof input === "string" ? new URL(input, origin) : input, init);
 
 const listeners = new EventTarget();
-Object.assign(globalThis, {
-  window: globalThis,
-  fetch: pageFetch,
-  document: {
-    hidden: false,
-    /** @param {string} type @param {EventListener} listener */
-    addEventListener: (type, listener) => listeners.addEventListener(type, listener),
-    /** @param {string} type @param {EventListener} listener */
-    removeEventListener: (type, listener) => listeners.removeEventListener(type, listener),
+const document = {
+  hidden: false,
+  /** @param {string} type @param {EventListener} listener */
+  addEventListener: (type, listener) => listeners.addEventListener(type, listener),
+  /** @param {string} type @param {EventListener} listener */
+  removeEventListener: (type, listener) => listeners.removeEventListener(type, listener),
+};
+Object.assign(globalThis, { window: globalThis, fetch: pageFetch, document });
+
+/** The user switching tabs: hide the page, or show it again. */
+export const page = {
+  /** @param {boolean} hidden */
+  setHidden(hidden) {
+    document.hidden = hidden;
+    listeners.dispatchEvent(new Event("visibilitychange"));
   },
-});
+};

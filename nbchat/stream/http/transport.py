@@ -163,9 +163,13 @@ class HttpStream(DecodedStream):
 
     def chunks(self) -> AsyncIterator[bytes]:
         response = self._response
-        if response.headers.get("content-encoding", "identity").strip().lower() == "identity":
-            # Nothing to decode: the raw body, one generator hop less per chunk.
-            return response.aiter_raw()
+        stream = response.stream
+        identity = response.headers.get("content-encoding", "identity").strip().lower()
+        if identity == "identity" and isinstance(stream, httpx.AsyncByteStream):
+            # Nothing to decode: the transport's own byte stream, as ``aiter_raw`` reads
+            # it, without that generator's hop and re-chunking on each chunk.
+            response.is_stream_consumed = True
+            return stream.__aiter__()
         return response.aiter_bytes()  # gzip, br, deflate...
 
     def failure(self, exc: Exception) -> StreamFailure | None:
