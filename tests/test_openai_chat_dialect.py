@@ -102,3 +102,47 @@ def test_text_events_are_emitted_per_chunk() -> None:
     dialect = OpenAIChatDialect()
     texts = [e for s in decode([body]) for e in dialect.feed(s) if isinstance(e, TextDelta)]
     assert len(texts) == 30
+
+
+def _chunk(content: object, **extra: object) -> str:
+    choice = {"index": 0, "delta": {"content": content}, "finish_reason": None, **extra}
+    return json.dumps({"id": "c1", "object": "chat.completion.chunk", "choices": [choice]})
+
+
+@pytest.mark.parametrize(
+    "later",
+    [
+        _chunk("plain"),
+        _chunk('quote " and \\ backslash'),
+        _chunk("line\nbreak and tab\t"),
+        _chunk("snow ☃ and 😀"),  # ensure_ascii: \u escapes, the careful path
+        _chunk(""),
+        _chunk("stop here", finish_reason="stop").replace('"finish_reason": null, ', ""),
+        _chunk("a").replace('"a"', '"a", "content": "b"'),  # not one literal
+        _chunk("a").replace('"a"', '"a\\u0000"'),
+        _chunk("a").replace('"a"', '"tab\tinside"'),  # a raw control character: invalid
+        _chunk("x").replace('"c1"', '"c2"'),  # other surroundings
+        _chunk(None),
+        _chunk("tool", tool_calls=[]),
+    ],
+)
+def test_a_learned_chunk_shape_parses_like_the_full_parse(later: str) -> None:
+    # The first text-only chunk teaches the text around its content; a chunk with the
+    # same surroundings skips the JSON parse. Whatever comes, both ways agree.
+    learned, fresh = OpenAIChatDialect(), OpenAIChatDialect()
+    learned.feed(ServerSentEvent(data=_chunk("first")))
+    assert learned._shape is not None
+    fresh._shape = ("never matches", "")
+    event = ServerSentEvent(data=later)
+    assert learned.feed(event) == fresh.feed(event)
+    assert learned.failed == fresh.failed
+
+
+def test_no_shape_is_learned_when_content_is_not_certain() -> None:
+    for data in (
+        _chunk("x").replace('"c1"', '"c1", "x\\"content": 1'),  # "content": twice in the text
+        _chunk("x").replace('"c1"', '"c1", "content": "y"'),  # a second key
+    ):
+        dialect = OpenAIChatDialect()
+        dialect.feed(ServerSentEvent(data=data))
+        assert dialect._shape is None

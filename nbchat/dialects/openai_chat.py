@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any, ClassVar
 
 from nbchat.config import Endpoint
@@ -77,6 +78,8 @@ class OpenAIChatDialect(Dialect):
         super().__init__()
         self._calls: dict[int, list[str]] = {}
         self._finish: str | None = None
+        #: the text around the content of this stream's text-only chunks (see _learn)
+        self._shape: tuple[str, str] | None = None
 
     def build_request(
         self, endpoint: Endpoint, messages: Sequence[ChatMessageParam]
@@ -104,6 +107,18 @@ class OpenAIChatDialect(Dialect):
 
     def feed(self, event: ServerSentEvent) -> list[StreamEvent]:
         data = event.data
+        shape = self._shape
+        if shape is not None and data.startswith(shape[0]) and data.endswith(shape[1]):
+            # The hottest path: the chunk is a learned text-only chunk but for its
+            # content's string literal, so it parses the same, with this text.
+            literal = data[len(shape[0]) : len(data) - len(shape[1])]
+            if literal[:1] == '"' and "\\u" not in literal and not (self.finished or self.failed):
+                try:
+                    text, end = scanstring(literal, 1)
+                except ValueError:
+                    end = -1
+                if end == len(literal):
+                    return [TextDelta(text)] if text else []
         if "\\u" not in data and not (self.finished or self.failed):
             # The hot path: one choice whose delta holds only text (and maybe a role),
             # no escapes to look at closely. Anything else is parsed by _feed_any.
@@ -124,8 +139,36 @@ class OpenAIChatDialect(Dialect):
                     and "error" not in chunk
                 ):
                     content = delta.get("content")
-                    return [TextDelta(content)] if type(content) is str and content else []
+                    if type(content) is str and content:
+                        if shape is None:
+                            self._learn(data, content, chunk)
+                        return [TextDelta(content)]
+                    return []
         return self._feed_any(data)
+
+    def _learn(self, data: str, content: str, chunk: dict[str, Any]) -> None:
+        """Keep the text before and after ``content``'s string literal in ``data`` (a
+        text-only chunk, parsed as ``chunk``) when it is certain that any chunk made of
+        that text around another string literal parses like ``chunk`` with that string:
+        ``"content":`` occurs once, and the text around an empty literal parses to
+        ``chunk`` with its content emptied. Replacing one string token by another leaves
+        the rest of a JSON parse as it was."""
+        key = data.find('"content":')
+        if key < 0 or data.find('"content":', key + 1) >= 0:
+            return
+        start = key + len('"content":')
+        while data[start : start + 1] in (" ", "\t", "\n", "\r"):
+            start += 1
+        if data[start : start + 1] != '"':
+            return
+        try:
+            value, end = scanstring(data, start + 1)
+            probe = json.loads(data[:start] + '""' + data[end:])
+            probe["choices"][0]["delta"]["content"] = content
+        except (ValueError, KeyError, IndexError, TypeError):
+            return
+        if value == content and probe == chunk:
+            self._shape = (data[:start], data[end:])
 
     def _feed_any(self, data: str) -> list[StreamEvent]:
         if self.finished or self.failed:
