@@ -156,6 +156,32 @@ def test_errors_before_the_stream_are_error_events(serve: Serve) -> None:
         assert _in_band(gone)["code"] == "NOT_FOUND"
 
 
+def test_a_new_message_stops_a_reply_nobody_follows(serve: Serve) -> None:
+    # The hook's Stop (or a reload) only closes the connection: the reply runs on for
+    # the grace period, but the user's next message must not meet a 409 for it.
+    model = ScriptedModel(pieces=["x"] * 500, delay=0.01)
+    client = serve(create_app(model)).client
+    with client.stream("POST", PATH, json={"message": "long one"}) as first:
+        next(first.iter_bytes())  # read a little, then leave
+    session_id = first.headers["x-session-id"]
+    events = check_blocks(_post(client, {"message": "next"}).read())
+    assert events[-1]["done"] is True
+    stored = _messages(client, session_id)
+    assert [(m["role"], m["content"][:8]) for m in stored][::2] == [
+        ("user", "long one"),
+        ("user", "next"),
+    ]
+    assert stored[1]["status"] == "stopped"
+    assert "a new message was sent" in stored[1]["error"]["message"]
+
+
+def test_a_wrong_method_is_answered_in_band(serve: Serve) -> None:
+    client = serve(create_app(ScriptedModel())).client
+    answer = client.get(PATH)
+    assert answer.status_code == 200 and answer.headers["content-type"] == "text/event-stream"
+    assert check_blocks(answer.read())[0]["code"] == "METHOD_NOT_ALLOWED"
+
+
 def test_a_failure_mid_reply_is_the_last_event(serve: Serve) -> None:
     model = ScriptedModel(pieces=["a", "b"], fail_at=1, fail_with=upstream_failure())
     client = serve(create_app(model)).client

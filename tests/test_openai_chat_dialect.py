@@ -142,7 +142,33 @@ def test_no_shape_is_learned_when_content_is_not_certain() -> None:
     for data in (
         _chunk("x").replace('"c1"', '"c1", "x\\"content": 1'),  # "content": twice in the text
         _chunk("x").replace('"c1"', '"c1", "content": "y"'),  # a second key
+        _chunk("Hi").replace('"Hi"', '"Hi", "content" :"Hi"'),  # a duplicate: the last wins
     ):
         dialect = OpenAIChatDialect()
         dialect.feed(ServerSentEvent(data=data))
         assert dialect._shape is None
+
+
+def test_changed_surroundings_are_learned_again_once_useful() -> None:
+    dialect = OpenAIChatDialect()
+    feed = [dialect.feed(ServerSentEvent(data=_chunk(f"t{i}"))) for i in range(3)]
+    first = dialect._shape
+    assert feed[2] == [TextDelta("t2")] and dialect._shape_hits == 2
+    ticked = _chunk("later").replace('"c1"', '"c2"')  # Ollama's "created" ticked
+    assert dialect.feed(ServerSentEvent(data=ticked)) == [TextDelta("later")]
+    assert dialect._shape not in (None, first) and dialect._shape_hits == 0
+    # Surroundings that change every chunk (a per-chunk nonce) are not learned anew.
+    noisy = OpenAIChatDialect()
+    noisy.feed(ServerSentEvent(data=_chunk("a", nonce="n0")))
+    learned = noisy._shape
+    for i in range(1, 4):
+        assert noisy.feed(ServerSentEvent(data=_chunk("b", nonce=f"n{i}"))) == [TextDelta("b")]
+    assert noisy._shape == learned and noisy._shape_hits == 0
+
+
+def test_usage_null_on_every_chunk_keeps_the_text_path() -> None:
+    # OpenAI sends "usage": null on each chunk when usage was asked for.
+    dialect = OpenAIChatDialect()
+    with_null = _chunk("a").replace('"c1",', '"c1", "usage": null,')
+    assert dialect.feed(ServerSentEvent(data=with_null)) == [TextDelta("a")]
+    assert dialect._shape is not None

@@ -52,6 +52,20 @@ async def test_a_million_events_in_bounded_memory(url: str) -> None:
     assert _max_rss_mib() - before < 64
 
 
+@pytest.mark.timeout(20)
+async def test_a_client_whose_hook_read_the_body_still_streams(url: str) -> None:
+    # A caller's own client may read responses in a hook: the body is then whole in
+    # memory, and the stream reads it from there (never the spent network stream).
+    async def read(response: httpx.Response) -> None:
+        await response.aread()
+
+    request = HttpRequest("POST", f"{url}/v4-lines/chat/completions", {}, framing="lines")
+    client = httpx.AsyncClient(event_hooks={"response": [read]})
+    async with client, HttpTransport(client=client).open(request) as stream:
+        lines = [event.data async for event in stream]
+    assert lines == ['0:"Hel"', '0:"lo"', 'd:{"finishReason":"stop"}']
+
+
 async def test_line_framing_reads_lines_of_any_content_type(url: str) -> None:
     request = HttpRequest("POST", f"{url}/v4-lines/chat/completions", {}, framing="lines")
     async with HttpTransport().open(request) as stream:

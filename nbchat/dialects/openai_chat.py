@@ -78,8 +78,10 @@ class OpenAIChatDialect(Dialect):
         super().__init__()
         self._calls: dict[int, list[str]] = {}
         self._finish: str | None = None
-        #: the text around the content of this stream's text-only chunks (see _learn)
+        #: the text around the content of this stream's text-only chunks (see _learn),
+        #: and how many chunks it has read since it was learned
         self._shape: tuple[str, str] | None = None
+        self._shape_hits = 0
 
     def build_request(
         self, endpoint: Endpoint, messages: Sequence[ChatMessageParam]
@@ -118,6 +120,7 @@ class OpenAIChatDialect(Dialect):
                 except ValueError:
                     end = -1
                 if end == len(literal):
+                    self._shape_hits += 1
                     return [TextDelta(text)] if text else []
         if "\\u" not in data and not (self.finished or self.failed):
             # The hot path: one choice whose delta holds only text (and maybe a role),
@@ -135,12 +138,16 @@ class OpenAIChatDialect(Dialect):
                     and delta.keys() <= _TEXT_ONLY
                     and not choice.get("finish_reason")
                     and choice.get("index", 0) == 0
-                    and "usage" not in chunk
+                    and chunk.get("usage") is None  # (OpenAI: "usage": null on each)
                     and "error" not in chunk
                 ):
                     content = delta.get("content")
                     if type(content) is str and content:
-                        if shape is None:
+                        if shape is None or self._shape_hits:
+                            # First, or the surroundings changed (Ollama's "created"
+                            # ticks each second): learn them (again). A shape that never
+                            # matched is not learned anew: surroundings that change on
+                            # every chunk would cost a lesson each.
                             self._learn(data, content, chunk)
                         return [TextDelta(content)]
                     return []
@@ -164,11 +171,15 @@ class OpenAIChatDialect(Dialect):
         try:
             value, end = scanstring(data, start + 1)
             probe = json.loads(data[:start] + '""' + data[end:])
-            probe["choices"][0]["delta"]["content"] = content
+            delta = probe["choices"][0]["delta"]
+            if delta["content"] != "":  # the literal was not the one the parse kept
+                return
+            delta["content"] = content
         except (ValueError, KeyError, IndexError, TypeError):
             return
         if value == content and probe == chunk:
             self._shape = (data[:start], data[end:])
+            self._shape_hits = 0
 
     def _feed_any(self, data: str) -> list[StreamEvent]:
         if self.finished or self.failed:

@@ -45,7 +45,7 @@ from nbchat.server.content_stream_api import PATH as CONTENT_CHAT_PATH
 from nbchat.server.content_stream_api import content_chat
 from nbchat.server.context import ServerContext, ServerStats, context
 from nbchat.server.demo_model import DemoModel
-from nbchat.server.error_responses import api_error, error_for_path, is_openai_path
+from nbchat.server.error_responses import CONTENT_STREAM_PATH, api_error, error_for_path
 from nbchat.server.model import ChatModel, DemoChatModel, check_tokens_per_second
 from nbchat.server.openai_api import chat_completions, list_models
 from nbchat.server.progress_api import progress_routes
@@ -123,15 +123,20 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     headers = dict(exc.headers or {})
     if sessions:
         return api_error(exc.status_code, message, code, headers=headers)
-    return error_for_path("/v1", exc.status_code, message, code, headers=headers)
+    shape = path if path == CONTENT_STREAM_PATH else "/v1"  # (in-band there)
+    return error_for_path(shape, exc.status_code, message, code, headers=headers)
 
 
 async def _store_error(request: Request, exc: Exception) -> Response:
     logger.error("%s %s: the session store failed: %s", request.method, request.url.path, exc)
     message = "The server could not read or write its session store; see its log."
-    if is_openai_path(request.url.path):
-        return error_for_path(request.url.path, 500, message, "INTERNAL_ERROR")
-    return api_error(500, message, "INTERNAL_ERROR")
+    return error_for_path(request.url.path, 500, message, "INTERNAL_ERROR")
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    # A bug: Starlette logs it after this answer, which names no detail of it.
+    message = "The server failed on this request (a bug); see its log."
+    return error_for_path(request.url.path, 500, message, "INTERNAL_ERROR")
 
 
 async def _watch_shutdown(ctx: ServerContext) -> None:
@@ -324,7 +329,11 @@ def create_app(
             *_cors(cors_origins, table is not None),
             Middleware(AccessMiddleware, users=table, max_body=max_body),
         ],
-        exception_handlers={HTTPException: _http_error, StoreError: _store_error},
+        exception_handlers={
+            HTTPException: _http_error,
+            StoreError: _store_error,
+            Exception: _server_error,
+        },
         lifespan=lifespan,
     )
     app.state.context = ctx

@@ -211,6 +211,11 @@ class Generation:
             self._grace_timer.cancel()
             self._grace_timer = None
 
+    @property
+    def followed(self) -> bool:
+        """Whether a client follows the reply now (not: the grace period after a drop)."""
+        return self._listeners > 0
+
     def expect_listener(self, window: float, started_by: str) -> None:
         """Stop the reply if nobody follows it within ``window`` seconds (a reply started
         without a stream, by ``started_by``: a client that never comes to follow it

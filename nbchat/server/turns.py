@@ -6,13 +6,15 @@ turn here, so they share one rule for re-sent requests, one order of checks and 
 way of saving. :func:`open_turn`, in order: a *re-sent* request joins the reply it
 already started (:func:`joined`); 500 ``CONFIG_ERROR`` / ``API_KEY_MISSING`` when the
 model cannot be called (nothing is saved); 409 ``TURN_IN_PROGRESS`` while the session's
-previous reply runs; 429 ``RATE_LIMITED`` + ``Retry-After`` at the per-token limit; 503
-``SERVER_SHUTDOWN``. Then the user message is saved (500 ``INTERNAL_ERROR`` if that
-fails), and an assistant message with status ``streaming``; the model gets the system
-prompt, the session's earlier messages (replies with text, partial ones included) and
-the new message. If the model fails before replying: 502 ``AI_ERROR`` naming the cause,
-and the turn is removed again (nothing was generated; a client that retries does not
-duplicate the message). The reply is saved when it ends, before its terminal event.
+previous reply runs and a client follows it (one nobody follows, its client gone, is
+stopped and saved, and the new message goes on); 429 ``RATE_LIMITED`` +
+``Retry-After`` at the per-token limit; 503 ``SERVER_SHUTDOWN``. Then the user message
+is saved (500 ``INTERNAL_ERROR`` if that fails), and an assistant message with status
+``streaming``; the model gets the system prompt, the session's earlier messages
+(replies with text, partial ones included) and the new message. If the model fails
+before replying: 502 ``AI_ERROR`` naming the cause, and the turn is removed again
+(nothing was generated; a client that retries does not duplicate the message). The
+reply is saved when it ends, before its terminal event.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from nbchat.server.context import ServerContext
 from nbchat.server.error_responses import api_error
 from nbchat.server.generation import FinishHook, Generation, ReplyState
 from nbchat.server.model import ModelSetupError
-from nbchat.server.replies import ReplyInProgress, ServerClosing, TooManyReplies
+from nbchat.server.replies import ReplyInProgress, ServerClosing, Ticket, TooManyReplies
 from nbchat.server.session_store import (
     MessageState,
     SessionRecord,
@@ -102,6 +104,21 @@ def joined(latest: Generation | None, message: str, key: str | None) -> Generati
     return latest if message == first_message and (recent or not latest.ended) else None
 
 
+async def _reserve(ctx: ServerContext, user: str, session_id: str) -> Ticket:
+    """The slot for a new reply in the session. A reply still running there that nobody
+    follows (its client left: a reload, a Stop that only closed the connection) gives
+    way to the new message: it is stopped, and saved as far as it got."""
+    try:
+        return ctx.replies.reserve(user, session_id)
+    except ReplyInProgress:
+        running = ctx.replies.running(session_id)
+        if running is None or running.followed:
+            raise
+    running.stop("STOPPED", "a new message was sent while no client followed this reply")
+    await running.wait()
+    return ctx.replies.reserve(user, session_id)
+
+
 def _saver(store: SessionStore) -> FinishHook:
     async def save(reply: Generation) -> None:
         if reply.setup_error is not None:
@@ -142,7 +159,7 @@ async def _start(
         return again
     try:
         ctx.model.check()
-        ticket = ctx.replies.reserve(user, session.id)
+        ticket = await _reserve(ctx, user, session.id)
     except ModelSetupError as exc:
         return api_error(exc.status, exc.message, exc.code)
     except ReplyInProgress as exc:

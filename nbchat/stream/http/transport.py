@@ -165,7 +165,11 @@ class HttpStream(DecodedStream):
         response = self._response
         stream = response.stream
         identity = response.headers.get("content-encoding", "identity").strip().lower()
-        if identity == "identity" and isinstance(stream, httpx.AsyncByteStream):
+        if (
+            identity == "identity"
+            and isinstance(stream, httpx.AsyncByteStream)
+            and not (response.is_stream_consumed or response.is_closed)  # (a hook read it)
+        ):
             # Nothing to decode: the transport's own byte stream, as ``aiter_raw`` reads
             # it, without that generator's hop and re-chunking on each chunk.
             response.is_stream_consumed = True
