@@ -302,13 +302,10 @@ def _json_or_empty(scope: Scope) -> bool:
 
 
 def _content_length(scope: Scope) -> int:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return 0
-    return 0
+    try:
+        return int(_header(scope, b"content-length") or 0)
+    except ValueError:
+        return 0
 
 
 def _log(scope: Scope, status: int, started: float, user: str) -> None:

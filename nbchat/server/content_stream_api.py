@@ -56,6 +56,7 @@ from nbchat.server.sessions_api import (
     json_object,
     message_of,
 )
+from nbchat.server.sse_body import event_json
 from nbchat.server.turns import TurnRequest, open_turn
 
 __all__ = ["DEFAULT_TITLE", "PATH", "content_chat", "render_content"]
@@ -66,8 +67,6 @@ PATH = CONTENT_STREAM_PATH
 DEFAULT_TITLE = f"Chat at {PATH}"
 #: the most of ``patterns_data`` the model is shown, in characters of JSON
 MAX_CONTEXT_CHARS = 20_000
-
-_COMPACT = (",", ":")
 
 
 def render_content(generation: Generation, number: int, event: StreamEvent) -> str:
@@ -88,8 +87,7 @@ def render_content(generation: Generation, number: int, event: StreamEvent) -> s
         payload = {"error": event.message, "code": event.code}
     else:
         return ""
-    data = json.dumps(payload, ensure_ascii=False, separators=_COMPACT)
-    return f"id: {generation.event_id(number)}\ndata: {data}\n\n"
+    return f"id: {generation.event_id(number)}\ndata: {event_json(payload)}\n\n"
 
 
 async def content_chat(request: Request) -> Response:

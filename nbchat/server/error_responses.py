@@ -17,10 +17,11 @@ names the cause (and never holds a key or a token).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from starlette.responses import JSONResponse, Response
+
+from nbchat.server.sse_body import event_json
 
 __all__ = [
     "CONTENT_STREAM_PATH",
@@ -98,9 +99,8 @@ def stream_error(
     """An in-band error: 200, one event ``{"error", "code", "status"}`` (the status the
     error would have had), then the end."""
     payload = {"error": message, "code": code, "status": status}
-    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     return Response(
-        f"data: {data}\n\n",
+        f"data: {event_json(payload)}\n\n",
         media_type=None,
         headers={
             "Content-Type": "text/event-stream",

@@ -222,16 +222,8 @@ class Generation:
         does not keep it running)."""
         if self._listeners or self._grace_timer is not None or self.ended:
             return
-
-        def unfollowed() -> None:
-            self._grace_timer = None
-            if self._listeners == 0:
-                self.stop(
-                    "CLIENT_GONE",
-                    f"nobody followed the reply started by {started_by} within {window:g} s",
-                )
-
-        self._grace_timer = asyncio.get_running_loop().call_later(window, unfollowed)
+        why = f"nobody followed the reply started by {started_by} within {window:g} s"
+        self._grace_timer = asyncio.get_running_loop().call_later(window, self._orphaned, why)
 
     def _detach(self) -> None:
         self._listeners -= 1
@@ -245,15 +237,13 @@ class Generation:
             self.stop("CLIENT_GONE", "the client disconnected before the reply finished")
         else:
             loop = asyncio.get_running_loop()
-            self._grace_timer = loop.call_later(self.grace, self._orphaned)
+            why = f"no client followed the reply for {self.grace:g} s after a disconnect"
+            self._grace_timer = loop.call_later(self.grace, self._orphaned, why)
 
-    def _orphaned(self) -> None:
+    def _orphaned(self, why: str) -> None:
         self._grace_timer = None
         if self._listeners == 0:
-            self.stop(
-                "CLIENT_GONE",
-                f"no client followed the reply for {self.grace:g} s after a disconnect",
-            )
+            self.stop("CLIENT_GONE", why)
 
     # -- the task -------------------------------------------------------------------
 

@@ -44,7 +44,7 @@ from nbchat.server.generation import Generation
 from nbchat.server.model import ModelSetupError
 from nbchat.server.openai_request import ChatRequest, RequestError, parse_chat_request
 from nbchat.server.replies import ServerClosing, TooManyReplies
-from nbchat.server.sse_body import follow_sse, sse_response
+from nbchat.server.sse_body import event_json, follow_sse, sse_response
 
 __all__ = ["chat_completions", "list_models", "open_generation", "status_for_code", "usage_of"]
 
@@ -225,10 +225,7 @@ class _ChunkStream:
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None) -> str:
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
-        body = json.dumps(
-            {**self.base, "choices": [choice]}, ensure_ascii=False, separators=_COMPACT
-        )
-        return f"data: {body}\n\n"
+        return f"data: {event_json({**self.base, 'choices': [choice]})}\n\n"
 
     def _render(self, event: StreamEvent) -> str:
         if isinstance(event, TextDelta):

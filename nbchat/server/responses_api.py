@@ -18,7 +18,6 @@ are OpenAI-style JSON errors, as on ``/v1/chat/completions``.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from typing import Any
@@ -39,11 +38,9 @@ from nbchat.server.generation import Generation
 from nbchat.server.openai_api import open_generation, status_for_code, usage_of
 from nbchat.server.openai_request import ChatRequest
 from nbchat.server.responses_request import parse_responses_request
-from nbchat.server.sse_body import follow_sse, sse_response
+from nbchat.server.sse_body import event_json, follow_sse, sse_response
 
 __all__ = ["responses"]
-
-_COMPACT = (",", ":")
 
 
 async def responses(request: Request) -> Response:
@@ -230,9 +227,7 @@ class _Shape:
     def _event(self, kind: str, payload: dict[str, Any]) -> str:
         body = {"type": kind, **payload, "sequence_number": self.sequence}
         self.sequence += 1
-        return (
-            f"event: {kind}\ndata: {json.dumps(body, ensure_ascii=False, separators=_COMPACT)}\n\n"
-        )
+        return f"event: {kind}\ndata: {event_json(body)}\n\n"
 
     def start(self) -> str:
         created = self._event("response.created", {"response": self.response("in_progress")})

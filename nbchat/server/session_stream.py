@@ -36,7 +36,6 @@ a browser ``EventSource`` to stop reconnecting).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -48,7 +47,7 @@ from nbchat.events import Finished, StreamError, StreamEvent, TextDelta, Usage
 from nbchat.server.context import ServerContext, context, user_of
 from nbchat.server.error_responses import api_error
 from nbchat.server.generation import Generation
-from nbchat.server.sse_body import follow_sse, sse_response
+from nbchat.server.sse_body import event_json, follow_sse, sse_response
 
 __all__ = [
     "RETRY_MS",
@@ -65,16 +64,9 @@ RETRY_MS = 2000
 #: seconds between keep-alive comments on an idle stream
 PING_S = 15
 
-_COMPACT = (",", ":")
-
-
-def _data(payload: dict[str, Any]) -> str:
-    return json.dumps(payload, ensure_ascii=False, separators=_COMPACT)
-
 
 def _encode(event_id: str, name: str, payload: dict[str, Any]) -> str:
-    # JSON text holds no raw line break, so one data line carries it whole.
-    return f"id: {event_id}\nevent: {name}\ndata: {_data(payload)}\n\n"
+    return f"id: {event_id}\nevent: {name}\ndata: {event_json(payload)}\n\n"
 
 
 def usage_body(usage: Usage) -> dict[str, int | None]:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -21,12 +22,18 @@ from sse_starlette import EventSourceResponse
 from nbchat.events import StreamEvent
 from nbchat.server.generation import Generation
 
-__all__ = ["KEEPALIVE", "SHUTDOWN_GRACE_S", "follow_sse", "sse_response"]
+__all__ = ["KEEPALIVE", "SHUTDOWN_GRACE_S", "event_json", "follow_sse", "sse_response"]
 
 #: seconds sse-starlette lets a stream end by itself when the process is signalled
 SHUTDOWN_GRACE_S = 2.0
 #: a keep-alive: a comment line, never followed by the blank line that ends a block
 KEEPALIVE = b": ping\n"
+
+
+def event_json(payload: object) -> str:
+    """``payload`` as an event's data: compact JSON, text as is (JSON text holds no raw
+    line break, so one ``data:`` line carries it whole)."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 
 async def follow_sse(

@@ -34,13 +34,12 @@ from nbchat.events import Finished, StreamError, StreamEvent, TextDelta
 from nbchat.server.context import context
 from nbchat.server.openai_api import open_generation
 from nbchat.server.openai_request import ChatRequest, RequestError, parse_chat_request
-from nbchat.server.sse_body import follow_sse, sse_response
+from nbchat.server.sse_body import event_json, follow_sse, sse_response
 
 __all__ = ["ui_chat"]
 
 #: the header that tells the AI SDK the body is a UI message stream
 UI_STREAM_HEADER = {"x-vercel-ai-ui-message-stream": "v1"}
-_COMPACT = (",", ":")
 _FINISH = {
     "stop": "stop",
     "length": "length",
@@ -61,7 +60,7 @@ async def ui_chat(request: Request) -> Response:
     state = {"open": False}
 
     def part(payload: dict[str, Any]) -> str:
-        return f"data: {json.dumps(payload, ensure_ascii=False, separators=_COMPACT)}\n\n"
+        return f"data: {event_json(payload)}\n\n"
 
     def close_text() -> str:
         if not state["open"]:
