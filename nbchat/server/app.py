@@ -45,7 +45,12 @@ from nbchat.server.content_stream_api import PATH as CONTENT_CHAT_PATH
 from nbchat.server.content_stream_api import content_chat
 from nbchat.server.context import ServerContext, ServerStats, context
 from nbchat.server.demo_model import DemoModel
-from nbchat.server.error_responses import CONTENT_STREAM_PATH, api_error, error_for_path
+from nbchat.server.error_responses import (
+    CONTENT_STREAM_PATH,
+    ApiError,
+    api_error,
+    error_for_path,
+)
 from nbchat.server.model import ChatModel, DemoChatModel, check_tokens_per_second
 from nbchat.server.openai_api import chat_completions, list_models
 from nbchat.server.progress_api import progress_routes
@@ -131,6 +136,11 @@ async def _store_error(request: Request, exc: Exception) -> Response:
     logger.error("%s %s: the session store failed: %s", request.method, request.url.path, exc)
     message = "The server could not read or write its session store; see its log."
     return error_for_path(request.url.path, 500, message, "INTERNAL_ERROR")
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return exc.response(request.url.path)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
@@ -332,6 +342,7 @@ def create_app(
         exception_handlers={
             HTTPException: _http_error,
             StoreError: _store_error,
+            ApiError: _api_error,
             Exception: _server_error,
         },
         lifespan=lifespan,

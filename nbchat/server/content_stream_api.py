@@ -46,7 +46,7 @@ from starlette.responses import Response
 
 from nbchat.events import Finished, StreamError, StreamEvent, TextDelta
 from nbchat.server.context import ServerContext, context, user_of
-from nbchat.server.error_responses import CONTENT_STREAM_PATH, stream_error
+from nbchat.server.error_responses import CONTENT_STREAM_PATH, ApiError, stream_error
 from nbchat.server.generation import Generation
 from nbchat.server.session_store import SessionRecord
 from nbchat.server.session_stream import event_stream, last_event_id, resume, usage_body
@@ -104,31 +104,19 @@ async def content_chat(request: Request) -> Response:
     if session is None:
         return stream_error(404, "Session not found", "NOT_FOUND")
     resuming = last_event_id(request)
-    if resuming:
-        answer = resume(ctx, session.id, resuming, render_content)
-    else:
-        opened = await open_turn(ctx, user, session, turn, grace=ctx.grace)
-        answer = opened if isinstance(opened, Response) else event_stream(opened, 0, render_content)
-    answer = _in_band(answer)
+    try:
+        if resuming:
+            answer = resume(ctx, session.id, resuming, render_content)
+        else:
+            opened = await open_turn(ctx, user, session, turn, grace=ctx.grace)
+            answer = event_stream(opened, 0, render_content)
+    except ApiError as exc:
+        answer = exc.response(PATH)  # an error event (error_responses)
+    if answer.status_code == 204:
+        # Nothing left to resume: a stream that ends at once (the hook retries a 204).
+        answer = Response(b"", headers={"Content-Type": "text/event-stream"})
     answer.headers["X-Session-Id"] = session.id
     return answer
-
-
-def _in_band(answer: Response) -> Response:
-    """``answer`` as this route's client can take it: a JSON error as one error event,
-    "nothing left to resume" (204) as a stream that ends at once."""
-    if answer.status_code == 204:
-        return Response(b"", headers={"Content-Type": "text/event-stream"})
-    if answer.status_code < 400:
-        return answer
-    error = json.loads(bytes(answer.body)).get("error") or {}
-    retry = {k: v for k, v in answer.headers.items() if k == "retry-after"}
-    return stream_error(
-        answer.status_code,
-        str(error.get("message") or "the request failed"),
-        str(error.get("code") or "INTERNAL_ERROR"),
-        headers=retry,
-    )
 
 
 def _session_named(request: Request, body: dict[str, Any]) -> str | None:

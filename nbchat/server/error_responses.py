@@ -12,7 +12,8 @@
   event it shows, and stops.
 
 :func:`error_for_path` picks the shape from the request path; the message always
-names the cause (and never holds a key or a token).
+names the cause (and never holds a key or a token). Code that does not know which
+route it serves raises :class:`ApiError`; the app answers it in the route's shape.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from nbchat.server.sse_body import event_json
 
 __all__ = [
     "CONTENT_STREAM_PATH",
+    "ApiError",
     "api_error",
     "error_for_path",
     "is_openai_path",
@@ -91,6 +93,24 @@ def openai_error(
 def is_openai_path(path: str) -> bool:
     """Whether ``path`` belongs to the OpenAI-compatible API (``/v1`` and below)."""
     return path == "/v1" or path.startswith("/v1/")
+
+
+class ApiError(Exception):
+    """An error answer (``code`` in spec form), raised where the route is not known;
+    :meth:`response` writes it for a path (the app's handler: the request's)."""
+
+    def __init__(
+        self, status: int, message: str, code: str, *, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.headers = dict(headers or {})
+
+    def response(self, path: str) -> Response:
+        """The answer in the shape clients of ``path`` expect."""
+        return error_for_path(path, self.status, self.message, self.code, headers=self.headers)
 
 
 def stream_error(

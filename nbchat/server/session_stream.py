@@ -45,7 +45,7 @@ from starlette.responses import Response
 
 from nbchat.events import Finished, StreamError, StreamEvent, TextDelta, Usage
 from nbchat.server.context import ServerContext, context, user_of
-from nbchat.server.error_responses import api_error
+from nbchat.server.error_responses import ApiError
 from nbchat.server.generation import Generation
 from nbchat.server.sse_body import event_json, follow_sse, sse_response
 
@@ -114,8 +114,8 @@ def event_stream(generation: Generation, after: int = 0, rendered: Renderer = re
     return sse_response(body)
 
 
-def _not_found(message: str) -> Response:
-    return api_error(404, message, "NOT_FOUND")
+def _not_found(message: str) -> ApiError:
+    return ApiError(404, message, "NOT_FOUND")
 
 
 def resume(
@@ -123,29 +123,30 @@ def resume(
 ) -> Response:
     """The stream of the session's reply after ``last_event_id`` (the session exists).
 
-    Without an id: the session's latest reply from its start. Errors: 404
-    ``NOT_FOUND`` for no reply to resume, 400 ``VALIDATION_ERROR`` for a malformed id.
+    Without an id: the session's latest reply from its start. Raises
+    :class:`~nbchat.server.error_responses.ApiError`: 404 ``NOT_FOUND`` for no reply to
+    resume, 400 ``VALIDATION_ERROR`` for a malformed id.
     """
     if not last_event_id:
         generation = ctx.replies.latest(session_id)
         if generation is None:
-            return _not_found("No reply to resume in this session")
+            raise _not_found("No reply to resume in this session")
         return event_stream(generation, 0, rendered)
     reply_id, _, number = last_event_id.strip().rpartition(":")
     if not reply_id or not number.isascii() or not number.isdigit():
-        return api_error(
+        raise ApiError(
             400,
             f"Last-Event-ID must look like '<message_id>:<n>', got {last_event_id[:80]!r}",
             "VALIDATION_ERROR",
         )
     generation = ctx.replies.get(reply_id)
     if generation is None or generation.session_id != session_id:
-        return _not_found(
+        raise _not_found(
             "No reply to resume with that Last-Event-ID: it ended too long ago or never existed"
         )
     after = int(number)
     if after > len(generation.events):
-        return _not_found("That Last-Event-ID is ahead of the reply")
+        raise _not_found("That Last-Event-ID is ahead of the reply")
     return event_stream(generation, after, rendered)
 
 
@@ -165,5 +166,5 @@ async def resume_stream(request: Request) -> Response:
     session_id = request.path_params["session_id"]
     session = await ctx.store.get_session(session_id, user_of(request))
     if session is None:
-        return _not_found("Session not found")
+        raise _not_found("Session not found")
     return resume(ctx, session_id, last_event_id(request))

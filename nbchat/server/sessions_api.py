@@ -267,10 +267,7 @@ async def chat(request: Request) -> Response:
     if resuming:
         # A client re-sending the request after a drop: never a second turn.
         return resume(ctx, session.id, resuming)
-    opened = await open_turn(ctx, user_of(request), session, turn, grace=ctx.grace)
-    if isinstance(opened, Response):
-        return opened
-    return event_stream(opened)
+    return event_stream(await open_turn(ctx, user_of(request), session, turn, grace=ctx.grace))
 
 
 async def start_reply(request: Request) -> Response:
@@ -282,8 +279,6 @@ async def start_reply(request: Request) -> Response:
         return asked
     ctx, session, turn = asked
     opened = await open_turn(ctx, user_of(request), session, turn, grace=ctx.grace)
-    if isinstance(opened, Response):
-        return opened
     opened.expect_listener(max(ctx.grace, FOLLOW_WINDOW_S), f"POST /sessions/{session.id}/messages")
     stream = f"/sessions/{session.id}/stream"
     return JSONResponse(

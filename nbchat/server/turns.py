@@ -23,10 +23,8 @@ import logging
 import time
 from dataclasses import dataclass
 
-from starlette.responses import Response
-
 from nbchat.server.context import ServerContext
-from nbchat.server.error_responses import api_error
+from nbchat.server.error_responses import ApiError
 from nbchat.server.generation import FinishHook, Generation, ReplyState
 from nbchat.server.model import ModelSetupError
 from nbchat.server.replies import ReplyInProgress, ServerClosing, Ticket, TooManyReplies
@@ -142,9 +140,10 @@ async def open_turn(
     turn: TurnRequest,
     *,
     grace: float,
-) -> Generation | Response:
+) -> Generation:
     """The running reply to ``turn`` in ``session`` (a new one, or the one a re-sent
-    request joins), or the JSON error response (module docstring)."""
+    request joins); :class:`~nbchat.server.error_responses.ApiError` when there is none
+    (module docstring)."""
     # One turn starts at a time in a session: a re-send that arrives while the first
     # request is still saving or opening finds its reply started, and joins it.
     async with ctx.locked(f"turn:{session.id}"):
@@ -153,7 +152,7 @@ async def open_turn(
 
 async def _start(
     ctx: ServerContext, user: str, session: SessionRecord, turn: TurnRequest, grace: float
-) -> Generation | Response:
+) -> Generation:
     again = joined(ctx.replies.latest(session.id), turn.message, turn.key)
     if again is not None:
         return again
@@ -161,13 +160,14 @@ async def _start(
         ctx.model.check()
         ticket = await _reserve(ctx, user, session.id)
     except ModelSetupError as exc:
-        return api_error(exc.status, exc.message, exc.code)
+        raise ApiError(exc.status, exc.message, exc.code) from exc
     except ReplyInProgress as exc:
-        return api_error(409, exc.message, exc.code)
+        raise ApiError(409, exc.message, exc.code) from exc
     except TooManyReplies as exc:
-        return api_error(429, exc.message, exc.code, headers={"Retry-After": str(exc.retry_after)})
+        retry = {"Retry-After": str(exc.retry_after)}
+        raise ApiError(429, exc.message, exc.code, headers=retry) from exc
     except ServerClosing as exc:
-        return api_error(503, exc.message, exc.code)
+        raise ApiError(503, exc.message, exc.code) from exc
     store = ctx.store
     try:
         history = await store.messages(session.id)
@@ -180,7 +180,7 @@ async def _start(
     except StoreError as exc:
         ticket.release()
         logger.error("session %s: cannot save the message: %s", session.id, exc)
-        return api_error(500, "Failed to save message", "INTERNAL_ERROR")
+        raise ApiError(500, "Failed to save message", "INTERNAL_ERROR") from exc
     except BaseException:
         ticket.release()
         raise
@@ -204,5 +204,5 @@ async def _start(
             await store.delete_messages([reply.id, user_message.id])
         except StoreError as exc:  # the cause the client needs is still the model's
             logger.error("session %s: cannot remove the failed turn: %s", session.id, exc)
-        return api_error(error.status, error.message, error.code)
+        raise ApiError(error.status, error.message, error.code)
     return generation
